@@ -1,0 +1,216 @@
+//! The command line: `validate`, `plan` and `schema`. Every command returns one of the
+//! documented [`crate::exit`] codes.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::diag::{self, Diagnostic, JsonDiagnostic, SourceFile};
+use crate::exit;
+use crate::plan::{self, Plan, Verdict};
+use crate::playbook;
+
+/// firedrill: run your disaster-recovery plan as a drill, measure RTO and RPO, and tear down
+/// everything it created.
+#[derive(Parser, Debug)]
+#[command(name = "firedrill", version, about, long_about = None, after_help = EXIT_CODES_HELP)]
+pub struct Cli {
+    /// When to color diagnostics.
+    #[arg(long, global = true, value_enum, default_value_t = Color::Auto)]
+    pub color: Color,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+const EXIT_CODES_HELP: &str = "Exit codes: 0 ok, 1 internal error, 2 invalid playbook or usage, 3 target missed, \
+4 step failed, 5 refused by a safety guard, 6 teardown incomplete, 130 interrupted.";
+
+/// When to use colors.
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum Color {
+    /// When standard error is a terminal and NO_COLOR is not set.
+    Auto,
+    /// Always.
+    Always,
+    /// Never.
+    Never,
+}
+
+/// The subcommands.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Parse and check playbooks; report every error at once, each with file:line:col.
+    Validate {
+        /// Playbook files.
+        #[arg(required = true)]
+        playbooks: Vec<PathBuf>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = ValidateFormat::Text)]
+        format: ValidateFormat,
+    },
+    /// The dry run: execution waves, critical path, predicted RTO against the targets. Makes
+    /// no AWS call.
+    Plan {
+        /// The playbook file.
+        playbook: PathBuf,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
+        format: PlanFormat,
+    },
+    /// Print the JSON Schema of the playbook language (for editors).
+    Schema,
+}
+
+/// Formats of `validate`.
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum ValidateFormat {
+    /// Diagnostics with source lines and carets.
+    Text,
+    /// One JSON document: every file with its diagnostics.
+    Json,
+}
+
+/// Formats of `plan`.
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum PlanFormat {
+    /// For a person.
+    Text,
+    /// For programs (`waves`, `critical_path`, `predicted_rto_secs`, ...).
+    Json,
+    /// Graphviz.
+    Dot,
+    /// A Mermaid flowchart.
+    Mermaid,
+}
+
+/// Runs the command line of this process.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            let _ = err.print();
+            return if err.use_stderr() {
+                exit::code(exit::INVALID)
+            } else {
+                exit::code(exit::OK)
+            };
+        }
+    };
+    exit::code(run(&cli))
+}
+
+/// Runs `cli`, printing to standard output and error; returns the exit code.
+pub fn run(cli: &Cli) -> u8 {
+    let color = match cli.color {
+        Color::Always => true,
+        Color::Never => false,
+        Color::Auto => std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+    };
+    match &cli.command {
+        Command::Validate { playbooks, format } => validate(playbooks, *format, color),
+        Command::Plan { playbook, format } => plan(playbook, *format, color),
+        Command::Schema => {
+            print(&crate::schema::schema_text());
+            exit::OK
+        }
+    }
+}
+
+fn print(text: &str) {
+    let mut out = std::io::stdout().lock();
+    // A closed pipe (`firedrill plan | head`) is not an error worth a panic.
+    let _ = out.write_all(text.as_bytes());
+    let _ = out.flush();
+}
+
+fn eprint(text: &str) {
+    let mut err = std::io::stderr().lock();
+    let _ = err.write_all(text.as_bytes());
+}
+
+fn summary(file: &SourceFile, diags: &[Diagnostic]) -> String {
+    let errors = diags.iter().filter(|d| d.is_error()).count();
+    let warnings = diags.len() - errors;
+    let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+    let mut s = format!("{}: {}", file.name, plural(errors, "error"));
+    if warnings > 0 {
+        s.push_str(&format!(", {}", plural(warnings, "warning")));
+    }
+    s
+}
+
+fn validate(paths: &[PathBuf], format: ValidateFormat, color: bool) -> u8 {
+    let mut code = exit::OK;
+    let mut json_files = Vec::new();
+    for path in paths {
+        let (file, result) = playbook::load(path);
+        let (diags, valid, steps) = match &result {
+            Ok(loaded) => (
+                loaded.warnings.as_slice(),
+                true,
+                Some(loaded.playbook.steps.len()),
+            ),
+            Err(diags) => (diags.as_slice(), false, None),
+        };
+        if !valid {
+            code = exit::INVALID;
+        }
+        match format {
+            ValidateFormat::Text => {
+                eprint(&diag::render(&file, diags, color));
+                match &result {
+                    Ok(loaded) => print(&format!(
+                        "ok: {} ({}, {} steps)\n",
+                        file.name,
+                        loaded.playbook.name,
+                        loaded.playbook.steps.len()
+                    )),
+                    Err(diags) => eprint(&format!("invalid: {}\n", summary(&file, diags))),
+                }
+            }
+            ValidateFormat::Json => json_files.push(serde_json::json!({
+                "file": file.name,
+                "valid": valid,
+                "steps": steps,
+                "diagnostics": diags.iter().map(|d| JsonDiagnostic::new(&file.name, d)).collect::<Vec<_>>(),
+            })),
+        }
+    }
+    if format == ValidateFormat::Json {
+        let doc = serde_json::json!({ "format_version": 1, "files": json_files });
+        print(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(&doc).expect("JSON serializes")
+        ));
+    }
+    code
+}
+
+fn plan(path: &std::path::Path, format: PlanFormat, color: bool) -> u8 {
+    let (file, result) = playbook::load(path);
+    let loaded = match result {
+        Ok(loaded) => loaded,
+        Err(diags) => {
+            eprint(&diag::render(&file, &diags, color));
+            eprint(&format!("invalid: {}\n", summary(&file, &diags)));
+            return exit::INVALID;
+        }
+    };
+    eprint(&diag::render(&file, &loaded.warnings, color));
+    let plan = Plan::new(&loaded.playbook);
+    let text = match format {
+        PlanFormat::Text => plan::render_text(&plan),
+        PlanFormat::Json => plan::render_json(&plan),
+        PlanFormat::Dot => plan::render_dot(&plan),
+        PlanFormat::Mermaid => plan::render_mermaid(&plan),
+    };
+    print(&text);
+    if plan.verdict() == Verdict::TargetMissed {
+        exit::TARGET_MISSED
+    } else {
+        exit::OK
+    }
+}

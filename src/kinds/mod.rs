@@ -1,0 +1,240 @@
+//! Step kinds: what each `uses:` value means, the typed `with` fields it takes, the outputs it
+//! declares, its planning estimate and its own validation rules.
+//!
+//! Every kind is one struct that derives `Deserialize` (fed by [`crate::de`]) and `JsonSchema`
+//! (the schema is generated from the same types). The [`kinds!`] table below is the one list of
+//! kinds; adding a kind is one line there and one struct.
+
+pub mod builtin;
+pub mod cloudformation;
+pub mod common;
+pub mod ec2;
+pub mod probe;
+pub mod rds;
+pub mod route53;
+
+use std::path::Path;
+
+use schemars::JsonSchema;
+use serde::de::DeserializeOwned;
+
+use crate::de::{self, Ctx};
+use crate::diag::{Code, Diagnostic, Span};
+use crate::duration::Duration;
+use crate::yaml::Node;
+
+/// What every step kind provides.
+pub trait Kind: DeserializeOwned + JsonSchema + std::fmt::Debug + Clone {
+    /// The `uses:` name.
+    const NAME: &'static str;
+    /// One line about the kind, for the schema and `plan`.
+    const SUMMARY: &'static str;
+    /// How long the kind usually takes, for planning, when the step gives no `estimate`.
+    const DEFAULT_ESTIMATE: Duration;
+    /// The outputs every step of this kind has.
+    const OUTPUTS: &'static [&'static str];
+
+    /// What this step would do, in one sentence, for `plan` and the walkthrough.
+    fn describe(&self) -> String;
+
+    /// Kind-specific rules, beyond what the types enforce; also declares dynamic outputs.
+    fn check(&self, _cx: &mut CheckCx<'_>) {}
+
+    /// A better estimate than the kind's default, when the fields give one (a `wait`).
+    fn estimate(&self) -> Option<Duration> {
+        None
+    }
+
+    /// Whether a step of this kind measures the RPO (restores from a recovery point, checks
+    /// backups, or queries the newest data).
+    fn measures_rpo(&self) -> bool {
+        false
+    }
+}
+
+/// What a step's outputs are, as far as validation can know.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Outputs {
+    /// The outputs of the kind.
+    pub fixed: &'static [&'static str],
+    /// Outputs the step declares (a `run` step's `outputs`, a stack template's `Outputs`).
+    pub declared: Vec<String>,
+    /// Whether any other key may exist too (a stack whose template could not be read).
+    pub open: bool,
+}
+
+impl Outputs {
+    /// Whether `key` is an output.
+    pub fn has(&self, key: &str) -> bool {
+        self.open || self.fixed.contains(&key) || self.declared.iter().any(|k| k == key)
+    }
+
+    /// All the known output names.
+    pub fn names(&self) -> impl Iterator<Item = &str> + Clone {
+        self.fixed
+            .iter()
+            .copied()
+            .chain(self.declared.iter().map(String::as_str))
+    }
+}
+
+/// What a kind's [`Kind::check`] works with.
+pub struct CheckCx<'a> {
+    /// The step id.
+    pub step: &'a str,
+    /// The step's `with` node (a null node when absent).
+    pub with: &'a Node,
+    /// Where the step is written.
+    pub step_span: Span,
+    /// The directory of the playbook file, for relative paths.
+    pub base_dir: &'a Path,
+    /// What the check found wrong.
+    pub diags: Vec<Diagnostic>,
+    /// Outputs the step declares beyond the kind's own.
+    pub declared_outputs: Vec<String>,
+    /// Whether outputs beyond the known ones may exist.
+    pub open_outputs: bool,
+}
+
+impl CheckCx<'_> {
+    /// The place of `with.<path>`, or of `with`, or of the step.
+    pub fn span_of(&self, path: &[&str]) -> Span {
+        let mut node = self.with;
+        for key in path {
+            match node.get(key) {
+                Some(n) => node = n,
+                None => break,
+            }
+        }
+        if node.span == Span::default() {
+            self.step_span
+        } else {
+            node.span
+        }
+    }
+
+    /// Reports a broken rule at `with.<path>`.
+    pub fn error(&mut self, path: &[&str], message: impl Into<String>, hint: impl Into<String>) {
+        let where_ = if path.is_empty() {
+            "with".to_string()
+        } else {
+            format!("with.{}", path.join("."))
+        };
+        let message = format!("steps.{}.{where_}: {}", self.step, message.into());
+        self.diags.push(
+            Diagnostic::new(Code::KindRule, message)
+                .at(self.span_of(path))
+                .hint(hint),
+        );
+    }
+}
+
+macro_rules! kinds {
+    ($( $variant:ident => $ty:ty, )*) => {
+        /// A step's action: its kind and its typed `with` fields.
+        #[derive(Clone, Debug)]
+        pub enum Action {
+            $( #[doc = concat!("`", stringify!($ty), "`")] $variant($ty), )*
+        }
+
+        /// Every kind name, in the order of the table.
+        pub const NAMES: &[&str] = &[$(<$ty as Kind>::NAME,)*];
+
+        /// Deserializes the `with` of a step of kind `name`; `None` for an unknown kind.
+        pub fn parse(name: &str, with: &Node, ctx: &Ctx) -> Option<Result<Action, de::Error>> {
+            match name {
+                $( <$ty as Kind>::NAME => Some(de::from_node::<$ty>(with, ctx).map(Action::$variant)), )*
+                _ => None,
+            }
+        }
+
+        /// The kind's summary, default estimate and fixed outputs, by name.
+        pub fn info(name: &str) -> Option<KindInfo> {
+            match name {
+                $( <$ty as Kind>::NAME => Some(KindInfo::of::<$ty>()), )*
+                _ => None,
+            }
+        }
+
+        /// Every kind's information, and the schema of its `with`.
+        pub fn schemas(generator: &mut schemars::SchemaGenerator) -> Vec<(KindInfo, schemars::Schema)> {
+            vec![$( (KindInfo::of::<$ty>(), generator.subschema_for::<$ty>()), )*]
+        }
+
+        impl Action {
+            /// The `uses:` name.
+            pub fn name(&self) -> &'static str {
+                match self { $( Action::$variant(_) => <$ty as Kind>::NAME, )* }
+            }
+            /// What this step would do.
+            pub fn describe(&self) -> String {
+                match self { $( Action::$variant(k) => k.describe(), )* }
+            }
+            /// Runs the kind's own rules.
+            pub fn check(&self, cx: &mut CheckCx<'_>) {
+                match self { $( Action::$variant(k) => k.check(cx), )* }
+            }
+            /// The planning estimate from the fields, when they give one.
+            pub fn estimate(&self) -> Option<Duration> {
+                match self { $( Action::$variant(k) => k.estimate(), )* }
+            }
+            /// Whether the step measures the RPO.
+            pub fn measures_rpo(&self) -> bool {
+                match self { $( Action::$variant(k) => k.measures_rpo(), )* }
+            }
+        }
+    };
+}
+
+kinds! {
+    RdsRestoreSnapshot => rds::RestoreSnapshot,
+    RdsRestorePitr => rds::RestorePitr,
+    RdsRestoreCluster => rds::RestoreCluster,
+    Ec2Launch => ec2::Launch,
+    Ec2RestoreVolume => ec2::RestoreVolume,
+    CloudFormationStack => cloudformation::Stack,
+    Route53Record => route53::Record,
+    CheckBackups => rds::CheckBackups,
+    ProbeHttp => probe::Http,
+    ProbeTcp => probe::Tcp,
+    ProbeDns => probe::Dns,
+    ProbeSql => probe::Sql,
+    ProbeCommand => probe::Command,
+    Run => builtin::Run,
+    Wait => builtin::Wait,
+    Manual => builtin::Manual,
+}
+
+/// What is known of a kind without a step.
+#[derive(Clone, Copy, Debug)]
+pub struct KindInfo {
+    /// The `uses:` name.
+    pub name: &'static str,
+    /// One line about it.
+    pub summary: &'static str,
+    /// The planning default.
+    pub default_estimate: Duration,
+    /// Its fixed outputs.
+    pub outputs: &'static [&'static str],
+}
+
+impl KindInfo {
+    fn of<K: Kind>() -> Self {
+        Self {
+            name: K::NAME,
+            summary: K::SUMMARY,
+            default_estimate: K::DEFAULT_ESTIMATE,
+            outputs: K::OUTPUTS,
+        }
+    }
+}
+
+/// Minutes as a [`Duration`], for the estimate constants.
+pub(crate) const fn minutes(m: u64) -> Duration {
+    Duration(std::time::Duration::from_secs(m * 60))
+}
+
+/// Seconds as a [`Duration`], for the estimate constants.
+pub(crate) const fn seconds(s: u64) -> Duration {
+    Duration(std::time::Duration::from_secs(s))
+}

@@ -1,0 +1,378 @@
+//! RDS and backup kinds: `rds.restore-snapshot`, `rds.restore-pitr`, `rds.restore-cluster` and
+//! `check.backups`.
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+use super::common::{Selector, is_account_id, is_region};
+use super::{CheckCx, Kind, minutes, seconds};
+use crate::duration::Duration;
+use crate::template::Template;
+
+/// Restore an RDS DB instance from a snapshot of a source instance.
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RestoreSnapshot {
+    /// The source DB instance identifier whose snapshots are searched (required unless
+    /// `snapshot` is an explicit identifier).
+    pub source: Option<Template>,
+    /// `latest` (default), a snapshot identifier or ARN, or `{latest_tagged: {key: value}}`.
+    #[serde(default = "latest")]
+    pub snapshot: Selector,
+    /// Look for the snapshot copy in this region (a cross-region backup copy).
+    pub source_region: Option<String>,
+    /// The instance class of the restored instance (default: the snapshot's).
+    pub instance_class: Option<Template>,
+    /// The DB subnet group to restore into.
+    pub subnet_group: Option<Template>,
+    /// VPC security group ids.
+    #[serde(default)]
+    pub security_groups: Vec<Template>,
+    /// The DB parameter group.
+    pub parameter_group: Option<Template>,
+    /// Whether the restored instance is publicly accessible (default false).
+    #[serde(default)]
+    pub publicly_accessible: bool,
+    /// Whether the restored instance is Multi-AZ (default false: a drill needs one AZ).
+    #[serde(default)]
+    pub multi_az: bool,
+}
+
+fn latest() -> Selector {
+    Selector::Latest
+}
+
+fn check_selector_source(
+    cx: &mut CheckCx<'_>,
+    snapshot: &Selector,
+    source: Option<&Template>,
+    what: &str,
+) {
+    if source.is_none() && !matches!(snapshot, Selector::Id(_)) {
+        cx.error(
+            &[],
+            format!(
+                "`snapshot: {}` needs a `source` {what} to search",
+                snapshot.as_written()
+            ),
+            format!(
+                "add `source: <{what} identifier>`, or give `snapshot:` an explicit identifier"
+            ),
+        );
+    }
+}
+
+fn check_region(cx: &mut CheckCx<'_>, field: &str, region: Option<&str>) {
+    if let Some(region) = region
+        && !is_region(region)
+    {
+        cx.error(
+            &[field],
+            format!("`{region}` is not an AWS region"),
+            "write a region like `eu-west-1`",
+        );
+    }
+}
+
+impl Kind for RestoreSnapshot {
+    const NAME: &'static str = "rds.restore-snapshot";
+    const SUMMARY: &'static str =
+        "Restore an RDS DB instance from a snapshot of a source instance; waits until available.";
+    const DEFAULT_ESTIMATE: Duration = minutes(20);
+    const OUTPUTS: &'static [&'static str] = &[
+        "id",
+        "arn",
+        "endpoint",
+        "port",
+        "snapshot_id",
+        "snapshot_time",
+        "rpo_secs",
+    ];
+
+    fn describe(&self) -> String {
+        let source = self
+            .source
+            .as_ref()
+            .map_or(String::new(), |s| format!(" of `{s}`"));
+        let region = self
+            .source_region
+            .as_ref()
+            .map_or(String::new(), |r| format!(" (copy in {r})"));
+        format!(
+            "restore a DB instance from {} snapshot{source}{region}",
+            self.snapshot.describe()
+        )
+    }
+
+    fn check(&self, cx: &mut CheckCx<'_>) {
+        check_selector_source(cx, &self.snapshot, self.source.as_ref(), "DB instance");
+        check_region(cx, "source_region", self.source_region.as_deref());
+    }
+
+    fn measures_rpo(&self) -> bool {
+        true
+    }
+}
+
+/// Restore an RDS DB instance to a point in time.
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RestorePitr {
+    /// The source DB instance identifier.
+    pub source: Template,
+    /// `latest` (the latest restorable time, default) or an RFC 3339 time like
+    /// `2026-11-24T23:00:00Z`.
+    #[serde(default = "latest_time")]
+    pub restore_time: String,
+    /// The instance class of the restored instance (default: the source's).
+    pub instance_class: Option<Template>,
+    /// The DB subnet group to restore into.
+    pub subnet_group: Option<Template>,
+    /// VPC security group ids.
+    #[serde(default)]
+    pub security_groups: Vec<Template>,
+    /// The DB parameter group.
+    pub parameter_group: Option<Template>,
+    /// Whether the restored instance is publicly accessible (default false).
+    #[serde(default)]
+    pub publicly_accessible: bool,
+    /// Whether the restored instance is Multi-AZ (default false).
+    #[serde(default)]
+    pub multi_az: bool,
+}
+
+fn latest_time() -> String {
+    "latest".to_string()
+}
+
+impl Kind for RestorePitr {
+    const NAME: &'static str = "rds.restore-pitr";
+    const SUMMARY: &'static str = "Restore an RDS DB instance to the latest restorable time or a given time; waits until available.";
+    const DEFAULT_ESTIMATE: Duration = minutes(25);
+    const OUTPUTS: &'static [&'static str] =
+        &["id", "arn", "endpoint", "port", "restore_time", "rpo_secs"];
+
+    fn describe(&self) -> String {
+        let when = if self.restore_time == "latest" {
+            "its latest restorable time".to_string()
+        } else {
+            self.restore_time.clone()
+        };
+        format!("restore DB instance `{}` to {when}", self.source)
+    }
+
+    fn check(&self, cx: &mut CheckCx<'_>) {
+        if self.restore_time != "latest"
+            && chrono::DateTime::parse_from_rfc3339(&self.restore_time).is_err()
+        {
+            cx.error(
+                &["restore_time"],
+                format!(
+                    "`{}` is neither `latest` nor an RFC 3339 time",
+                    self.restore_time
+                ),
+                "write `latest` or a time like `2026-11-24T23:00:00Z`",
+            );
+        }
+    }
+
+    fn measures_rpo(&self) -> bool {
+        true
+    }
+}
+
+/// Restore an Aurora DB cluster from a cluster snapshot, with its instances.
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RestoreCluster {
+    /// The source DB cluster identifier whose snapshots are searched (required unless
+    /// `snapshot` is an explicit identifier).
+    pub source: Option<Template>,
+    /// `latest` (default), a cluster snapshot identifier or ARN, or `{latest_tagged: {...}}`.
+    #[serde(default = "latest")]
+    pub snapshot: Selector,
+    /// The engine (default: the snapshot's), e.g. `aurora-postgresql`.
+    pub engine: Option<String>,
+    /// The instance class of the cluster's instances.
+    #[serde(default = "default_cluster_class")]
+    pub instance_class: Template,
+    /// How many instances to create: the first is the writer, the others readers.
+    #[serde(default = "one")]
+    pub instances: u8,
+    /// The DB subnet group to restore into.
+    pub subnet_group: Option<Template>,
+    /// VPC security group ids.
+    #[serde(default)]
+    pub security_groups: Vec<Template>,
+    /// The DB cluster parameter group.
+    pub cluster_parameter_group: Option<Template>,
+}
+
+fn default_cluster_class() -> Template {
+    Template::literal("db.r6g.large")
+}
+
+fn one() -> u8 {
+    1
+}
+
+fn one_u32() -> u32 {
+    1
+}
+
+impl Kind for RestoreCluster {
+    const NAME: &'static str = "rds.restore-cluster";
+    const SUMMARY: &'static str = "Restore an Aurora DB cluster from a cluster snapshot, plus its instances; waits until available.";
+    const DEFAULT_ESTIMATE: Duration = minutes(30);
+    const OUTPUTS: &'static [&'static str] = &[
+        "id",
+        "arn",
+        "endpoint",
+        "reader_endpoint",
+        "port",
+        "instance_ids",
+        "snapshot_id",
+        "snapshot_time",
+        "rpo_secs",
+    ];
+
+    fn describe(&self) -> String {
+        let source = self
+            .source
+            .as_ref()
+            .map_or(String::new(), |s| format!(" of `{s}`"));
+        format!(
+            "restore an Aurora cluster from {} cluster snapshot{source}, with {} instance(s)",
+            self.snapshot.describe(),
+            self.instances
+        )
+    }
+
+    fn check(&self, cx: &mut CheckCx<'_>) {
+        check_selector_source(cx, &self.snapshot, self.source.as_ref(), "DB cluster");
+        if !(1..=16).contains(&self.instances) {
+            cx.error(
+                &["instances"],
+                "an Aurora cluster has 1 to 16 instances",
+                "write a number from 1 to 16",
+            );
+        }
+    }
+
+    fn measures_rpo(&self) -> bool {
+        true
+    }
+}
+
+/// What `check.backups` looks at.
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BackupTarget {
+    /// The kind of resource.
+    #[serde(rename = "type")]
+    pub kind: BackupResource,
+    /// Its identifier (DB instance or cluster identifier, volume id).
+    pub id: Template,
+}
+
+/// Resources whose recovery points `check.backups` knows how to find.
+#[derive(Clone, Copy, Debug, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum BackupResource {
+    /// RDS DB instance snapshots.
+    RdsInstance,
+    /// Aurora DB cluster snapshots.
+    RdsCluster,
+    /// EBS volume snapshots.
+    EbsVolume,
+}
+
+/// Where a copy of the backups must exist.
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CopyRequirement {
+    /// A copy must exist in this region.
+    pub region: Option<String>,
+    /// A copy must exist in this account (shared with, or copied to, it).
+    pub account: Option<String>,
+}
+
+/// Check that backups exist, are recent, and are isolated (read-only).
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CheckBackups {
+    /// The resources whose recovery points are checked.
+    pub resources: Vec<BackupTarget>,
+    /// The newest recovery point must be younger than this (default: `targets.rpo`).
+    pub max_age: Option<Duration>,
+    /// Require a copy in another region or account.
+    pub copy: Option<CopyRequirement>,
+    /// At least this many recovery points must exist (default 1).
+    #[serde(default = "one_u32")]
+    pub min_points: u32,
+}
+
+impl Kind for CheckBackups {
+    const NAME: &'static str = "check.backups";
+    const SUMMARY: &'static str = "Check (read-only) that recent recovery points exist and, when asked, that copies exist in another region or account.";
+    const DEFAULT_ESTIMATE: Duration = seconds(10);
+    const OUTPUTS: &'static [&'static str] = &["newest_recovery_point_time", "rpo_secs"];
+
+    fn describe(&self) -> String {
+        let names: Vec<String> = self
+            .resources
+            .iter()
+            .map(|r| format!("`{}`", r.id))
+            .collect();
+        let mut s = format!("check the recovery points of {}", names.join(", "));
+        if let Some(copy) = &self.copy {
+            if let Some(region) = &copy.region {
+                s.push_str(&format!(", with a copy in {region}"));
+            }
+            if let Some(account) = &copy.account {
+                s.push_str(&format!(", with a copy in account {account}"));
+            }
+        }
+        s
+    }
+
+    fn check(&self, cx: &mut CheckCx<'_>) {
+        if self.resources.is_empty() {
+            cx.error(
+                &["resources"],
+                "there is nothing to check",
+                "list at least one resource: `- { type: rds-instance, id: my-db }`",
+            );
+        }
+        if let Some(copy) = &self.copy {
+            check_region(cx, "copy", copy.region.as_deref());
+            if let Some(account) = &copy.account
+                && !is_account_id(account)
+            {
+                cx.error(
+                    &["copy", "account"],
+                    format!("`{account}` is not a 12-digit account id"),
+                    "quote it: account: \"111122223333\"",
+                );
+            }
+            if copy.region.is_none() && copy.account.is_none() {
+                cx.error(
+                    &["copy"],
+                    "`copy` names neither a region nor an account",
+                    "add `region:` or `account:`",
+                );
+            }
+        }
+        if self.max_age.is_some_and(Duration::is_zero) {
+            cx.error(
+                &["max_age"],
+                "`max_age: 0s` can never pass",
+                "write the age the newest backup may have, like 24h",
+            );
+        }
+    }
+
+    fn measures_rpo(&self) -> bool {
+        true
+    }
+}

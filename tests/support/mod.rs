@@ -1,0 +1,138 @@
+//! Shared test support: a builder that runs the `firedrill` binary as a user would and checks
+//! what it says.
+
+#![allow(dead_code)]
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The repository root (where `Cargo.toml` is).
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A run of the `firedrill` binary.
+#[must_use]
+pub struct Test {
+    args: Vec<OsString>,
+    dir: PathBuf,
+    env: Vec<(String, String)>,
+    code: u8,
+    stdout_has: Vec<String>,
+    stderr_has: Vec<String>,
+}
+
+/// What the run printed.
+pub struct Output {
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+}
+
+impl Test {
+    /// A run in the repository root that must exit 0.
+    pub fn new() -> Self {
+        Self {
+            args: Vec::new(),
+            dir: root(),
+            env: Vec::new(),
+            code: 0,
+            stdout_has: Vec::new(),
+            stderr_has: Vec::new(),
+        }
+    }
+
+    /// Adds arguments.
+    pub fn args<I: IntoIterator<Item = S>, S: Into<OsString>>(mut self, args: I) -> Self {
+        self.args.extend(args.into_iter().map(Into::into));
+        self
+    }
+
+    /// Runs in `dir`.
+    pub fn dir(mut self, dir: &Path) -> Self {
+        self.dir = dir.to_path_buf();
+        self
+    }
+
+    /// Sets an environment variable.
+    pub fn env(mut self, key: &str, value: &str) -> Self {
+        self.env.push((key.into(), value.into()));
+        self
+    }
+
+    /// The exit code the run must have.
+    pub fn code(mut self, code: u8) -> Self {
+        self.code = code;
+        self
+    }
+
+    /// Text standard output must contain.
+    pub fn stdout_has(mut self, text: &str) -> Self {
+        self.stdout_has.push(text.into());
+        self
+    }
+
+    /// Text standard error must contain.
+    pub fn stderr_has(mut self, text: &str) -> Self {
+        self.stderr_has.push(text.into());
+        self
+    }
+
+    /// Runs and checks.
+    pub fn run(self) -> Output {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_firedrill"));
+        cmd.args(&self.args)
+            .current_dir(&self.dir)
+            .env("NO_COLOR", "1");
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().expect("firedrill runs");
+        let output = Output {
+            stdout: String::from_utf8(out.stdout).expect("stdout is UTF-8"),
+            stderr: String::from_utf8(out.stderr).expect("stderr is UTF-8"),
+        };
+        let context = format!(
+            "firedrill {:?}\n--- stdout\n{}\n--- stderr\n{}",
+            self.args, output.stdout, output.stderr
+        );
+        assert_eq!(
+            out.status.code(),
+            Some(i32::from(self.code)),
+            "exit code of {context}"
+        );
+        for text in &self.stdout_has {
+            assert!(
+                output.stdout.contains(text),
+                "stdout lacks {text:?}: {context}"
+            );
+        }
+        for text in &self.stderr_has {
+            assert!(
+                output.stderr.contains(text),
+                "stderr lacks {text:?}: {context}"
+            );
+        }
+        output
+    }
+}
+
+/// Every YAML file under `dir`, sorted, recursively.
+pub fn yaml_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).expect("readable dir") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    out
+}
