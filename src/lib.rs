@@ -2,18 +2,24 @@
 //!
 //! A YAML playbook describes a restore as a dependency graph of steps. This crate parses and
 //! validates playbooks ([`playbook`]), builds their dependency graph ([`graph`]), plans them
-//! ([`plan`]) and exposes the JSON Schema of the language ([`schema`]). The command line lives
-//! in [`cli`]; its exit codes in [`exit`].
+//! ([`plan`]) and exposes the JSON Schema of the language ([`schema`]). AWS clients are made in
+//! one place ([`aws`]); the account guard ([`guard`]) proves where a run is before it changes
+//! anything; the local sandbox ([`sandbox`]) emulates an AWS account on loopback. The command
+//! line lives in [`cli`]; its exit codes in [`exit`].
 
+pub mod aws;
 pub mod cli;
 pub mod de;
 pub mod diag;
 pub mod duration;
 pub mod exit;
 pub mod graph;
+pub mod guard;
 pub mod kinds;
+pub mod paths;
 pub mod plan;
 pub mod playbook;
+pub mod sandbox;
 pub mod schema;
 pub mod suggest;
 pub mod template;

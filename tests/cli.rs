@@ -251,7 +251,15 @@ fn the_readme_documents_every_exit_code_and_subcommand() {
             "README lacks exit code {code} ({name})"
         );
     }
-    for sub in ["validate", "plan", "schema"] {
+    for sub in [
+        "validate",
+        "plan",
+        "schema",
+        "sandbox start",
+        "sandbox stop",
+        "sandbox status",
+        "sandbox seed",
+    ] {
         assert!(
             readme.contains(&format!("firedrill {sub}")),
             "README lacks an example of `firedrill {sub}`"

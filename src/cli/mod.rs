@@ -1,5 +1,7 @@
-//! The command line: `validate`, `plan` and `schema`. Every command returns one of the
-//! documented [`crate::exit`] codes.
+//! The command line: `validate`, `plan`, `schema` and `sandbox`. Every command returns one of
+//! the documented [`crate::exit`] codes.
+
+mod sandbox;
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -20,6 +22,9 @@ pub struct Cli {
     /// When to color diagnostics.
     #[arg(long, global = true, value_enum, default_value_t = Color::Auto)]
     pub color: Color,
+    /// Where run journals and the local sandbox's record live [default: $XDG_STATE_HOME/firedrill].
+    #[arg(long, global = true, env = "FIREDRILL_STATE_DIR")]
+    pub state_dir: Option<PathBuf>,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -62,6 +67,13 @@ pub enum Command {
     },
     /// Print the JSON Schema of the playbook language (for editors).
     Schema,
+    /// The local sandbox: an emulated AWS account on loopback (moto behind firedrill's
+    /// realism layer).
+    Sandbox {
+        /// What to do with it.
+        #[command(subcommand)]
+        command: sandbox::SandboxCommand,
+    },
 }
 
 /// Formats of `validate`.
@@ -116,17 +128,24 @@ pub fn run(cli: &Cli) -> u8 {
             print(&crate::schema::schema_text());
             exit::OK
         }
+        Command::Sandbox { command } => {
+            let state_dir = cli
+                .state_dir
+                .clone()
+                .unwrap_or_else(crate::paths::state_dir);
+            sandbox::run(command, &state_dir, color)
+        }
     }
 }
 
-fn print(text: &str) {
+pub(crate) fn print(text: &str) {
     let mut out = std::io::stdout().lock();
     // A closed pipe (`firedrill plan | head`) is not an error worth a panic.
     let _ = out.write_all(text.as_bytes());
     let _ = out.flush();
 }
 
-fn eprint(text: &str) {
+pub(crate) fn eprint(text: &str) {
     let mut err = std::io::stderr().lock();
     let _ = err.write_all(text.as_bytes());
 }

@@ -1,0 +1,81 @@
+//! Benchmark program (not a timed test) of the local sandbox, once moto is installed:
+//! start-to-ready time, and the median latency the realism layer adds to a call on loopback
+//! (the same call straight to moto and through the layer, alternated, in one run).
+//!
+//! `cargo bench --bench sandbox`
+
+use std::time::{Duration, Instant};
+
+use firedrill::aws::Clients;
+use firedrill::sandbox::{LocalSandbox, ProxyConfig, SandboxOptions, local};
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+#[tokio::main]
+async fn main() {
+    let dir = std::env::temp_dir().join(format!("firedrill-bench-sandbox-{}", std::process::id()));
+    local::ensure_moto(&mut |line| eprintln!("{line}")).expect("moto installs");
+    let options = SandboxOptions {
+        proxy: ProxyConfig {
+            time_scale: 0.0,
+            ..ProxyConfig::default()
+        },
+        port: 0,
+    };
+
+    let mut starts = Vec::new();
+    for _ in 0..5 {
+        let began = Instant::now();
+        let sandbox = LocalSandbox::start(&options, &dir).await.expect("starts");
+        starts.push(began.elapsed());
+        sandbox.stop().await;
+    }
+
+    let sandbox = LocalSandbox::start(&options, &dir).await.expect("starts");
+    let direct = Clients::for_sandbox(&format!("http://{}", sandbox.moto_addr), "us-east-1")
+        .await
+        .sts();
+    let layered = Clients::for_sandbox(&sandbox.endpoint(), "us-east-1")
+        .await
+        .sts();
+    for _ in 0..50 {
+        direct.get_caller_identity().send().await.expect("warm up");
+        layered.get_caller_identity().send().await.expect("warm up");
+    }
+    let (mut d, mut l) = (Vec::new(), Vec::new());
+    for _ in 0..300 {
+        let t = Instant::now();
+        direct.get_caller_identity().send().await.expect("direct");
+        d.push(t.elapsed());
+        let t = Instant::now();
+        layered
+            .get_caller_identity()
+            .send()
+            .await
+            .expect("through the layer");
+        l.push(t.elapsed());
+    }
+    let (md, ml) = (median(d), median(l));
+    println!("local sandbox (moto {}), 2-core VM:", local::MOTO_VERSION);
+    println!(
+        "  start to ready: median {:.0} ms, best {:.0} ms over 5 starts (target: under 3 s)",
+        ms(median(starts.clone())),
+        ms(*starts.iter().min().expect("5"))
+    );
+    println!(
+        "  GetCallerIdentity, median of 300: {:.2} ms straight to moto, {:.2} ms through the realism layer: {:.2} ms added, {:.2}x (target: under 2 ms added)",
+        ms(md),
+        ms(ml),
+        ms(ml.saturating_sub(md)),
+        ml.as_secs_f64() / md.as_secs_f64()
+    );
+    sandbox.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1,0 +1,432 @@
+//! `firedrill sandbox start|stop|status|seed` (and the hidden `serve`, the background process
+//! that `start` leaves running).
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use clap::{Args, Subcommand, ValueEnum};
+
+use super::{eprint, print};
+use crate::aws::Clients;
+use crate::diag::{self, SourceFile};
+use crate::exit;
+use crate::sandbox::faults::FaultConfig;
+use crate::sandbox::local::{self, MOTO_VERSION, SANDBOX_ACCOUNT, SandboxRecord};
+use crate::sandbox::{LocalSandbox, ProxyConfig, SandboxOptions, seed};
+
+/// The sandbox subcommands.
+#[derive(Subcommand, Debug)]
+pub enum SandboxCommand {
+    /// Start the local sandbox in the background (installs moto the first time).
+    Start(StartArgs),
+    /// Stop the local sandbox; no process is left behind.
+    Stop,
+    /// Say what runs where, and how many calls it has served.
+    Status {
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = StatusFormat::Text)]
+        format: StatusFormat,
+    },
+    /// Create the "production" side that drills restore from, from a seed file.
+    Seed {
+        /// The seed file (YAML).
+        file: PathBuf,
+    },
+    /// Run the sandbox in the foreground (what `start` runs in the background).
+    #[command(hide = true)]
+    Serve(StartArgs),
+}
+
+/// Formats of `sandbox status`.
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum StatusFormat {
+    /// For a person.
+    Text,
+    /// For programs.
+    Json,
+}
+
+/// How the sandbox behaves.
+#[derive(Args, Debug, Clone)]
+pub struct StartArgs {
+    /// Multiply AWS-like durations by this: 1 is real time, 0.01 turns a 15-minute RDS restore
+    /// into 9 s, 0 finishes everything at once.
+    #[arg(long, default_value_t = 0.01)]
+    time_scale: f64,
+    /// The seed of injected faults and duration jitter: the same seed repeats a run exactly.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// The share of calls answered with a throttling error (0 to 1).
+    #[arg(long, default_value_t = 0.0)]
+    throttle_rate: f64,
+    /// The share of calls answered with HTTP 500.
+    #[arg(long, default_value_t = 0.0)]
+    error_rate: f64,
+    /// The share of calls answered with HTTP 503.
+    #[arg(long, default_value_t = 0.0)]
+    unavailable_rate: f64,
+    /// The share of calls delayed by --latency-ms.
+    #[arg(long, default_value_t = 0.0)]
+    latency_rate: f64,
+    /// The added latency, in milliseconds.
+    #[arg(long, default_value_t = 200)]
+    latency_ms: u64,
+    /// The port of the sandbox endpoint (default: a free one).
+    #[arg(long, default_value_t = 0)]
+    port: u16,
+    /// The region drills against the sandbox use unless their playbook names one.
+    #[arg(long, default_value = "us-east-1")]
+    region: String,
+}
+
+impl StartArgs {
+    fn options(&self) -> Result<SandboxOptions, String> {
+        for (name, rate) in [
+            ("--throttle-rate", self.throttle_rate),
+            ("--error-rate", self.error_rate),
+            ("--unavailable-rate", self.unavailable_rate),
+            ("--latency-rate", self.latency_rate),
+        ] {
+            if !(0.0..=1.0).contains(&rate) {
+                return Err(format!(
+                    "{name} is a share of calls, from 0 to 1, not {rate}"
+                ));
+            }
+        }
+        if self.throttle_rate + self.error_rate + self.unavailable_rate > 1.0 {
+            return Err("the fault rates add up to more than 1".into());
+        }
+        if !(self.time_scale >= 0.0 && self.time_scale.is_finite()) {
+            return Err(format!(
+                "--time-scale must be 0 or more, not {}",
+                self.time_scale
+            ));
+        }
+        Ok(SandboxOptions {
+            proxy: ProxyConfig {
+                time_scale: self.time_scale,
+                seed: self.seed,
+                faults: FaultConfig {
+                    throttle: self.throttle_rate,
+                    server_error: self.error_rate,
+                    unavailable: self.unavailable_rate,
+                    latency: self.latency_rate,
+                    latency_ms: self.latency_ms,
+                },
+            },
+            port: self.port,
+        })
+    }
+
+    fn to_args(&self) -> Vec<String> {
+        vec![
+            format!("--time-scale={}", self.time_scale),
+            format!("--seed={}", self.seed),
+            format!("--throttle-rate={}", self.throttle_rate),
+            format!("--error-rate={}", self.error_rate),
+            format!("--unavailable-rate={}", self.unavailable_rate),
+            format!("--latency-rate={}", self.latency_rate),
+            format!("--latency-ms={}", self.latency_ms),
+            format!("--port={}", self.port),
+            format!("--region={}", self.region),
+        ]
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime")
+}
+
+/// Runs a sandbox subcommand.
+pub fn run(command: &SandboxCommand, state_dir: &Path, color: bool) -> u8 {
+    match command {
+        SandboxCommand::Start(args) => start(args, state_dir),
+        SandboxCommand::Stop => stop(state_dir),
+        SandboxCommand::Status { format } => runtime().block_on(status(state_dir, *format)),
+        SandboxCommand::Seed { file } => runtime().block_on(seed_cmd(file, state_dir, color)),
+        SandboxCommand::Serve(args) => runtime().block_on(serve(args, state_dir)),
+    }
+}
+
+fn running(state_dir: &Path) -> Option<SandboxRecord> {
+    let record = SandboxRecord::load(state_dir)?;
+    if local::alive(record.serve_pid) {
+        Some(record)
+    } else {
+        // The background process died without cleaning up: leave nothing of it behind.
+        if local::alive(record.moto_pid) {
+            local::signal(record.moto_pid, rustix::process::Signal::KILL);
+        }
+        SandboxRecord::remove(state_dir);
+        None
+    }
+}
+
+fn start(args: &StartArgs, state_dir: &Path) -> u8 {
+    if let Err(e) = args.options() {
+        eprint(&format!("error: {e}\n"));
+        return exit::INVALID;
+    }
+    if let Some(record) = running(state_dir) {
+        print(&format!(
+            "the local sandbox is already running at {}\n",
+            record.endpoint
+        ));
+        return exit::OK;
+    }
+    if let Err(e) = local::ensure_moto(&mut |line| eprint(&format!("{line}\n"))) {
+        eprint(&format!("error: {e}\n"));
+        return exit::INTERNAL;
+    }
+    let began = Instant::now();
+    let dir = state_dir.join("sandbox");
+    let log = dir.join("serve.log");
+    let spawned = std::fs::create_dir_all(&dir)
+        .and_then(|()| std::fs::File::create(&log))
+        .and_then(|log_file| {
+            let exe = std::env::current_exe()?;
+            let mut cmd = std::process::Command::new(exe);
+            cmd.arg("--state-dir")
+                .arg(state_dir)
+                .args(["sandbox", "serve"])
+                .args(args.to_args());
+            cmd.stdin(std::process::Stdio::null())
+                .stdout(log_file.try_clone()?)
+                .stderr(log_file);
+            std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+            cmd.spawn()
+        });
+    let mut child = match spawned {
+        Ok(child) => child,
+        Err(e) => {
+            eprint(&format!("error: cannot start the sandbox process: {e}\n"));
+            return exit::INTERNAL;
+        }
+    };
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        if let Some(record) = SandboxRecord::load(state_dir)
+            && record.serve_pid == child.id()
+        {
+            print(&format!(
+                "local sandbox running at {} (moto {} at {}, account {}, region {}; time scale {}, seed {}), ready in {:.1} s\n\
+                 drills find it with `firedrill run --sandbox local`; stop it with `firedrill sandbox stop`\n",
+                record.endpoint,
+                record.moto_version,
+                record.moto_endpoint,
+                record.account,
+                record.region,
+                record.config.time_scale,
+                record.config.seed,
+                began.elapsed().as_secs_f64()
+            ));
+            return exit::OK;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            let tail = std::fs::read_to_string(&log).unwrap_or_default();
+            eprint(&format!(
+                "error: the sandbox process exited ({status}); its log ({}):\n{tail}\n",
+                log.display()
+            ));
+            return exit::INTERNAL;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            eprint(&format!(
+                "error: the sandbox did not become ready in 90 s; see {}\n",
+                log.display()
+            ));
+            return exit::INTERNAL;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+async fn serve(args: &StartArgs, state_dir: &Path) -> u8 {
+    let options = match args.options() {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::INVALID;
+        }
+    };
+    let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+    else {
+        return exit::INTERNAL;
+    };
+    let sandbox = match LocalSandbox::start(&options, &state_dir.join("sandbox")).await {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::INTERNAL;
+        }
+    };
+    let record = SandboxRecord {
+        endpoint: sandbox.endpoint(),
+        region: args.region.clone(),
+        account: SANDBOX_ACCOUNT.to_owned(),
+        serve_pid: std::process::id(),
+        moto_pid: sandbox.moto_pid().unwrap_or(0),
+        moto_endpoint: format!("http://{}", sandbox.moto_addr),
+        moto_version: MOTO_VERSION.to_owned(),
+        config: options.proxy,
+        started_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        logs: vec![
+            state_dir.join("sandbox").join("serve.log"),
+            sandbox.log.clone(),
+        ],
+    };
+    if let Err(e) = record.save(state_dir) {
+        eprintln!(
+            "error: cannot record the sandbox in {}: {e}",
+            state_dir.display()
+        );
+        sandbox.stop().await;
+        return exit::INTERNAL;
+    }
+    eprintln!(
+        "serving at {} in front of moto at {}",
+        record.endpoint, record.moto_endpoint
+    );
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+    sandbox.stop().await;
+    if SandboxRecord::load(state_dir).is_some_and(|r| r.serve_pid == std::process::id()) {
+        SandboxRecord::remove(state_dir);
+    }
+    exit::OK
+}
+
+fn stop(state_dir: &Path) -> u8 {
+    let Some(record) = SandboxRecord::load(state_dir) else {
+        print("no local sandbox is running\n");
+        return exit::OK;
+    };
+    local::signal(record.serve_pid, rustix::process::Signal::TERM);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while (local::alive(record.serve_pid) || local::alive(record.moto_pid))
+        && Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    for pid in [record.serve_pid, record.moto_pid] {
+        if local::alive(pid) {
+            local::signal(pid, rustix::process::Signal::KILL);
+        }
+    }
+    SandboxRecord::remove(state_dir);
+    print(&format!(
+        "stopped the local sandbox at {}\n",
+        record.endpoint
+    ));
+    exit::OK
+}
+
+async fn status(state_dir: &Path, format: StatusFormat) -> u8 {
+    let Some(record) = running(state_dir) else {
+        match format {
+            StatusFormat::Text => print(
+                "the local sandbox is not running (start it with `firedrill sandbox start`)\n",
+            ),
+            StatusFormat::Json => print("{\"running\": false}\n"),
+        }
+        return exit::OK;
+    };
+    let stats = local::stats(&record.endpoint).await;
+    match format {
+        StatusFormat::Json => {
+            let doc = serde_json::json!({
+                "running": true,
+                "record": record,
+                "stats": stats.as_ref().ok(),
+            });
+            print(&format!(
+                "{}\n",
+                serde_json::to_string_pretty(&doc).expect("JSON")
+            ));
+        }
+        StatusFormat::Text => {
+            let c = &record.config;
+            let mut text = format!(
+                "local sandbox: running since {}\n  endpoint     {} (realism layer, pid {})\n  moto         {} {} (pid {})\n  account      {}, region {}\n  time scale   {}; seed {}; faults: throttle {}, 500 {}, 503 {}, latency {} x {} ms\n",
+                record.started_at,
+                record.endpoint,
+                record.serve_pid,
+                record.moto_endpoint,
+                record.moto_version,
+                record.moto_pid,
+                record.account,
+                record.region,
+                c.time_scale,
+                c.seed,
+                c.faults.throttle,
+                c.faults.server_error,
+                c.faults.unavailable,
+                c.faults.latency,
+                c.faults.latency_ms
+            );
+            match &stats {
+                Ok(s) => text.push_str(&format!(
+                    "  calls        {} ({} mutating)\n",
+                    s.total, s.mutating
+                )),
+                Err(e) => text.push_str(&format!("  calls        unknown: {e}\n")),
+            }
+            for log in &record.logs {
+                text.push_str(&format!("  log          {}\n", log.display()));
+            }
+            print(&text);
+        }
+    }
+    exit::OK
+}
+
+async fn seed_cmd(path: &Path, state_dir: &Path, color: bool) -> u8 {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) => {
+            eprint(&format!("error: cannot read {}: {e}\n", path.display()));
+            return exit::INVALID;
+        }
+    };
+    let file = SourceFile {
+        name: path.display().to_string(),
+        text,
+    };
+    let seed_file = match seed::parse(&file) {
+        Ok(s) => s,
+        Err(diags) => {
+            eprint(&diag::render(&file, &diags, color));
+            return exit::INVALID;
+        }
+    };
+    let Some(record) = running(state_dir) else {
+        eprint("error: no local sandbox is running: start one with `firedrill sandbox start`\n");
+        return exit::INTERNAL;
+    };
+    let clients = Clients::for_sandbox(&record.endpoint, &seed_file.region).await;
+    match seed::apply(&seed_file, &clients, &record.endpoint).await {
+        Ok(seeded) => {
+            let mut text = format!(
+                "seeded the production side of {} ({} resources):\n",
+                record.endpoint,
+                seeded.created.len()
+            );
+            for c in &seeded.created {
+                text.push_str(&format!("  {c}\n"));
+            }
+            print(&text);
+            exit::OK
+        }
+        Err(e) => {
+            eprint(&format!("error: {e}\n"));
+            exit::INTERNAL
+        }
+    }
+}

@@ -1,0 +1,430 @@
+//! Running the local sandbox: moto's server, installed into a Python virtual environment that
+//! firedrill manages, on a free loopback port, with the realism layer in front of it.
+//!
+//! [`LocalSandbox`] is one running sandbox with its own ports and state; it stops when dropped
+//! (tests start one each). `firedrill sandbox start` runs one in a background process and leaves
+//! a [`SandboxRecord`] in the state directory, which `stop`, `status`, `seed` and
+//! `run --sandbox local` read.
+
+use std::io::{BufRead, BufReader};
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use serde::{Deserialize, Serialize};
+use tokio::net::TcpListener;
+
+use super::proxy::{self, ProxyConfig, RunningProxy, Stats};
+
+/// The moto version the sandbox installs (PyPI `moto[server]`).
+pub const MOTO_VERSION: &str = "5.2.5";
+
+/// Why the sandbox could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    /// Installing moto failed.
+    #[error("cannot install moto[server]=={MOTO_VERSION}: {0}")]
+    Install(String),
+    /// moto or the layer did not start.
+    #[error("the local sandbox did not start: {0}")]
+    Start(String),
+    /// No sandbox is running.
+    #[error("no local sandbox is running: start one with `firedrill sandbox start`")]
+    NotRunning,
+    /// A control request failed.
+    #[error("the local sandbox at {endpoint} did not answer: {reason}")]
+    Control {
+        /// The endpoint.
+        endpoint: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// A file could not be read or written.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Where the virtual environment with moto lives: `FIREDRILL_SANDBOX_VENV`, else
+/// `<data dir>/sandbox/moto-<version>`.
+pub fn venv_dir() -> PathBuf {
+    std::env::var_os("FIREDRILL_SANDBOX_VENV").map_or_else(
+        || {
+            crate::paths::data_dir()
+                .join("sandbox")
+                .join(format!("moto-{MOTO_VERSION}"))
+        },
+        PathBuf::from,
+    )
+}
+
+/// The `moto_server` program, installing moto first when it is missing. `say` is told what
+/// happens (the install takes about a minute, once). Safe to call from several processes at
+/// once: the install is done under a file lock.
+pub fn ensure_moto(say: &mut dyn FnMut(&str)) -> Result<PathBuf, SandboxError> {
+    let venv = venv_dir();
+    let server = venv.join("bin").join("moto_server");
+    let marker = venv.join(".firedrill-ready");
+    if marker.exists() {
+        return Ok(server);
+    }
+    let parent = venv.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent)?;
+    let lock = std::fs::File::create(parent.join(format!(".moto-{MOTO_VERSION}.lock")))?;
+    lock.lock()?;
+    if marker.exists() {
+        return Ok(server);
+    }
+    let python = std::env::var("FIREDRILL_PYTHON").unwrap_or_else(|_| "python3".to_owned());
+    say(&format!(
+        "installing moto[server]=={MOTO_VERSION} into {} (once; about a minute)",
+        venv.display()
+    ));
+    run_logged(
+        std::process::Command::new(&python)
+            .args(["-m", "venv", "--clear"])
+            .arg(&venv),
+        say,
+    )
+    .map_err(|e| {
+        SandboxError::Install(format!(
+            "`{python} -m venv` failed: {e}; is Python 3 installed?"
+        ))
+    })?;
+    run_logged(
+        std::process::Command::new(venv.join("bin").join("pip"))
+            .args([
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "--progress-bar",
+                "off",
+            ])
+            .arg(format!("moto[server]=={MOTO_VERSION}")),
+        say,
+    )
+    .map_err(|e| SandboxError::Install(format!("pip install failed: {e}")))?;
+    std::fs::write(&marker, MOTO_VERSION)?;
+    say("moto is installed");
+    Ok(server)
+}
+
+fn run_logged(cmd: &mut std::process::Command, say: &mut dyn FnMut(&str)) -> Result<(), String> {
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    let stderr = child.stderr.take().expect("piped");
+    let errors = std::thread::spawn(move || {
+        BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+            .collect::<Vec<_>>()
+    });
+    if let Some(stdout) = child.stdout.take() {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if !line.trim().is_empty() {
+                say(&format!("  {line}"));
+            }
+        }
+    }
+    let status = child.wait().map_err(|e| e.to_string())?;
+    let errors = errors.join().unwrap_or_default();
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{status}: {}",
+            errors
+                .iter()
+                .rev()
+                .take(5)
+                .rev()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join("\n")
+        ))
+    }
+}
+
+/// How a sandbox is started.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct SandboxOptions {
+    /// The realism layer's settings.
+    pub proxy: ProxyConfig,
+    /// The layer's port (0: any free port).
+    pub port: u16,
+}
+
+/// A running sandbox: moto and the realism layer. Dropping it stops both.
+pub struct LocalSandbox {
+    moto: tokio::process::Child,
+    proxy: RunningProxy,
+    /// moto's own address (behind the layer).
+    pub moto_addr: SocketAddr,
+    /// moto's log file.
+    pub log: PathBuf,
+}
+
+fn free_port() -> std::io::Result<u16> {
+    Ok(std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?
+        .local_addr()?
+        .port())
+}
+
+impl LocalSandbox {
+    /// Installs moto if needed, starts it on a free loopback port with its log in `log_dir`,
+    /// and puts the realism layer in front of it. Returns once both answer.
+    pub async fn start(options: &SandboxOptions, log_dir: &Path) -> Result<Self, SandboxError> {
+        let server = tokio::task::spawn_blocking(|| ensure_moto(&mut |line| eprintln!("{line}")))
+            .await
+            .map_err(|e| SandboxError::Start(e.to_string()))??;
+        std::fs::create_dir_all(log_dir)?;
+        let mut last_error = String::new();
+        for _ in 0..3 {
+            let port = free_port()?;
+            let log = log_dir.join(format!("moto-{port}.log"));
+            let log_file = std::fs::File::create(&log)?;
+            let mut moto = tokio::process::Command::new(&server)
+                .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+                .stdin(Stdio::null())
+                .stdout(log_file.try_clone()?)
+                .stderr(log_file)
+                .kill_on_drop(true)
+                .spawn()
+                .map_err(|e| {
+                    SandboxError::Start(format!("cannot run {}: {e}", server.display()))
+                })?;
+            let moto_addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+            match wait_for_moto(&mut moto, moto_addr).await {
+                Ok(()) => {
+                    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, options.port)).await?;
+                    let proxy = proxy::start(listener, moto_addr, options.proxy)?;
+                    return Ok(Self {
+                        moto,
+                        proxy,
+                        moto_addr,
+                        log,
+                    });
+                }
+                Err(e) => {
+                    let _ = moto.kill().await;
+                    let tail = std::fs::read_to_string(&log).unwrap_or_default();
+                    let tail: Vec<&str> = tail.lines().rev().take(5).collect();
+                    last_error = format!(
+                        "{e}; moto's log ends: {}",
+                        tail.into_iter().rev().collect::<Vec<_>>().join(" | ")
+                    );
+                }
+            }
+        }
+        Err(SandboxError::Start(last_error))
+    }
+
+    /// The endpoint the SDK talks to (the realism layer).
+    pub fn endpoint(&self) -> String {
+        self.proxy.endpoint()
+    }
+
+    /// moto's process id.
+    pub fn moto_pid(&self) -> Option<u32> {
+        self.moto.id()
+    }
+
+    /// Stops moto and the layer, and waits for moto to exit.
+    pub async fn stop(mut self) {
+        let _ = self.moto.kill().await;
+    }
+}
+
+async fn wait_for_moto(moto: &mut tokio::process::Child, addr: SocketAddr) -> Result<(), String> {
+    let deadline = tokio::time::Instant::now() + Duration::from_mins(1);
+    let endpoint = format!("http://{addr}");
+    loop {
+        if let Ok(Some(status)) = moto.try_wait() {
+            return Err(format!("moto exited at start ({status})"));
+        }
+        if request(&endpoint, http::Method::GET, "/moto-api/data.json", None)
+            .await
+            .is_ok()
+        {
+            return Ok(());
+        }
+        if tokio::time::Instant::now() > deadline {
+            return Err("moto did not answer within 60 s".into());
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// Sends one HTTP request to `endpoint` and returns the body of a 2xx answer.
+pub async fn request(
+    endpoint: &str,
+    method: http::Method,
+    path: &str,
+    body: Option<Vec<u8>>,
+) -> Result<Bytes, SandboxError> {
+    let fail = |reason: String| SandboxError::Control {
+        endpoint: endpoint.to_owned(),
+        reason,
+    };
+    let client: Client<HttpConnector, Full<Bytes>> =
+        Client::builder(TokioExecutor::new()).build(HttpConnector::new());
+    let req = http::Request::builder()
+        .method(method)
+        .uri(format!("{endpoint}{path}"))
+        .header(http::header::CONTENT_TYPE, "application/json")
+        .body(Full::new(Bytes::from(body.unwrap_or_default())))
+        .map_err(|e| fail(e.to_string()))?;
+    let resp = tokio::time::timeout(Duration::from_secs(10), client.request(req))
+        .await
+        .map_err(|_| fail("timed out".into()))?
+        .map_err(|e| fail(e.to_string()))?;
+    let status = resp.status();
+    let bytes = resp
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| fail(e.to_string()))?
+        .to_bytes();
+    if !status.is_success() {
+        return Err(fail(format!(
+            "{status}: {}",
+            String::from_utf8_lossy(&bytes)
+        )));
+    }
+    Ok(bytes)
+}
+
+/// The realism layer's call counts.
+pub async fn stats(endpoint: &str) -> Result<Stats, SandboxError> {
+    let bytes = request(endpoint, http::Method::GET, "/__firedrill/stats", None).await?;
+    serde_json::from_slice(&bytes).map_err(|e| SandboxError::Control {
+        endpoint: endpoint.to_owned(),
+        reason: e.to_string(),
+    })
+}
+
+/// Resets the call counts.
+pub async fn reset_stats(endpoint: &str) -> Result<(), SandboxError> {
+    request(
+        endpoint,
+        http::Method::POST,
+        "/__firedrill/stats/reset",
+        None,
+    )
+    .await
+    .map(|_| ())
+}
+
+/// Changes the realism layer's settings while it runs.
+pub async fn configure(endpoint: &str, config: &ProxyConfig) -> Result<(), SandboxError> {
+    let body = serde_json::to_vec(config).expect("a config serializes");
+    request(
+        endpoint,
+        http::Method::PUT,
+        "/__firedrill/config",
+        Some(body),
+    )
+    .await
+    .map(|_| ())
+}
+
+/// The sandbox that `firedrill sandbox start` runs, as recorded in the state directory.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SandboxRecord {
+    /// The endpoint the SDK talks to.
+    pub endpoint: String,
+    /// The default region of drills against it.
+    pub region: String,
+    /// The account moto emulates.
+    pub account: String,
+    /// The background `firedrill sandbox serve` process.
+    pub serve_pid: u32,
+    /// moto's process.
+    pub moto_pid: u32,
+    /// moto's own endpoint.
+    pub moto_endpoint: String,
+    /// The moto version.
+    pub moto_version: String,
+    /// The layer's settings at start.
+    pub config: ProxyConfig,
+    /// When it started (RFC 3339).
+    pub started_at: String,
+    /// The log file of the background process and of moto.
+    pub logs: Vec<PathBuf>,
+}
+
+/// moto's default account, the local sandbox's account id.
+pub const SANDBOX_ACCOUNT: &str = "123456789012";
+
+impl SandboxRecord {
+    /// Where the record of the sandbox lives.
+    pub fn path(state_dir: &Path) -> PathBuf {
+        state_dir.join("sandbox").join("local.json")
+    }
+
+    /// The recorded sandbox, if there is one.
+    pub fn load(state_dir: &Path) -> Option<Self> {
+        let text = std::fs::read_to_string(Self::path(state_dir)).ok()?;
+        serde_json::from_str(&text).ok()
+    }
+
+    /// Writes the record (atomically).
+    pub fn save(&self, state_dir: &Path) -> std::io::Result<()> {
+        let path = Self::path(state_dir);
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let tmp = path.with_extension("json.tmp");
+        std::fs::write(
+            &tmp,
+            serde_json::to_vec_pretty(self).expect("a record serializes"),
+        )?;
+        std::fs::rename(tmp, path)
+    }
+
+    /// Removes the record.
+    pub fn remove(state_dir: &Path) {
+        let _ = std::fs::remove_file(Self::path(state_dir));
+    }
+}
+
+/// Whether a process is alive (and not a zombie of ours).
+pub fn alive(pid: u32) -> bool {
+    let Some(pid) = i32::try_from(pid)
+        .ok()
+        .and_then(rustix::process::Pid::from_raw)
+    else {
+        return false;
+    };
+    if rustix::process::test_kill_process(pid).is_err() {
+        return false;
+    }
+    // A zombie still accepts signal 0; /proc says it is dead.
+    std::fs::read_to_string(format!("/proc/{}/stat", pid.as_raw_nonzero())).map_or(true, |stat| {
+        !stat
+            .rsplit(')')
+            .next()
+            .unwrap_or("")
+            .trim_start()
+            .starts_with('Z')
+    })
+}
+
+/// Sends `signal` to a process.
+pub fn signal(pid: u32, signal: rustix::process::Signal) {
+    if let Some(pid) = i32::try_from(pid)
+        .ok()
+        .and_then(rustix::process::Pid::from_raw)
+    {
+        let _ = rustix::process::kill_process(pid, signal);
+    }
+}

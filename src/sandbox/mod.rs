@@ -1,0 +1,16 @@
+//! The local sandbox: an emulated AWS account on loopback, for trying, developing and testing
+//! firedrill without an AWS account.
+//!
+//! It is moto's server ([`local`] installs and runs it) behind firedrill's realism layer
+//! ([`proxy`]): lifecycle delays ([`lifecycle`]), seeded faults ([`faults`]) and call counts.
+//! [`seed`] creates the "production" side that drills restore from.
+
+pub mod faults;
+pub mod lifecycle;
+pub mod local;
+pub mod proxy;
+pub mod seed;
+pub mod xml;
+
+pub use local::{LocalSandbox, SandboxOptions, SandboxRecord};
+pub use proxy::{ProxyConfig, Stats};

@@ -1,0 +1,768 @@
+//! The realism layer: an HTTP proxy between the AWS SDK and moto.
+//!
+//! moto finishes everything at once and never fails. The layer gives resources the time AWS
+//! takes (describe responses say `creating`, `pending`, `CREATE_IN_PROGRESS`, `PENDING`, or
+//! `deleting` until a scaled, seeded duration has passed), injects throttling, server errors and
+//! latency from a seed, counts every call per service and action, and shows seeded recovery
+//! points with the age the seed file gave them.
+//!
+//! Control endpoints live under `/__firedrill/`: `health`, `stats` (GET; `stats/reset` POST),
+//! `config` (GET, PUT) and `created-at` (POST `{"id": "RFC 3339 time"}`).
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderValue, Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use serde::{Deserialize, Serialize};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use super::faults::{self, Decision, Fault, FaultConfig};
+use super::lifecycle::{self, Kind, Phase, Shape};
+use super::xml::{Child, Document, Element};
+
+/// How the layer behaves; changeable while it runs (`PUT /__firedrill/config`).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProxyConfig {
+    /// Lifecycle durations are multiplied by this (1.0 is AWS speed; 0 is moto's instant).
+    pub time_scale: f64,
+    /// The seed of fault decisions and duration jitter.
+    pub seed: u64,
+    /// Fault rates.
+    pub faults: FaultConfig,
+}
+
+impl Default for ProxyConfig {
+    fn default() -> Self {
+        Self {
+            time_scale: 0.01,
+            seed: 1,
+            faults: FaultConfig::default(),
+        }
+    }
+}
+
+/// Calls counted by the layer.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stats {
+    /// Calls per `service:Action`, faulted ones included.
+    pub calls: BTreeMap<String, u64>,
+    /// All calls.
+    pub total: u64,
+    /// Calls that change something (not `Describe*`, `List*`, `Get*`, `Head*`).
+    pub mutating: u64,
+    /// Mutating calls per `service:Action`.
+    pub mutating_calls: BTreeMap<String, u64>,
+    /// Injected faults per kind (`throttle`, `server-error`, `unavailable`, `latency`).
+    pub faults: BTreeMap<String, u64>,
+    /// The fault decision of every call, in order of arrival: `service:Action:fault` (the first
+    /// [`FAULT_LOG_LIMIT`]).
+    pub fault_log: Vec<String>,
+}
+
+/// How many fault decisions the stats keep (the first ones), so that a long-running sandbox
+/// does not grow without bound.
+pub const FAULT_LOG_LIMIT: usize = 100_000;
+
+/// Whether an action changes anything.
+pub fn is_mutating(action: &str) -> bool {
+    !["Describe", "List", "Get", "Head"]
+        .iter()
+        .any(|p| action.starts_with(p))
+}
+
+struct Life {
+    phase: Phase,
+    until: Instant,
+}
+
+struct Tombstone {
+    /// The whole describe response for the resource, taken just before the delete.
+    doc: Document,
+    /// The element that lists the resource in it (`DBInstances`, `volumeSet`).
+    container: String,
+    member: Element,
+    until: Instant,
+}
+
+#[derive(Default)]
+struct State {
+    stats: Stats,
+    counters: HashMap<String, u64>,
+    lives: HashMap<(Kind, String), Life>,
+    tombstones: HashMap<(Kind, String), Tombstone>,
+    created_at: HashMap<String, String>,
+}
+
+struct Inner {
+    upstream: String,
+    client: Client<HttpConnector, Full<Bytes>>,
+    config: Mutex<ProxyConfig>,
+    state: Mutex<State>,
+}
+
+/// A running realism layer; stops when dropped.
+pub struct RunningProxy {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    task: JoinHandle<()>,
+}
+
+impl RunningProxy {
+    /// The endpoint URL for the SDK.
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Waits until the proxy stops (it runs until dropped or the process ends).
+    pub async fn wait(&mut self) {
+        let _ = (&mut self.task).await;
+    }
+}
+
+impl Drop for RunningProxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Starts the layer on `listener`, in front of moto at `upstream`.
+pub fn start(
+    listener: TcpListener,
+    upstream: SocketAddr,
+    config: ProxyConfig,
+) -> std::io::Result<RunningProxy> {
+    let addr = listener.local_addr()?;
+    let mut connector = HttpConnector::new();
+    connector.set_nodelay(true);
+    let inner = Arc::new(Inner {
+        upstream: format!("http://{upstream}"),
+        client: Client::builder(TokioExecutor::new()).build(connector),
+        config: Mutex::new(config),
+        state: Mutex::new(State::default()),
+    });
+    let task = tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            let _ = stream.set_nodelay(true);
+            let inner = inner.clone();
+            tokio::spawn(async move {
+                let service = service_fn(move |req| {
+                    let inner = inner.clone();
+                    async move { Ok::<_, Infallible>(inner.handle(req).await) }
+                });
+                let _ = http1::Builder::new()
+                    .keep_alive(true)
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    Ok(RunningProxy { addr, task })
+}
+
+fn response(
+    status: StatusCode,
+    content_type: &str,
+    body: impl Into<Bytes>,
+) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(body.into()));
+    *r.status_mut() = status;
+    if let Ok(v) = HeaderValue::from_str(content_type) {
+        r.headers_mut().insert(http::header::CONTENT_TYPE, v);
+    }
+    r
+}
+
+fn json<T: Serialize>(value: &T) -> Response<Full<Bytes>> {
+    response(
+        StatusCode::OK,
+        "application/json",
+        serde_json::to_vec_pretty(value).unwrap_or_default(),
+    )
+}
+
+/// The signing name of the service a request is for (`rds`, `ec2`, ...), from the credential
+/// scope of its signature.
+fn service_of(req: &Request<Incoming>) -> String {
+    let auth = req
+        .headers()
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    auth.split("Credential=")
+        .nth(1)
+        .and_then(|c| c.split([',', ' ']).next())
+        .and_then(|scope| scope.split('/').nth(3))
+        .unwrap_or("unknown")
+        .to_owned()
+}
+
+/// The action of a REST request to Route53, from its method and path.
+fn route53_action(method: &Method, path: &str) -> String {
+    let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let action = match (method.as_str(), parts.as_slice()) {
+        ("POST", [_, "hostedzone"]) => "CreateHostedZone",
+        ("GET", [_, "hostedzone"]) => "ListHostedZones",
+        ("GET", [_, "hostedzonesbyname"]) => "ListHostedZonesByName",
+        ("GET", [_, "hostedzone", _]) => "GetHostedZone",
+        ("DELETE", [_, "hostedzone", _]) => "DeleteHostedZone",
+        ("POST", [_, "hostedzone", _, "rrset", ..]) => "ChangeResourceRecordSets",
+        ("GET", [_, "hostedzone", _, "rrset", ..]) => "ListResourceRecordSets",
+        ("GET", [_, "change", _]) => "GetChange",
+        ("POST", [_, "tags", ..]) => "ChangeTagsForResource",
+        ("GET", [_, "tags", ..]) => "ListTagsForResource",
+        (m, _) => return format!("{}{}", &m[..1], m[1..].to_ascii_lowercase()),
+    };
+    action.to_owned()
+}
+
+fn form(body: &[u8]) -> Vec<(String, String)> {
+    form_urlencoded::parse(body)
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+impl Inner {
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn config(&self) -> ProxyConfig {
+        *self.config.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    async fn handle(&self, req: Request<Incoming>) -> Response<Full<Bytes>> {
+        if req.uri().path().starts_with("/__firedrill/") {
+            return self.control(req).await;
+        }
+        let service = service_of(&req);
+        let (parts, body) = req.into_parts();
+        let Ok(body) = body
+            .collect()
+            .await
+            .map(http_body_util::Collected::to_bytes)
+        else {
+            return response(
+                StatusCode::BAD_REQUEST,
+                "text/plain",
+                "unreadable request body",
+            );
+        };
+        let params = if parts.method == Method::POST && service != "route53" && service != "s3" {
+            form(&body)
+        } else {
+            Vec::new()
+        };
+        let action = match (service.as_str(), parts.headers.get("x-amz-target")) {
+            (_, Some(target)) => target
+                .to_str()
+                .unwrap_or("")
+                .rsplit('.')
+                .next()
+                .unwrap_or("")
+                .to_owned(),
+            ("route53", _) => route53_action(&parts.method, parts.uri.path()),
+            ("s3", _) => format!("S3{}", parts.method),
+            _ => params
+                .iter()
+                .find(|(k, _)| k == "Action")
+                .map_or_else(|| "Unknown".to_owned(), |(_, v)| v.clone()),
+        };
+        let config = self.config();
+        let decision = self.count(&service, &action, &config);
+        if decision.delayed {
+            tokio::time::sleep(Duration::from_millis(config.faults.latency_ms)).await;
+        }
+        if decision.fault != Fault::None {
+            let request_id = format!(
+                "firedrill-{:016x}",
+                faults::hash(config.seed, &[&service, &action, "rid"])
+            );
+            let (status, content_type, body) =
+                faults::error_response(decision.fault, &service, &request_id);
+            return response(
+                StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+                content_type,
+                body,
+            );
+        }
+        let transition = lifecycle::transition(&action);
+        if let Some(t) = transition
+            && t.phase == Phase::Delete
+            && lifecycle::shape(t.kind).vanishes
+        {
+            self.capture_tombstone(t.kind, &parts, &params, &config)
+                .await;
+        }
+        let Ok((status, headers, resp_body)) = self.forward(&parts, body).await else {
+            return response(
+                StatusCode::BAD_GATEWAY,
+                "text/plain",
+                "the local sandbox (moto) did not answer",
+            );
+        };
+        let resp_body = self.after(&action, transition, status, &params, resp_body, &config);
+        let (status, resp_body) = resp_body;
+        let mut r = Response::new(Full::new(resp_body));
+        *r.status_mut() = status;
+        for (name, value) in &headers {
+            if name != http::header::CONTENT_LENGTH
+                && name != http::header::CONNECTION
+                && name != http::header::TRANSFER_ENCODING
+            {
+                r.headers_mut().append(name, value.clone());
+            }
+        }
+        r
+    }
+
+    fn count(&self, service: &str, action: &str, config: &ProxyConfig) -> Decision {
+        let mut state = self.state();
+        let key = format!("{service}:{action}");
+        let n = {
+            let c = state.counters.entry(key.clone()).or_insert(0);
+            *c += 1;
+            *c - 1
+        };
+        let decision = config.faults.decide(config.seed, service, action, n);
+        let counts = &mut state.stats;
+        *counts.calls.entry(key.clone()).or_insert(0) += 1;
+        counts.total += 1;
+        if is_mutating(action) {
+            counts.mutating += 1;
+            *counts.mutating_calls.entry(key.clone()).or_insert(0) += 1;
+        }
+        let fault = match decision.fault {
+            Fault::None => None,
+            Fault::Throttle => Some("throttle"),
+            Fault::ServerError => Some("server-error"),
+            Fault::Unavailable => Some("unavailable"),
+        };
+        if let Some(f) = fault {
+            *counts.faults.entry(f.to_owned()).or_insert(0) += 1;
+        }
+        if decision.delayed {
+            *counts.faults.entry("latency".to_owned()).or_insert(0) += 1;
+        }
+        if counts.fault_log.len() < FAULT_LOG_LIMIT {
+            counts
+                .fault_log
+                .push(format!("{key}:{}", fault.unwrap_or("none")));
+        }
+        decision
+    }
+
+    async fn forward(
+        &self,
+        parts: &http::request::Parts,
+        body: Bytes,
+    ) -> Result<(StatusCode, http::HeaderMap, Bytes), ()> {
+        let path = parts
+            .uri
+            .path_and_query()
+            .map_or("/", http::uri::PathAndQuery::as_str);
+        let mut req = Request::builder()
+            .method(parts.method.clone())
+            .uri(format!("{}{path}", self.upstream));
+        for (name, value) in &parts.headers {
+            // hyper sets the length of the body it sends; a copied length could disagree.
+            if name != http::header::HOST
+                && name != http::header::CONNECTION
+                && name != http::header::CONTENT_LENGTH
+            {
+                req = req.header(name, value);
+            }
+        }
+        let req = req.body(Full::new(body)).map_err(|_| ())?;
+        let resp = tokio::time::timeout(Duration::from_mins(1), self.client.request(req))
+            .await
+            .map_err(|_| ())?
+            .map_err(|_| ())?;
+        let (rparts, rbody) = resp.into_parts();
+        let bytes = rbody.collect().await.map_err(|_| ())?.to_bytes();
+        Ok((rparts.status, rparts.headers, bytes))
+    }
+}
+
+/// `base` times the time scale, varied by up to 20% by the seed and the resource.
+fn scaled(base: Duration, kind: Kind, id: &str, config: &ProxyConfig) -> Duration {
+    let jitter = 0.8 + 0.4 * faults::unit(faults::hash(config.seed, &[&format!("{kind:?}"), id]));
+    base.mul_f64((config.time_scale * jitter).max(0.0))
+}
+
+impl Inner {
+    /// Takes a copy of a resource about to vanish from moto, so that describes keep showing
+    /// it as deleting for as long as AWS would.
+    async fn capture_tombstone(
+        &self,
+        kind: Kind,
+        parts: &http::request::Parts,
+        params: &[(String, String)],
+        config: &ProxyConfig,
+    ) {
+        let Some(t) = lifecycle::TRANSITIONS
+            .iter()
+            .find(|t| t.kind == kind && t.phase == Phase::Delete)
+        else {
+            return;
+        };
+        let Some(id) = params
+            .iter()
+            .find(|(k, _)| {
+                t.request_ids
+                    .iter()
+                    .any(|r| k == r || k.starts_with(&format!("{r}.")))
+            })
+            .map(|(_, v)| v.clone())
+        else {
+            return;
+        };
+        let query = match kind {
+            Kind::RdsInstance => {
+                format!("Action=DescribeDBInstances&Version=2014-10-31&DBInstanceIdentifier={id}")
+            }
+            Kind::RdsCluster => {
+                format!("Action=DescribeDBClusters&Version=2014-10-31&DBClusterIdentifier={id}")
+            }
+            Kind::Ec2Volume => format!("Action=DescribeVolumes&Version=2016-11-15&VolumeId.1={id}"),
+            _ => return,
+        };
+        let mut describe = parts.clone();
+        describe.method = Method::POST;
+        describe.headers.insert(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/x-www-form-urlencoded"),
+        );
+        let Ok((status, _, body)) = self.forward(&describe, Bytes::from(query)).await else {
+            return;
+        };
+        if !status.is_success() {
+            return;
+        }
+        let Some(doc) = Document::parse(&body) else {
+            return;
+        };
+        let shape = lifecycle::shape(kind);
+        let Some((container, member)) = find_member(&doc.root, shape, &id) else {
+            return;
+        };
+        let until = Instant::now() + scaled(t.duration, kind, &id, config);
+        self.state().tombstones.insert(
+            (kind, id),
+            Tombstone {
+                doc,
+                container,
+                member,
+                until,
+            },
+        );
+    }
+
+    /// Registers lifecycles started by `action` and rewrites describe responses.
+    fn after(
+        &self,
+        action: &str,
+        transition: Option<&'static lifecycle::Transition>,
+        status: StatusCode,
+        params: &[(String, String)],
+        body: Bytes,
+        config: &ProxyConfig,
+    ) -> (StatusCode, Bytes) {
+        let describes: Vec<&Shape> = lifecycle::shapes_for_describe(action).collect();
+        if transition.is_none() && describes.is_empty() {
+            return (status, body);
+        }
+        let now = Instant::now();
+        if let Some(t) = transition
+            && status.is_success()
+        {
+            let ids: Vec<String> = match t.phase {
+                Phase::Create => Document::parse(&body)
+                    .map_or_else(Vec::new, |doc| ids_in(&doc.root, lifecycle::shape(t.kind))),
+                Phase::Modify | Phase::Delete => params
+                    .iter()
+                    .filter(|(k, _)| {
+                        t.request_ids
+                            .iter()
+                            .any(|r| k == r || k.starts_with(&format!("{r}.")))
+                    })
+                    .map(|(_, v)| v.clone())
+                    .collect(),
+            };
+            let mut state = self.state();
+            for id in ids {
+                let until = now + scaled(t.duration, t.kind, &id, config);
+                state.lives.insert(
+                    (t.kind, lifecycle::normalize_id(t.kind, &id)),
+                    Life {
+                        phase: t.phase,
+                        until,
+                    },
+                );
+            }
+        }
+        if describes.is_empty() {
+            return (status, body);
+        }
+        let mut state = self.state();
+        state.lives.retain(|_, life| life.until > now);
+        state.tombstones.retain(|_, t| t.until > now);
+        let requested: HashSet<&str> = params
+            .iter()
+            .filter(|(k, _)| {
+                !matches!(
+                    k.as_str(),
+                    "Action" | "Version" | "MaxRecords" | "Marker" | "NextToken" | "MaxResults"
+                )
+            })
+            .map(|(_, v)| v.as_str())
+            .collect();
+        let doc = if status.is_success() {
+            Document::parse(&body)
+        } else {
+            None
+        };
+        let Some(mut doc) = doc else {
+            // A describe of one vanished resource that moto no longer knows: answer with the
+            // copy taken before the delete, still deleting.
+            for shape in &describes {
+                let hit = state
+                    .tombstones
+                    .iter()
+                    .find(|((k, id), _)| *k == shape.kind && requested.contains(id.as_str()));
+                if let Some((_, t)) = hit {
+                    let mut doc = t.doc.clone();
+                    set_status_all(&mut doc.root, shape, shape.deleting);
+                    return (StatusCode::OK, Bytes::from(doc.to_bytes()));
+                }
+            }
+            return (status, body);
+        };
+        for shape in describes {
+            let mut seen = HashSet::new();
+            let state = &*state;
+            doc.root.visit_mut(&mut |e| {
+                let ids: Vec<String> = shape
+                    .id_paths
+                    .iter()
+                    .filter_map(|p| e.at(p))
+                    .map(|x| lifecycle::normalize_id(shape.kind, &x.text()))
+                    .collect();
+                if ids.is_empty() || e.at(shape.status_path).is_none() {
+                    return;
+                }
+                for id in &ids {
+                    seen.insert(id.clone());
+                    if let Some(created) = state.created_at.get(id) {
+                        for path in shape.time_paths {
+                            if let Some(t) = e.at_mut(path) {
+                                t.set_text(created);
+                            }
+                        }
+                    }
+                }
+                let Some(life) = ids
+                    .iter()
+                    .find_map(|id| state.lives.get(&(shape.kind, id.clone())))
+                else {
+                    return;
+                };
+                let current = e
+                    .at(shape.status_path)
+                    .map(Element::text)
+                    .unwrap_or_default();
+                let shown = match life.phase {
+                    Phase::Create => shape.creating,
+                    Phase::Modify => shape.modifying,
+                    Phase::Delete
+                        if shape.deleted.contains(&current.as_str()) || shape.vanishes =>
+                    {
+                        shape.deleting
+                    }
+                    Phase::Delete => return,
+                };
+                set_status(e, shape, shown);
+            });
+            if shape.vanishes {
+                for ((kind, id), t) in &state.tombstones {
+                    let wanted = requested.is_empty() || requested.contains(id.as_str());
+                    if *kind != shape.kind || seen.contains(id) || !wanted {
+                        continue;
+                    }
+                    let mut member = t.member.clone();
+                    set_status(&mut member, shape, shape.deleting);
+                    let mut placed = false;
+                    doc.root.visit_mut(&mut |e| {
+                        if !placed && e.name() == t.container {
+                            e.children.push(Child::Element(member.clone()));
+                            placed = true;
+                        }
+                    });
+                }
+            }
+        }
+        (status, Bytes::from(doc.to_bytes()))
+    }
+
+    async fn control(&self, req: Request<Incoming>) -> Response<Full<Bytes>> {
+        let path = req
+            .uri()
+            .path()
+            .trim_start_matches("/__firedrill/")
+            .to_owned();
+        let method = req.method().clone();
+        let body = req
+            .into_body()
+            .collect()
+            .await
+            .map(http_body_util::Collected::to_bytes)
+            .unwrap_or_default();
+        match (method, path.as_str()) {
+            (Method::GET, "health") => {
+                json(&serde_json::json!({ "status": "ok", "upstream": self.upstream }))
+            }
+            (Method::GET, "stats") => json(&self.state().stats),
+            (Method::POST, "stats/reset") => {
+                let mut state = self.state();
+                state.stats = Stats::default();
+                state.counters.clear();
+                json(&state.stats)
+            }
+            (Method::GET, "config") => json(&self.config()),
+            (Method::PUT, "config") => match serde_json::from_slice::<ProxyConfig>(&body) {
+                Ok(config) => {
+                    *self.config.lock().unwrap_or_else(PoisonError::into_inner) = config;
+                    json(&config)
+                }
+                Err(err) => response(StatusCode::BAD_REQUEST, "text/plain", err.to_string()),
+            },
+            (Method::POST, "created-at") => {
+                match serde_json::from_slice::<BTreeMap<String, String>>(&body) {
+                    Ok(times) => {
+                        let mut state = self.state();
+                        for (id, time) in times {
+                            let Ok(t) = chrono::DateTime::parse_from_rfc3339(&time) else {
+                                return response(
+                                    StatusCode::BAD_REQUEST,
+                                    "text/plain",
+                                    format!("`{time}` is not an RFC 3339 time"),
+                                );
+                            };
+                            let text = t
+                                .with_timezone(&chrono::Utc)
+                                .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+                                .to_string();
+                            // A recovery point with an age is finished: it exists since then.
+                            state.lives.retain(|(_, life_id), _| life_id != &id);
+                            state.created_at.insert(id, text);
+                        }
+                        json(&state.created_at.len())
+                    }
+                    Err(err) => response(StatusCode::BAD_REQUEST, "text/plain", err.to_string()),
+                }
+            }
+            _ => response(
+                StatusCode::NOT_FOUND,
+                "text/plain",
+                "unknown control endpoint",
+            ),
+        }
+    }
+}
+
+fn set_status(e: &mut Element, shape: &Shape, status: &str) {
+    if let Some(s) = e.at_mut(shape.status_path) {
+        s.set_text(status);
+    }
+    if let Some(path) = shape.code_path
+        && let Some(c) = e.at_mut(path)
+    {
+        c.set_text(lifecycle::ec2_state_code(status));
+    }
+}
+
+fn set_status_all(root: &mut Element, shape: &Shape, status: &str) {
+    root.visit_mut(&mut |e| {
+        if shape.id_paths.iter().any(|p| e.at(p).is_some()) && e.at(shape.status_path).is_some() {
+            set_status(e, shape, status);
+        }
+    });
+}
+
+/// The identifiers of every resource of `shape` in a response.
+fn ids_in(root: &Element, shape: &Shape) -> Vec<String> {
+    let mut ids = Vec::new();
+    root.visit(&mut |e| {
+        if let Some(id) = shape.id_paths.iter().find_map(|p| e.at(p)) {
+            ids.push(id.text());
+        }
+    });
+    ids
+}
+
+/// The element listing resource `id` in a response, and the name of its parent.
+fn find_member(root: &Element, shape: &Shape, id: &str) -> Option<(String, Element)> {
+    let mut found = None;
+    root.visit(&mut |parent| {
+        if found.is_some() {
+            return;
+        }
+        for child in &parent.children {
+            if let Child::Element(e) = child
+                && shape
+                    .id_paths
+                    .iter()
+                    .any(|p| e.at(p).is_some_and(|x| x.text() == id))
+                && e.at(shape.status_path).is_some()
+            {
+                found = Some((parent.name(), e.clone()));
+                return;
+            }
+        }
+    });
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn route53_actions_from_paths() {
+        assert_eq!(
+            route53_action(&Method::POST, "/2013-04-01/hostedzone/Z1/rrset/"),
+            "ChangeResourceRecordSets"
+        );
+        assert_eq!(
+            route53_action(&Method::GET, "/2013-04-01/change/C1"),
+            "GetChange"
+        );
+        assert_eq!(
+            route53_action(&Method::GET, "/2013-04-01/hostedzone"),
+            "ListHostedZones"
+        );
+    }
+
+    #[test]
+    fn mutating_actions() {
+        assert!(is_mutating("RestoreDBInstanceFromDBSnapshot"));
+        assert!(!is_mutating("DescribeDBInstances"));
+        assert!(!is_mutating("GetCallerIdentity"));
+    }
+}

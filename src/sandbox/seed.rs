@@ -1,0 +1,551 @@
+//! Seeding the "production" side of the local sandbox: what drills restore from and must
+//! never change. A seed file (YAML) lists RDS instances with snapshots of given ages, Aurora
+//! clusters with cluster snapshots, tagged AMIs and EBS snapshots, hosted zones with records,
+//! and S3 buckets. Everything is tagged `environment=production` and
+//! `firedrill-sandbox:side=production`; the realism layer shows each recovery point with the
+//! age the file gives it.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_ec2::types::{
+    BlockDeviceMapping, EbsBlockDevice, ResourceType, Tag as Ec2Tag, TagSpecification,
+};
+use aws_sdk_rds::types::Tag as RdsTag;
+use aws_sdk_route53::types::{
+    Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType,
+};
+use serde::Deserialize;
+
+use crate::aws::Clients;
+use crate::de::{self, Ctx};
+use crate::diag::{Diagnostic, SourceFile};
+use crate::duration::Duration;
+use crate::kinds::common::Scalar;
+use crate::yaml;
+
+/// A seed file.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeedFile {
+    /// The region everything is created in (default `us-east-1`).
+    #[serde(default = "default_region")]
+    pub region: String,
+    /// RDS DB instances.
+    #[serde(default)]
+    pub rds_instances: Vec<SeedDb>,
+    /// Aurora DB clusters.
+    #[serde(default)]
+    pub aurora_clusters: Vec<SeedCluster>,
+    /// AMIs.
+    #[serde(default)]
+    pub images: Vec<SeedImage>,
+    /// EBS volumes with snapshots.
+    #[serde(default)]
+    pub ebs_snapshots: Vec<SeedEbs>,
+    /// Hosted zones with records.
+    #[serde(default)]
+    pub hosted_zones: Vec<SeedZone>,
+    /// S3 buckets.
+    #[serde(default)]
+    pub s3_buckets: Vec<SeedBucket>,
+}
+
+fn default_region() -> String {
+    "us-east-1".to_owned()
+}
+
+/// A recovery point of a given age.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeedSnapshot {
+    /// Its identifier (default: derived from the source and the age).
+    pub id: Option<String>,
+    /// How old it is.
+    pub age: Duration,
+    /// Extra tags.
+    #[serde(default)]
+    pub tags: BTreeMap<String, Scalar>,
+}
+
+/// An RDS DB instance.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeedDb {
+    /// The DB instance identifier.
+    pub id: String,
+    /// The engine (default `postgres`).
+    #[serde(default = "postgres")]
+    pub engine: String,
+    /// The instance class (default `db.t3.micro`).
+    #[serde(default = "micro")]
+    pub instance_class: String,
+    /// Extra tags.
+    #[serde(default)]
+    pub tags: BTreeMap<String, Scalar>,
+    /// Its snapshots.
+    #[serde(default)]
+    pub snapshots: Vec<SeedSnapshot>,
+}
+
+fn postgres() -> String {
+    "postgres".to_owned()
+}
+
+fn micro() -> String {
+    "db.t3.micro".to_owned()
+}
+
+/// An Aurora DB cluster.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeedCluster {
+    /// The DB cluster identifier.
+    pub id: String,
+    /// The engine (default `aurora-postgresql`).
+    #[serde(default = "aurora")]
+    pub engine: String,
+    /// Extra tags.
+    #[serde(default)]
+    pub tags: BTreeMap<String, Scalar>,
+    /// Its cluster snapshots.
+    #[serde(default)]
+    pub snapshots: Vec<SeedSnapshot>,
+}
+
+fn aurora() -> String {
+    "aurora-postgresql".to_owned()
+}
+
+/// An AMI.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeedImage {
+    /// The image name.
+    pub name: String,
+    /// Its tags (what `latest_tagged` selects on).
+    #[serde(default)]
+    pub tags: BTreeMap<String, Scalar>,
+    /// How old it is.
+    pub age: Duration,
+}
+
+/// An EBS volume and its snapshots.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeedEbs {
+    /// The volume's size in GiB (default 8).
+    #[serde(default = "eight")]
+    pub size_gib: i32,
+    /// Tags of the volume and its snapshots.
+    #[serde(default)]
+    pub tags: BTreeMap<String, Scalar>,
+    /// Its snapshots.
+    pub snapshots: Vec<SeedSnapshot>,
+}
+
+fn eight() -> i32 {
+    8
+}
+
+/// A DNS record.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeedRecord {
+    /// The name, relative to the zone or fully qualified.
+    pub name: String,
+    /// The type (A, CNAME, ...).
+    #[serde(rename = "type")]
+    pub record_type: String,
+    /// The values.
+    pub values: Vec<String>,
+    /// The TTL (default 300).
+    #[serde(default = "ttl")]
+    pub ttl: i64,
+}
+
+fn ttl() -> i64 {
+    300
+}
+
+/// A hosted zone.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeedZone {
+    /// The zone name (`shop.internal.`).
+    pub name: String,
+    /// Its records.
+    #[serde(default)]
+    pub records: Vec<SeedRecord>,
+}
+
+/// An S3 bucket.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeedBucket {
+    /// The bucket name.
+    pub name: String,
+}
+
+/// What a seed created.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Seeded {
+    /// `kind id` of everything created, in order.
+    pub created: Vec<String>,
+    /// Recovery point identifiers and their creation times (RFC 3339).
+    pub recovery_points: BTreeMap<String, String>,
+}
+
+/// Reads a seed file; errors are diagnostics with places, like a playbook's.
+pub fn parse(file: &SourceFile) -> Result<SeedFile, Vec<Diagnostic>> {
+    let root = yaml::parse(&file.text).map_err(|d| vec![*d])?;
+    let ctx = Ctx::default();
+    let result = de::from_node::<SeedFile>(&root, &ctx);
+    let mut diags = ctx.take();
+    match result {
+        Ok(seed) if diags.is_empty() => Ok(seed),
+        Ok(_) => Err(diags),
+        Err(e) => {
+            diags.push(e.into_diagnostic(&[]));
+            Err(diags)
+        }
+    }
+}
+
+/// The tag every seeded resource carries.
+pub const SIDE_TAG: (&str, &str) = ("firedrill-sandbox:side", "production");
+
+fn tags(extra: &BTreeMap<String, Scalar>) -> Vec<(String, String)> {
+    let mut tags = vec![
+        ("environment".to_owned(), "production".to_owned()),
+        (SIDE_TAG.0.to_owned(), SIDE_TAG.1.to_owned()),
+    ];
+    tags.extend(extra.iter().map(|(k, v)| (k.clone(), v.0.clone())));
+    tags
+}
+
+fn rds_tags(extra: &BTreeMap<String, Scalar>) -> Vec<RdsTag> {
+    tags(extra)
+        .into_iter()
+        .map(|(k, v)| RdsTag::builder().key(k).value(v).build())
+        .collect()
+}
+
+fn ec2_tags(resource: ResourceType, extra: &BTreeMap<String, Scalar>) -> TagSpecification {
+    let tags: Vec<Ec2Tag> = tags(extra)
+        .into_iter()
+        .map(|(k, v)| Ec2Tag::builder().key(k).value(v).build())
+        .collect();
+    TagSpecification::builder()
+        .resource_type(resource)
+        .set_tags(Some(tags))
+        .build()
+}
+
+fn created_at(age: Duration) -> String {
+    let age = chrono::Duration::milliseconds(i64::try_from(age.as_millis()).unwrap_or(i64::MAX));
+    (chrono::Utc::now() - age).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+fn snapshot_id(source: &str, index: usize, s: &SeedSnapshot) -> String {
+    s.id.clone()
+        .unwrap_or_else(|| format!("{source}-{}", index + 1))
+}
+
+/// Why seeding stopped.
+#[derive(Debug, thiserror::Error)]
+#[error("seeding {what} failed: {reason}")]
+pub struct SeedError {
+    /// What was being created.
+    pub what: String,
+    /// Why it failed.
+    pub reason: String,
+}
+
+fn fail<E: std::error::Error>(what: impl Into<String>) -> impl FnOnce(E) -> SeedError {
+    let what = what.into();
+    move |e| SeedError {
+        what,
+        reason: aws_sdk_rds::error::DisplayErrorContext(&e).to_string(),
+    }
+}
+
+/// Creates everything in `seed` through `clients` (pointed at the sandbox), and tells the
+/// realism layer at `endpoint` the age of each recovery point.
+pub async fn apply(
+    seed: &SeedFile,
+    clients: &Clients,
+    endpoint: &str,
+) -> Result<Seeded, SeedError> {
+    let mut out = Seeded::default();
+    let rds = clients.rds();
+    for db in &seed.rds_instances {
+        rds.create_db_instance()
+            .db_instance_identifier(&db.id)
+            .engine(&db.engine)
+            .db_instance_class(&db.instance_class)
+            .allocated_storage(20)
+            .master_username("seed")
+            .master_user_password("seed-password-not-secret")
+            .set_tags(Some(rds_tags(&db.tags)))
+            .send()
+            .await
+            .map_err(fail(format!("RDS instance {}", db.id)))?;
+        out.created.push(format!("rds-instance {}", db.id));
+        // moto takes an automated snapshot at creation, dated now; production has the ones
+        // the seed file lists, so it goes.
+        let automated = rds
+            .describe_db_snapshots()
+            .db_instance_identifier(&db.id)
+            .snapshot_type("automated")
+            .send()
+            .await
+            .map_err(fail(format!("automated snapshots of {}", db.id)))?;
+        for snap in automated.db_snapshots() {
+            if let Some(id) = snap.db_snapshot_identifier() {
+                rds.delete_db_snapshot()
+                    .db_snapshot_identifier(id)
+                    .send()
+                    .await
+                    .map_err(fail(format!("automated snapshot {id}")))?;
+            }
+        }
+        for (i, s) in db.snapshots.iter().enumerate() {
+            let id = snapshot_id(&db.id, i, s);
+            rds.create_db_snapshot()
+                .db_instance_identifier(&db.id)
+                .db_snapshot_identifier(&id)
+                .set_tags(Some(rds_tags(&s.tags)))
+                .send()
+                .await
+                .map_err(fail(format!("RDS snapshot {id}")))?;
+            out.created.push(format!("rds-snapshot {id}"));
+            out.recovery_points.insert(id, created_at(s.age));
+        }
+    }
+    for cluster in &seed.aurora_clusters {
+        rds.create_db_cluster()
+            .db_cluster_identifier(&cluster.id)
+            .engine(&cluster.engine)
+            .master_username("seed")
+            .master_user_password("seed-password-not-secret")
+            .set_tags(Some(rds_tags(&cluster.tags)))
+            .send()
+            .await
+            .map_err(fail(format!("Aurora cluster {}", cluster.id)))?;
+        out.created.push(format!("rds-cluster {}", cluster.id));
+        for (i, s) in cluster.snapshots.iter().enumerate() {
+            let id = snapshot_id(&cluster.id, i, s);
+            rds.create_db_cluster_snapshot()
+                .db_cluster_identifier(&cluster.id)
+                .db_cluster_snapshot_identifier(&id)
+                .set_tags(Some(rds_tags(&s.tags)))
+                .send()
+                .await
+                .map_err(fail(format!("cluster snapshot {id}")))?;
+            out.created.push(format!("rds-cluster-snapshot {id}"));
+            out.recovery_points.insert(id, created_at(s.age));
+        }
+    }
+    let ec2 = clients.ec2();
+    for image in &seed.images {
+        let out_image = ec2
+            .register_image()
+            .name(&image.name)
+            .root_device_name("/dev/xvda")
+            .block_device_mappings(
+                BlockDeviceMapping::builder()
+                    .device_name("/dev/xvda")
+                    .ebs(EbsBlockDevice::builder().volume_size(8).build())
+                    .build(),
+            )
+            .tag_specifications(ec2_tags(ResourceType::Image, &image.tags))
+            .send()
+            .await
+            .map_err(fail(format!("image {}", image.name)))?;
+        let id = out_image.image_id().unwrap_or_default().to_owned();
+        tag_ec2(&ec2, &id, &image.tags).await?;
+        out.created.push(format!("image {id} ({})", image.name));
+        out.recovery_points.insert(id, created_at(image.age));
+    }
+    let zone = format!("{}a", seed.region);
+    for ebs in &seed.ebs_snapshots {
+        let volume = ec2
+            .create_volume()
+            .availability_zone(&zone)
+            .size(ebs.size_gib)
+            .tag_specifications(ec2_tags(ResourceType::Volume, &ebs.tags))
+            .send()
+            .await
+            .map_err(fail("EBS volume"))?;
+        let volume_id = volume.volume_id().unwrap_or_default().to_owned();
+        tag_ec2(&ec2, &volume_id, &ebs.tags).await?;
+        out.created.push(format!("volume {volume_id}"));
+        for s in &ebs.snapshots {
+            let mut all = ebs.tags.clone();
+            all.extend(s.tags.clone());
+            let snap = ec2
+                .create_snapshot()
+                .volume_id(&volume_id)
+                .tag_specifications(ec2_tags(ResourceType::Snapshot, &all))
+                .send()
+                .await
+                .map_err(fail(format!("snapshot of {volume_id}")))?;
+            let id = snap.snapshot_id().unwrap_or_default().to_owned();
+            tag_ec2(&ec2, &id, &all).await?;
+            out.created.push(format!("ebs-snapshot {id}"));
+            out.recovery_points.insert(id, created_at(s.age));
+        }
+    }
+    let route53 = clients.route53();
+    for z in &seed.hosted_zones {
+        let created = route53
+            .create_hosted_zone()
+            .name(&z.name)
+            .caller_reference(format!("firedrill-seed-{}", z.name))
+            .send()
+            .await
+            .map_err(fail(format!("hosted zone {}", z.name)))?;
+        let zone_id = created
+            .hosted_zone()
+            .map(|h| h.id().to_owned())
+            .unwrap_or_default();
+        out.created
+            .push(format!("hosted-zone {} ({zone_id})", z.name));
+        let mut changes = Vec::new();
+        for r in &z.records {
+            let name = if r.name.ends_with('.') {
+                r.name.clone()
+            } else {
+                format!("{}.{}", r.name, z.name.trim_end_matches('.'))
+            };
+            let records: Vec<ResourceRecord> = r
+                .values
+                .iter()
+                .filter_map(|v| ResourceRecord::builder().value(v).build().ok())
+                .collect();
+            let set = ResourceRecordSet::builder()
+                .name(name)
+                .r#type(RrType::from(r.record_type.as_str()))
+                .ttl(r.ttl)
+                .set_resource_records(Some(records))
+                .build()
+                .map_err(|e| SeedError {
+                    what: format!("record {}", r.name),
+                    reason: e.to_string(),
+                })?;
+            changes.push(
+                Change::builder()
+                    .action(ChangeAction::Create)
+                    .resource_record_set(set)
+                    .build()
+                    .map_err(|e| SeedError {
+                        what: format!("record {}", r.name),
+                        reason: e.to_string(),
+                    })?,
+            );
+        }
+        if !changes.is_empty() {
+            let batch = ChangeBatch::builder()
+                .set_changes(Some(changes))
+                .build()
+                .map_err(|e| SeedError {
+                    what: "records".into(),
+                    reason: e.to_string(),
+                })?;
+            route53
+                .change_resource_record_sets()
+                .hosted_zone_id(&zone_id)
+                .change_batch(batch)
+                .send()
+                .await
+                .map_err(fail(format!("records of {}", z.name)))?;
+            out.created
+                .push(format!("records {} in {}", z.records.len(), z.name));
+        }
+    }
+    for bucket in &seed.s3_buckets {
+        create_bucket(endpoint, &seed.region, &bucket.name).await?;
+        out.created.push(format!("bucket {}", bucket.name));
+    }
+    if !out.recovery_points.is_empty() {
+        let body = serde_json::to_vec(&out.recovery_points).expect("times serialize");
+        super::local::request(
+            endpoint,
+            http::Method::POST,
+            "/__firedrill/created-at",
+            Some(body),
+        )
+        .await
+        .map_err(|e| SeedError {
+            what: "recovery point ages".into(),
+            reason: e.to_string(),
+        })?;
+    }
+    Ok(out)
+}
+
+/// Tags an EC2 resource: moto ignores the tag specifications of some create calls
+/// (`RegisterImage`, `CreateSnapshot`), so seeded resources are tagged explicitly.
+async fn tag_ec2(
+    ec2: &aws_sdk_ec2::Client,
+    id: &str,
+    extra: &BTreeMap<String, Scalar>,
+) -> Result<(), SeedError> {
+    let all: Vec<Ec2Tag> = tags(extra)
+        .into_iter()
+        .map(|(k, v)| Ec2Tag::builder().key(k).value(v).build())
+        .collect();
+    ec2.create_tags()
+        .resources(id)
+        .set_tags(Some(all))
+        .send()
+        .await
+        .map_err(fail(format!("tags of {id}")))?;
+    Ok(())
+}
+
+/// Creates a bucket with a plain request: the sandbox does not check signatures, and firedrill
+/// needs no S3 client for anything else.
+async fn create_bucket(endpoint: &str, region: &str, name: &str) -> Result<(), SeedError> {
+    use http_body_util::{BodyExt, Full};
+    let client: hyper_util::client::legacy::Client<_, Full<bytes::Bytes>> =
+        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+            .build(hyper_util::client::legacy::connect::HttpConnector::new());
+    let scope = format!(
+        "AWS4-HMAC-SHA256 Credential=AKIAFIREDRILLSANDBOX/20260101/{region}/s3/aws4_request, SignedHeaders=host, Signature=0"
+    );
+    let tagging = format!(
+        "<Tagging><TagSet><Tag><Key>environment</Key><Value>production</Value></Tag><Tag><Key>{}</Key><Value>{}</Value></Tag></TagSet></Tagging>",
+        SIDE_TAG.0, SIDE_TAG.1
+    );
+    for (path, body) in [
+        (format!("/{name}"), String::new()),
+        (format!("/{name}?tagging"), tagging),
+    ] {
+        let req = http::Request::put(format!("{endpoint}{path}"))
+            .header(http::header::AUTHORIZATION, &scope)
+            .body(Full::new(bytes::Bytes::from(body)))
+            .map_err(|e| SeedError {
+                what: format!("bucket {name}"),
+                reason: e.to_string(),
+            })?;
+        let resp = client.request(req).await.map_err(|e| SeedError {
+            what: format!("bucket {name}"),
+            reason: e.to_string(),
+        })?;
+        let status = resp.status();
+        let body = resp
+            .into_body()
+            .collect()
+            .await
+            .map(http_body_util::Collected::to_bytes)
+            .unwrap_or_default();
+        if !status.is_success() {
+            return Err(SeedError {
+                what: format!("bucket {name}"),
+                reason: format!("{status}: {}", String::from_utf8_lossy(&body)),
+            });
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,73 @@
+//! `firedrill sandbox start|status|seed|stop` as a user runs them: the sandbox runs in the
+//! background, says where, serves the seeded production side, and leaves no process behind.
+
+mod support;
+
+use firedrill::sandbox::SandboxRecord;
+use firedrill::sandbox::local::alive;
+use support::Test;
+
+#[test]
+fn start_status_seed_stop_leaves_no_process_behind() {
+    let state = tempfile::tempdir().expect("tempdir");
+    let state_dir = state.path().to_str().expect("utf-8 path");
+    let sandbox = |args: &[&str]| {
+        Test::new()
+            .env("FIREDRILL_STATE_DIR", state_dir)
+            .args(["sandbox"])
+            .args(args.iter().copied())
+    };
+
+    sandbox(&["status"]).stdout_has("not running").run();
+    let started = sandbox(&["start", "--time-scale", "0", "--seed", "9"])
+        .stdout_has("local sandbox running at http://127.0.0.1:")
+        .run();
+    let record = SandboxRecord::load(state.path()).expect("start leaves a record");
+    assert!(started.stdout.contains(&record.endpoint));
+    assert!(alive(record.serve_pid) && alive(record.moto_pid));
+    assert!(
+        record.endpoint.starts_with("http://127.0.0.1:"),
+        "loopback only: {}",
+        record.endpoint
+    );
+
+    sandbox(&["start"]).stdout_has("already running").run();
+    sandbox(&["seed", "examples/quickstart/seed.yaml"])
+        .stdout_has("rds-snapshot shop-prod-nightly-1")
+        .run();
+    let status = sandbox(&["status", "--format", "json"]).run();
+    let doc: serde_json::Value = serde_json::from_str(&status.stdout).expect("JSON");
+    assert_eq!(doc["running"], true);
+    assert_eq!(doc["record"]["config"]["seed"], 9);
+    assert!(
+        doc["stats"]["mutating"].as_u64().unwrap_or(0) >= 13,
+        "the seed's calls are counted: {doc}"
+    );
+
+    sandbox(&["stop"])
+        .stdout_has("stopped the local sandbox")
+        .run();
+    assert!(!alive(record.serve_pid), "the background process is gone");
+    assert!(!alive(record.moto_pid), "moto is gone");
+    assert!(SandboxRecord::load(state.path()).is_none());
+    sandbox(&["stop"])
+        .stdout_has("no local sandbox is running")
+        .run();
+}
+
+#[test]
+fn bad_seed_files_point_at_the_mistake() {
+    let state = tempfile::tempdir().expect("tempdir");
+    let seed = state.path().join("seed.yaml");
+    std::fs::write(&seed, "region: us-east-1\nrds_instances:\n  - id: db\n    engnie: postgres\n    snapshots: [{ age: 2 }]\n")
+        .expect("write");
+    Test::new()
+        .env("FIREDRILL_STATE_DIR", state.path().to_str().expect("utf-8"))
+        .args(["sandbox".as_ref(), "seed".as_ref(), seed.as_os_str()])
+        .code(firedrill::exit::INVALID)
+        .stderr_has("unknown key `engnie`")
+        .stderr_has("did you mean `engine`?")
+        .stderr_has("seed.yaml:4:5")
+        .stderr_has("seed.yaml:5:24")
+        .run();
+}
