@@ -224,10 +224,7 @@ impl Compiler<'_> {
             .map(|n| self.vars(n))
             .unwrap_or_default();
         let steps_node = sections.get("steps").copied();
-        let mut partials = steps_node.map(|n| self.steps(n)).unwrap_or_default();
-        for p in &mut partials {
-            self.check_kind(p);
-        }
+        let partials = steps_node.map(|n| self.steps(n)).unwrap_or_default();
         let deps = self.dependencies(&partials, &vars);
         let dag = self.dag(&partials, &deps);
         let targets = self.targets(targets_doc, targets_node, &partials);
@@ -466,7 +463,7 @@ impl Compiler<'_> {
             );
         }
         let mut seen: HashMap<&str, Span> = HashMap::with_capacity(entries.len());
-        let mut partials = Vec::with_capacity(entries.len());
+        let mut unique: Vec<(&'n str, &'n Node, &'n Node)> = Vec::with_capacity(entries.len());
         for (key, value) in entries {
             let Some(id) = key.as_str() else {
                 self.error(
@@ -492,51 +489,61 @@ impl Compiler<'_> {
                         .hint("use up to 64 letters, digits, `_` and `-`: step ids go into references and resource names"),
                 );
             }
-            let path = ["steps", id];
-            let doc: Option<StepDoc> = self.de(value, &path);
-            let mut action = None;
-            if let Some(doc) = &doc {
-                let given = value.get("with");
-                let absent = Node {
-                    span: key.span,
-                    value: Value::Map(Vec::new()),
-                };
-                self.ctx.set_path(&["steps", id, "with"]);
-                match kinds::parse(&doc.uses.value, given.unwrap_or(&absent), &self.ctx) {
-                    Some(Ok(a)) => action = Some(a),
-                    Some(Err(mut e)) => {
-                        if given.is_none() && e.code == Code::MissingField {
-                            e.hint = Some(format!(
-                                "a `{}` step needs `with:` and its fields",
-                                doc.uses.value
-                            ));
-                        }
-                        self.diags.push(e.into_diagnostic(&["steps", id, "with"]));
-                    }
-                    None => self.error(
-                        Diagnostic::new(
-                            Code::UnknownKind,
-                            format!("steps.{id}: unknown step kind `{}`", doc.uses.value),
-                        )
-                        .at(doc.uses.span)
-                        .hint(suggest::hint(
-                            &doc.uses.value,
-                            "kinds",
-                            kinds::NAMES.iter().copied(),
-                        )),
-                    ),
-                }
-            }
-            partials.push(Partial {
-                id: id.to_owned(),
-                key_span: key.span,
-                node: value,
-                doc,
-                action,
-                outputs: None,
-            });
+            unique.push((id, key, value));
         }
-        partials
+        unique
+            .iter()
+            .map(|&(id, key, value)| self.step(id, key, value))
+            .collect()
+    }
+
+    /// Deserializes one step and checks its kind's rules.
+    fn step<'n>(&mut self, id: &str, key: &'n Node, value: &'n Node) -> Partial<'n> {
+        let path = ["steps", id];
+        let doc: Option<StepDoc> = self.de(value, &path);
+        let mut action = None;
+        if let Some(doc) = &doc {
+            let given = value.get("with");
+            let absent = Node {
+                span: key.span,
+                value: Value::Map(Vec::new()),
+            };
+            self.ctx.set_path(&["steps", id, "with"]);
+            match kinds::parse(&doc.uses.value, given.unwrap_or(&absent), &self.ctx) {
+                Some(Ok(a)) => action = Some(a),
+                Some(Err(mut e)) => {
+                    if given.is_none() && e.code == Code::MissingField {
+                        e.hint = Some(format!(
+                            "a `{}` step needs `with:` and its fields",
+                            doc.uses.value
+                        ));
+                    }
+                    self.diags.push(e.into_diagnostic(&["steps", id, "with"]));
+                }
+                None => self.error(
+                    Diagnostic::new(
+                        Code::UnknownKind,
+                        format!("steps.{id}: unknown step kind `{}`", doc.uses.value),
+                    )
+                    .at(doc.uses.span)
+                    .hint(suggest::hint(
+                        &doc.uses.value,
+                        "kinds",
+                        kinds::NAMES.iter().copied(),
+                    )),
+                ),
+            }
+        }
+        let mut partial = Partial {
+            id: id.to_owned(),
+            key_span: key.span,
+            node: value,
+            doc,
+            action,
+            outputs: None,
+        };
+        self.check_kind(&mut partial);
+        partial
     }
 
     fn check_kind(&mut self, p: &mut Partial<'_>) {
