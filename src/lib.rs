@@ -15,6 +15,7 @@ pub mod duration;
 pub mod exit;
 pub mod graph;
 pub mod guard;
+pub mod journal;
 pub mod kinds;
 pub mod paths;
 pub mod plan;

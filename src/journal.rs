@@ -1,0 +1,632 @@
+//! The journal: the durable record of every run, in SQLite (WAL mode) in the state directory.
+//!
+//! It holds runs, their step events with timestamps, and the resources they create with their
+//! status. A creating action writes its *intent* (kind, step, the name or idempotency token it
+//! will use) before the create call, durably, and the resource id after; so after a crash
+//! between the two, `firedrill teardown` knows what to look for and can find it or prove it
+//! absent. The schema is versioned (`PRAGMA user_version`) and migrated on open.
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::{Deserialize, Serialize};
+
+/// The schema version this firedrill writes.
+pub const SCHEMA_VERSION: i64 = 1;
+
+/// The migrations, in order: `MIGRATIONS[n]` takes the schema from version `n` to `n + 1`.
+const MIGRATIONS: &[&str] = &["
+    CREATE TABLE runs (
+        id            TEXT PRIMARY KEY,
+        playbook      TEXT NOT NULL,
+        playbook_path TEXT NOT NULL,
+        account       TEXT,
+        region        TEXT,
+        teardown      TEXT NOT NULL,
+        started_at    TEXT NOT NULL,
+        finished_at   TEXT,
+        state         TEXT NOT NULL,
+        report        TEXT
+    );
+    CREATE TABLE events (
+        run_id  TEXT NOT NULL REFERENCES runs(id),
+        seq     INTEGER NOT NULL,
+        at      TEXT NOT NULL,
+        step    TEXT,
+        kind    TEXT NOT NULL,
+        detail  TEXT NOT NULL,
+        PRIMARY KEY (run_id, seq)
+    );
+    CREATE TABLE resources (
+        id           INTEGER PRIMARY KEY AUTOINCREMENT,
+        run_id       TEXT NOT NULL REFERENCES runs(id),
+        step         TEXT NOT NULL,
+        kind         TEXT NOT NULL,
+        token        TEXT NOT NULL,
+        region       TEXT NOT NULL,
+        resource_id  TEXT,
+        status       TEXT NOT NULL,
+        detail       TEXT NOT NULL DEFAULT '',
+        intended_at  TEXT NOT NULL,
+        updated_at   TEXT NOT NULL,
+        UNIQUE (run_id, kind, token)
+    );
+    CREATE INDEX resources_by_run ON resources(run_id, status);
+"];
+
+/// Why the journal failed.
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    /// SQLite failed.
+    #[error("the journal at {path}: {source}")]
+    Sqlite {
+        /// The database file.
+        path: PathBuf,
+        /// The error.
+        source: rusqlite::Error,
+    },
+    /// The journal was written by a newer firedrill.
+    #[error(
+        "the journal at {path} has schema version {found}; this firedrill reads up to {SCHEMA_VERSION}: upgrade firedrill"
+    )]
+    TooNew {
+        /// The database file.
+        path: PathBuf,
+        /// Its version.
+        found: i64,
+    },
+    /// The state directory cannot be made.
+    #[error("cannot create the state directory {path}: {source}")]
+    Dir {
+        /// The directory.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+}
+
+/// Where a resource is in its life, as far as the run knows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ResourceStatus {
+    /// The create call is about to be made, or was made and its answer is unknown (a crash):
+    /// the resource may exist, under its token.
+    Intended,
+    /// It exists; its id is known.
+    Created,
+    /// Its deletion was asked for.
+    Deleting,
+    /// It is gone.
+    Deleted,
+    /// Deleting it failed; it is left behind.
+    Failed,
+}
+
+impl ResourceStatus {
+    fn as_str(self) -> &'static str {
+        match self {
+            ResourceStatus::Intended => "intended",
+            ResourceStatus::Created => "created",
+            ResourceStatus::Deleting => "deleting",
+            ResourceStatus::Deleted => "deleted",
+            ResourceStatus::Failed => "failed",
+        }
+    }
+
+    fn parse(s: &str) -> Self {
+        match s {
+            "created" => ResourceStatus::Created,
+            "deleting" => ResourceStatus::Deleting,
+            "deleted" => ResourceStatus::Deleted,
+            "failed" => ResourceStatus::Failed,
+            _ => ResourceStatus::Intended,
+        }
+    }
+}
+
+/// A run as the journal knows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RunRecord {
+    /// The run id.
+    pub id: String,
+    /// The playbook's name.
+    pub playbook: String,
+    /// The playbook file.
+    pub playbook_path: String,
+    /// The account the guard found.
+    pub account: Option<String>,
+    /// The region.
+    pub region: Option<String>,
+    /// The teardown policy.
+    pub teardown: String,
+    /// When it started (RFC 3339).
+    pub started_at: String,
+    /// When it finished, if it did.
+    pub finished_at: Option<String>,
+    /// `running`, or its final state.
+    pub state: String,
+}
+
+/// A resource a run created or meant to create.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ResourceRecord {
+    /// The journal's id of the row.
+    pub id: i64,
+    /// The run.
+    pub run_id: String,
+    /// The step that created it.
+    pub step: String,
+    /// Its kind (`rds-instance`, `ec2-instance`, ...).
+    pub kind: String,
+    /// The name or idempotency token derived from the run id, to find it after a crash.
+    pub token: String,
+    /// Its region.
+    pub region: String,
+    /// Its id (ARN, instance id), once known.
+    pub resource_id: Option<String>,
+    /// Its status.
+    pub status: ResourceStatus,
+    /// Why it failed, or other notes.
+    pub detail: String,
+}
+
+/// A new run.
+#[derive(Clone, Debug)]
+pub struct NewRun<'a> {
+    /// The run id.
+    pub id: &'a str,
+    /// The playbook's name.
+    pub playbook: &'a str,
+    /// The playbook file.
+    pub playbook_path: &'a str,
+    /// The region.
+    pub region: Option<&'a str>,
+    /// The teardown policy.
+    pub teardown: &'a str,
+}
+
+/// The journal in a state directory.
+pub struct Journal {
+    conn: Connection,
+    path: PathBuf,
+}
+
+fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+impl Journal {
+    /// The journal's file in `state_dir`.
+    pub fn file(state_dir: &Path) -> PathBuf {
+        state_dir.join("journal.sqlite3")
+    }
+
+    /// Opens (creating and migrating) the journal in `state_dir`.
+    pub fn open(state_dir: &Path) -> Result<Self, JournalError> {
+        std::fs::create_dir_all(state_dir).map_err(|source| JournalError::Dir {
+            path: state_dir.to_path_buf(),
+            source,
+        })?;
+        let path = Self::file(state_dir);
+        let fail = |source| JournalError::Sqlite {
+            path: path.clone(),
+            source,
+        };
+        let conn = Connection::open(&path).map_err(fail)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(fail)?;
+        // WAL: readers (`firedrill history`, a second `teardown`) never block the run; FULL:
+        // a committed intent survives a power cut, not only a crash of the process.
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(fail)?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(fail)?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(fail)?;
+        let mut journal = Self { conn, path };
+        journal.migrate()?;
+        Ok(journal)
+    }
+
+    fn fail(&self) -> impl Fn(rusqlite::Error) -> JournalError + '_ {
+        |source| JournalError::Sqlite {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    /// The schema version of the open file.
+    pub fn version(&self) -> Result<i64, JournalError> {
+        self.conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .map_err(self.fail())
+    }
+
+    fn migrate(&mut self) -> Result<(), JournalError> {
+        let found = self.version()?;
+        if found > SCHEMA_VERSION {
+            return Err(JournalError::TooNew {
+                path: self.path.clone(),
+                found,
+            });
+        }
+        let path = self.path.clone();
+        let fail = |source| JournalError::Sqlite {
+            path: path.clone(),
+            source,
+        };
+        for (version, sql) in MIGRATIONS
+            .iter()
+            .enumerate()
+            .skip(usize::try_from(found).unwrap_or(0))
+        {
+            let tx = self.conn.transaction().map_err(fail)?;
+            tx.execute_batch(sql).map_err(fail)?;
+            tx.pragma_update(
+                None,
+                "user_version",
+                i64::try_from(version + 1).unwrap_or(i64::MAX),
+            )
+            .map_err(fail)?;
+            tx.commit().map_err(fail)?;
+        }
+        Ok(())
+    }
+
+    /// Records the start of a run.
+    pub fn begin_run(&self, run: &NewRun<'_>) -> Result<(), JournalError> {
+        self.conn
+            .execute(
+                "INSERT INTO runs (id, playbook, playbook_path, region, teardown, started_at, state) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'running')",
+                params![run.id, run.playbook, run.playbook_path, run.region, run.teardown, now()],
+            )
+            .map_err(self.fail())?;
+        Ok(())
+    }
+
+    /// Records the account the guard found.
+    pub fn set_account(&self, run_id: &str, account: &str) -> Result<(), JournalError> {
+        self.conn
+            .execute(
+                "UPDATE runs SET account = ?2 WHERE id = ?1",
+                params![run_id, account],
+            )
+            .map_err(self.fail())?;
+        Ok(())
+    }
+
+    /// Records the end of a run, with its final state and report.
+    pub fn finish_run(&self, run_id: &str, state: &str, report: &str) -> Result<(), JournalError> {
+        self.conn
+            .execute(
+                "UPDATE runs SET finished_at = ?2, state = ?3, report = ?4 WHERE id = ?1",
+                params![run_id, now(), state, report],
+            )
+            .map_err(self.fail())?;
+        Ok(())
+    }
+
+    /// Appends an event to a run.
+    pub fn event(
+        &self,
+        run_id: &str,
+        step: Option<&str>,
+        kind: &str,
+        detail: &str,
+    ) -> Result<(), JournalError> {
+        self.conn
+            .execute(
+                "INSERT INTO events (run_id, seq, at, step, kind, detail)
+                 VALUES (?1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM events WHERE run_id = ?1), ?2, ?3, ?4, ?5)",
+                params![run_id, now(), step, kind, detail],
+            )
+            .map_err(self.fail())?;
+        Ok(())
+    }
+
+    /// Records, durably, that `step` is about to create a resource of `kind` named or tokened
+    /// `token`. Call before the create call; the returned id names the row. Recording the same
+    /// intent twice (a retried create) returns the same row.
+    pub fn intend(
+        &self,
+        run_id: &str,
+        step: &str,
+        kind: &str,
+        token: &str,
+        region: &str,
+    ) -> Result<i64, JournalError> {
+        let at = now();
+        self.conn
+            .execute(
+                "INSERT INTO resources (run_id, step, kind, token, region, status, intended_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, 'intended', ?6, ?6)
+                 ON CONFLICT (run_id, kind, token) DO NOTHING",
+                params![run_id, step, kind, token, region, at],
+            )
+            .map_err(self.fail())?;
+        self.conn
+            .query_row(
+                "SELECT id FROM resources WHERE run_id = ?1 AND kind = ?2 AND token = ?3",
+                params![run_id, kind, token],
+                |r| r.get(0),
+            )
+            .map_err(self.fail())
+    }
+
+    /// Records that the resource of row `id` exists, with its id.
+    pub fn created(&self, id: i64, resource_id: &str) -> Result<(), JournalError> {
+        self.conn
+            .execute(
+                "UPDATE resources SET resource_id = ?2, status = 'created', updated_at = ?3 WHERE id = ?1",
+                params![id, resource_id, now()],
+            )
+            .map_err(self.fail())?;
+        Ok(())
+    }
+
+    /// Sets the status of row `id`, with a note.
+    pub fn set_status(
+        &self,
+        id: i64,
+        status: ResourceStatus,
+        detail: &str,
+    ) -> Result<(), JournalError> {
+        self.conn
+            .execute(
+                "UPDATE resources SET status = ?2, detail = ?3, updated_at = ?4 WHERE id = ?1",
+                params![id, status.as_str(), detail, now()],
+            )
+            .map_err(self.fail())?;
+        Ok(())
+    }
+
+    /// The resources of a run, in the order they were intended.
+    pub fn resources(&self, run_id: &str) -> Result<Vec<ResourceRecord>, JournalError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT id, run_id, step, kind, token, region, resource_id, status, detail
+                 FROM resources WHERE run_id = ?1 ORDER BY id",
+            )
+            .map_err(self.fail())?;
+        let rows = stmt
+            .query_map(params![run_id], |r| {
+                Ok(ResourceRecord {
+                    id: r.get(0)?,
+                    run_id: r.get(1)?,
+                    step: r.get(2)?,
+                    kind: r.get(3)?,
+                    token: r.get(4)?,
+                    region: r.get(5)?,
+                    resource_id: r.get(6)?,
+                    status: ResourceStatus::parse(&r.get::<_, String>(7)?),
+                    detail: r.get(8)?,
+                })
+            })
+            .map_err(self.fail())?;
+        rows.collect::<Result<_, _>>().map_err(self.fail())
+    }
+
+    /// A run.
+    pub fn run(&self, run_id: &str) -> Result<Option<RunRecord>, JournalError> {
+        self.conn
+            .query_row(
+                "SELECT id, playbook, playbook_path, account, region, teardown, started_at, finished_at, state FROM runs WHERE id = ?1",
+                params![run_id],
+                run_record,
+            )
+            .optional()
+            .map_err(self.fail())
+    }
+
+    /// Every run, newest first.
+    pub fn runs(&self) -> Result<Vec<RunRecord>, JournalError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT id, playbook, playbook_path, account, region, teardown, started_at, finished_at, state
+                 FROM runs ORDER BY started_at DESC, id DESC",
+            )
+            .map_err(self.fail())?;
+        let rows = stmt.query_map([], run_record).map_err(self.fail())?;
+        rows.collect::<Result<_, _>>().map_err(self.fail())
+    }
+
+    /// The runs with resources not known to be deleted: what `firedrill teardown` resumes.
+    pub fn unfinished_teardowns(&self) -> Result<Vec<String>, JournalError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT DISTINCT run_id FROM resources WHERE status != 'deleted' ORDER BY run_id",
+            )
+            .map_err(self.fail())?;
+        let rows = stmt.query_map([], |r| r.get(0)).map_err(self.fail())?;
+        rows.collect::<Result<_, _>>().map_err(self.fail())
+    }
+
+    /// The events of a run, in order.
+    pub fn events(&self, run_id: &str) -> Result<Vec<EventRecord>, JournalError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT seq, at, step, kind, detail FROM events WHERE run_id = ?1 ORDER BY seq",
+            )
+            .map_err(self.fail())?;
+        let rows = stmt
+            .query_map(params![run_id], |r| {
+                Ok(EventRecord {
+                    seq: r.get(0)?,
+                    at: r.get(1)?,
+                    step: r.get(2)?,
+                    kind: r.get(3)?,
+                    detail: r.get(4)?,
+                })
+            })
+            .map_err(self.fail())?;
+        rows.collect::<Result<_, _>>().map_err(self.fail())
+    }
+}
+
+/// An event of a run.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct EventRecord {
+    /// Its number in the run, from 1.
+    pub seq: i64,
+    /// When (RFC 3339, milliseconds).
+    pub at: String,
+    /// The step it concerns, if any.
+    pub step: Option<String>,
+    /// What happened (`started`, `succeeded`, ...).
+    pub kind: String,
+    /// Details (JSON or text).
+    pub detail: String,
+}
+
+fn run_record(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunRecord> {
+    Ok(RunRecord {
+        id: r.get(0)?,
+        playbook: r.get(1)?,
+        playbook_path: r.get(2)?,
+        account: r.get(3)?,
+        region: r.get(4)?,
+        teardown: r.get(5)?,
+        started_at: r.get(6)?,
+        finished_at: r.get(7)?,
+        state: r.get(8)?,
+    })
+}
+
+/// A new run id: `YYYYMMDD-HHMMSS-` and eight hex digits, sortable by time and short enough to
+/// go into resource names (`fd-<run id>-<step>`).
+pub fn new_run_id() -> String {
+    let now = chrono::Utc::now();
+    let nanos = u64::try_from(now.timestamp_nanos_opt().unwrap_or(0)).unwrap_or(0);
+    let salt = crate::sandbox::faults::hash(nanos, &[&std::process::id().to_string()]);
+    format!("{}-{:08x}", now.format("%Y%m%d-%H%M%S"), salt & 0xFFFF_FFFF)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(journal: &Journal, id: &str) {
+        journal
+            .begin_run(&NewRun {
+                id,
+                playbook: "p",
+                playbook_path: "p.yaml",
+                region: Some("us-east-1"),
+                teardown: "always",
+            })
+            .expect("begin");
+    }
+
+    #[test]
+    fn opens_in_wal_mode_at_the_current_version_and_reopens() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let journal = Journal::open(dir.path()).expect("open");
+        assert_eq!(journal.version().expect("version"), SCHEMA_VERSION);
+        let mode: String = journal
+            .conn
+            .pragma_query_value(None, "journal_mode", |r| r.get(0))
+            .expect("mode");
+        assert_eq!(mode, "wal");
+        run(&journal, "r1");
+        drop(journal);
+        let again = Journal::open(dir.path()).expect("reopen");
+        assert_eq!(
+            again.run("r1").expect("query").map(|r| r.state),
+            Some("running".into())
+        );
+    }
+
+    #[test]
+    fn refuses_a_newer_schema() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let journal = Journal::open(dir.path()).expect("open");
+        journal
+            .conn
+            .pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+            .expect("bump");
+        drop(journal);
+        assert!(matches!(
+            Journal::open(dir.path()),
+            Err(JournalError::TooNew { .. })
+        ));
+    }
+
+    #[test]
+    fn an_intent_is_visible_to_another_process_before_the_create_answers() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let journal = Journal::open(dir.path()).expect("open");
+        run(&journal, "r1");
+        let id = journal
+            .intend("r1", "db", "rds-instance", "fd-r1-db", "us-east-1")
+            .expect("intend");
+        assert_eq!(
+            journal
+                .intend("r1", "db", "rds-instance", "fd-r1-db", "us-east-1")
+                .expect("again"),
+            id,
+            "idempotent"
+        );
+        // A second connection (as `firedrill teardown` after a crash) sees the intent.
+        let other = Journal::open(dir.path()).expect("second connection");
+        let seen = other.resources("r1").expect("resources");
+        assert_eq!(seen.len(), 1);
+        assert_eq!(
+            (seen[0].status, seen[0].resource_id.clone()),
+            (ResourceStatus::Intended, None)
+        );
+        assert_eq!(other.unfinished_teardowns().expect("unfinished"), ["r1"]);
+
+        journal
+            .created(id, "arn:aws:rds:us-east-1:123456789012:db:fd-r1-db")
+            .expect("created");
+        journal
+            .set_status(id, ResourceStatus::Deleted, "")
+            .expect("deleted");
+        let seen = other.resources("r1").expect("resources");
+        assert_eq!(seen[0].status, ResourceStatus::Deleted);
+        assert!(other.unfinished_teardowns().expect("unfinished").is_empty());
+    }
+
+    #[test]
+    fn events_are_numbered_per_run_and_runs_listed_newest_first() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let journal = Journal::open(dir.path()).expect("open");
+        run(&journal, "20260101-000000-aaaaaaaa");
+        run(&journal, "20260102-000000-bbbbbbbb");
+        journal
+            .event("20260101-000000-aaaaaaaa", Some("db"), "started", "")
+            .expect("event");
+        journal
+            .event("20260101-000000-aaaaaaaa", Some("db"), "succeeded", "{}")
+            .expect("event");
+        journal
+            .event("20260102-000000-bbbbbbbb", None, "started", "")
+            .expect("event");
+        let events = journal.events("20260101-000000-aaaaaaaa").expect("events");
+        assert_eq!(
+            events
+                .iter()
+                .map(|e| (e.seq, e.kind.as_str()))
+                .collect::<Vec<_>>(),
+            [(1, "started"), (2, "succeeded")]
+        );
+        journal
+            .finish_run("20260101-000000-aaaaaaaa", "passed", "{}")
+            .expect("finish");
+        let runs = journal.runs().expect("runs");
+        assert_eq!(runs.len(), 2);
+        assert_eq!(runs[1].state, "passed");
+        assert!(runs[1].finished_at.is_some());
+    }
+
+    #[test]
+    fn run_ids_sort_by_time_and_differ() {
+        let (a, b) = (new_run_id(), new_run_id());
+        assert_ne!(a, b);
+        assert_eq!(a.len(), "20260101-000000-".len() + 8);
+    }
+}
