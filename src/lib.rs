@@ -20,6 +20,7 @@ pub mod kinds;
 pub mod paths;
 pub mod plan;
 pub mod playbook;
+pub mod process;
 pub mod sandbox;
 pub mod schema;
 pub mod suggest;

@@ -1,0 +1,285 @@
+//! Running a process for a `run` or `probe.command` step: a shell string (`sh -c`) or an
+//! argument vector, with extra environment and a working directory. The exit code decides; the
+//! tail of standard output and error is kept for the report; outputs are `key=value` lines the
+//! process writes to the file named by `$FIREDRILL_OUTPUTS`.
+//!
+//! The process runs in its own process group, so that cancelling the step (a sibling failed, a
+//! deadline, Ctrl-C) stops everything it started: SIGTERM to the group, then SIGKILL after a
+//! grace period.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncReadExt};
+
+/// What to run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Program {
+    /// Run by `sh -c`.
+    Shell(String),
+    /// Program and arguments.
+    Argv(Vec<String>),
+}
+
+/// A process to run.
+#[derive(Clone, Debug)]
+pub struct Spec {
+    /// What to run.
+    pub program: Program,
+    /// Extra environment variables.
+    pub env: Vec<(String, String)>,
+    /// The working directory.
+    pub dir: PathBuf,
+    /// How long the group has between SIGTERM and SIGKILL when cancelled.
+    pub grace: Duration,
+}
+
+/// How much of each output stream is kept.
+pub const TAIL_BYTES: usize = 4096;
+
+/// How a process ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Outcome {
+    /// The exit code, if it exited.
+    pub exit_code: Option<i32>,
+    /// The signal that ended it, if one did.
+    pub signal: Option<i32>,
+    /// The last [`TAIL_BYTES`] of standard output.
+    pub stdout: String,
+    /// The last [`TAIL_BYTES`] of standard error.
+    pub stderr: String,
+    /// The outputs it wrote to `$FIREDRILL_OUTPUTS`.
+    pub outputs: BTreeMap<String, String>,
+    /// Whether it was cancelled.
+    pub cancelled: bool,
+}
+
+impl Outcome {
+    /// Whether it exited with 0 and was not cancelled.
+    pub fn success(&self) -> bool {
+        self.exit_code == Some(0) && !self.cancelled
+    }
+}
+
+/// Why a process could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// It could not be started.
+    #[error("cannot start `{program}`: {source}")]
+    Spawn {
+        /// The program.
+        program: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The outputs file could not be made or read.
+    #[error("the outputs file: {0}")]
+    Outputs(std::io::Error),
+    /// An empty argument vector.
+    #[error("there is no program to run")]
+    Empty,
+}
+
+async fn tail(mut stream: impl AsyncRead + Unpin) -> String {
+    let mut kept: Vec<u8> = Vec::new();
+    let mut buf = [0u8; 8192];
+    while let Ok(n) = stream.read(&mut buf).await {
+        if n == 0 {
+            break;
+        }
+        kept.extend_from_slice(&buf[..n]);
+        if kept.len() > 2 * TAIL_BYTES {
+            kept.drain(..kept.len() - TAIL_BYTES);
+        }
+    }
+    if kept.len() > TAIL_BYTES {
+        kept.drain(..kept.len() - TAIL_BYTES);
+    }
+    String::from_utf8_lossy(&kept).into_owned()
+}
+
+/// Parses `key=value` lines; blank lines and `#` comments are skipped.
+pub fn parse_outputs(text: &str) -> BTreeMap<String, String> {
+    text.lines()
+        .filter(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.trim().to_owned(), v.to_owned()))
+        .collect()
+}
+
+/// Runs `spec` until it exits or `cancel` completes (then the group is stopped).
+pub async fn run(
+    spec: &Spec,
+    cancel: impl std::future::Future<Output = ()>,
+) -> Result<Outcome, Error> {
+    let outputs_dir = tempfile::tempdir().map_err(Error::Outputs)?;
+    let outputs_file = outputs_dir.path().join("outputs");
+    std::fs::write(&outputs_file, "").map_err(Error::Outputs)?;
+    let (program, args): (String, Vec<String>) = match &spec.program {
+        Program::Shell(s) => ("sh".into(), vec!["-c".into(), s.clone()]),
+        Program::Argv(argv) => {
+            let (first, rest) = argv.split_first().ok_or(Error::Empty)?;
+            (first.clone(), rest.to_vec())
+        }
+    };
+    let mut cmd = tokio::process::Command::new(&program);
+    cmd.args(&args)
+        .current_dir(&spec.dir)
+        .env("FIREDRILL_OUTPUTS", &outputs_file)
+        .envs(spec.env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true);
+    let mut child = cmd.spawn().map_err(|source| Error::Spawn {
+        program: program.clone(),
+        source,
+    })?;
+    let pid = child.id();
+    let stdout = tokio::spawn(tail(child.stdout.take().expect("piped")));
+    let stderr = tokio::spawn(tail(child.stderr.take().expect("piped")));
+    let mut cancelled = false;
+    let status = tokio::select! {
+        status = child.wait() => status,
+        () = cancel => {
+            cancelled = true;
+            signal_group(pid, rustix::process::Signal::TERM);
+            if let Ok(status) = tokio::time::timeout(spec.grace, child.wait()).await {
+                status
+            } else {
+                signal_group(pid, rustix::process::Signal::KILL);
+                child.wait().await
+            }
+        }
+    };
+    // Whatever the leader did, nothing it started outlives the step.
+    signal_group(pid, rustix::process::Signal::KILL);
+    let status = status.map_err(|source| Error::Spawn { program, source })?;
+    let outputs = parse_outputs(&std::fs::read_to_string(&outputs_file).map_err(Error::Outputs)?);
+    Ok(Outcome {
+        exit_code: status.code(),
+        signal: std::os::unix::process::ExitStatusExt::signal(&status),
+        stdout: stdout.await.unwrap_or_default(),
+        stderr: stderr.await.unwrap_or_default(),
+        outputs,
+        cancelled,
+    })
+}
+
+fn signal_group(pid: Option<u32>, signal: rustix::process::Signal) {
+    if let Some(pgid) = pid
+        .and_then(|p| i32::try_from(p).ok())
+        .and_then(rustix::process::Pid::from_raw)
+    {
+        let _ = rustix::process::kill_process_group(pgid, signal);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(program: Program) -> Spec {
+        Spec {
+            program,
+            env: vec![("GREETING".into(), "hello".into())],
+            dir: std::env::temp_dir(),
+            grace: Duration::from_secs(2),
+        }
+    }
+
+    #[tokio::test]
+    async fn exit_codes_outputs_environment_and_directory() {
+        let s = spec(Program::Shell(
+            "echo \"$GREETING from $(pwd)\"; echo 'url=http://x?a=b' >> \"$FIREDRILL_OUTPUTS\"; echo oops >&2; exit 3".into(),
+        ));
+        let out = run(&s, std::future::pending()).await.expect("runs");
+        assert_eq!(out.exit_code, Some(3));
+        assert!(!out.success());
+        let tmp = std::env::temp_dir().canonicalize().expect("tmp");
+        assert_eq!(out.stdout.trim(), format!("hello from {}", tmp.display()));
+        assert_eq!(out.stderr.trim(), "oops");
+        assert_eq!(
+            out.outputs.get("url").map(String::as_str),
+            Some("http://x?a=b")
+        );
+
+        let argv = run(
+            &spec(Program::Argv(vec![
+                "printf".into(),
+                "%s".into(),
+                "a b".into(),
+            ])),
+            std::future::pending(),
+        )
+        .await
+        .expect("runs");
+        assert_eq!((argv.exit_code, argv.stdout.as_str()), (Some(0), "a b"));
+        assert!(matches!(
+            run(
+                &spec(Program::Argv(vec!["/no/such/program".into()])),
+                std::future::pending()
+            )
+            .await,
+            Err(Error::Spawn { .. })
+        ));
+    }
+
+    #[tokio::test]
+    async fn only_the_tail_of_long_output_is_kept() {
+        let out = run(
+            &spec(Program::Shell("seq 1 100000".into())),
+            std::future::pending(),
+        )
+        .await
+        .expect("runs");
+        assert!(out.stdout.len() <= TAIL_BYTES);
+        assert!(
+            out.stdout.ends_with("99999\n100000\n"),
+            "{}",
+            &out.stdout[out.stdout.len() - 20..]
+        );
+    }
+
+    #[tokio::test]
+    async fn cancelling_stops_the_whole_process_group() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let pidfile = dir.path().join("pid");
+        // The shell starts a grandchild that would outlive a plain kill of the shell.
+        let script = format!("sleep 60 & echo $! > {}; wait", pidfile.display());
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn({
+            let s = spec(Program::Shell(script));
+            async move {
+                run(&s, async {
+                    let _ = rx.await;
+                })
+                .await
+            }
+        });
+        // Wait on the event (the grandchild's pid written), not on time.
+        let grandchild = loop {
+            if let Ok(text) = std::fs::read_to_string(&pidfile)
+                && let Ok(pid) = text.trim().parse::<u32>()
+            {
+                break pid;
+            }
+            tokio::task::yield_now().await;
+        };
+        tx.send(()).expect("cancel");
+        let out = tokio::time::timeout(Duration::from_secs(10), task)
+            .await
+            .expect("stops promptly")
+            .expect("joined")
+            .expect("ran");
+        assert!(out.cancelled);
+        assert!(!out.success());
+        assert!(
+            !crate::sandbox::local::alive(grandchild),
+            "the grandchild is gone too"
+        );
+    }
+}
