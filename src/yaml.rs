@@ -131,6 +131,9 @@ struct Lines<'a> {
     text: &'a str,
     starts: Vec<usize>,
     ascii: bool,
+    /// The last (line, column, byte offset) found: events come in order, so the next lookup
+    /// walks on from here instead of from the start of a possibly very long line.
+    cursor: std::cell::Cell<(usize, usize, usize)>,
 }
 
 impl<'a> Lines<'a> {
@@ -146,6 +149,7 @@ impl<'a> Lines<'a> {
             text,
             starts,
             ascii: text.is_ascii(),
+            cursor: std::cell::Cell::new((0, 0, 0)),
         }
     }
 
@@ -157,12 +161,20 @@ impl<'a> Lines<'a> {
         if self.ascii {
             return (start + col).min(self.text.len());
         }
-        start
-            + self.text[start..]
+        let (c_line, c_col, c_byte) = self.cursor.get();
+        let (from_col, from_byte) = if c_line == line && c_col <= col {
+            (c_col, c_byte)
+        } else {
+            (0, start)
+        };
+        let byte = from_byte
+            + self.text[from_byte..]
                 .chars()
-                .take(col)
+                .take(col - from_col)
                 .map(char::len_utf8)
-                .sum::<usize>()
+                .sum::<usize>();
+        self.cursor.set((line, col, byte));
+        byte
     }
 
     fn span(&self, span: saphyr_parser::Span) -> Span {
@@ -513,6 +525,28 @@ mod tests {
                 Value::Str("0.5e".into()),
                 Value::Str("Y".into()),
             ]
+        );
+    }
+
+    #[test]
+    fn non_ascii_places_are_byte_offsets_and_long_lines_stay_fast() {
+        let text = "{a: \"é\", b: [ü, x]}";
+        let node = parse(text).expect("yaml");
+        let Value::Map(entries) = &node.value else {
+            panic!("a mapping")
+        };
+        let Value::Seq(items) = &entries[1].1.value else {
+            panic!("a list: {entries:?}")
+        };
+        assert_eq!(&text[items[1].span.range()], "x");
+        // A one-line flow document of 200,000 values with a non-ASCII character: linear time.
+        let long = format!("{{k: [é, {}]}}", vec!["v"; 200_000].join(", "));
+        let began = std::time::Instant::now();
+        parse(&long).expect("yaml");
+        assert!(
+            began.elapsed() < std::time::Duration::from_secs(20),
+            "{:?}",
+            began.elapsed()
         );
     }
 

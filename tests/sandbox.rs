@@ -289,6 +289,40 @@ async fn every_kind_reports_its_in_progress_state() {
             .map_or(String::new(), |s| s.as_str().to_owned())
     })
     .await;
+
+    // A deleted stack shows DELETE_IN_PROGRESS by name for a while, then is gone.
+    cfn.delete_stack()
+        .stack_name("drill-net")
+        .send()
+        .await
+        .expect("delete");
+    let by_name = cfn
+        .describe_stacks()
+        .stack_name("drill-net")
+        .send()
+        .await
+        .expect("still described");
+    assert_eq!(
+        by_name.stacks()[0]
+            .stack_status()
+            .map(|s| s.as_str().to_owned())
+            .as_deref(),
+        Some("DELETE_IN_PROGRESS")
+    );
+    let began = Instant::now();
+    while cfn
+        .describe_stacks()
+        .stack_name("drill-net")
+        .send()
+        .await
+        .is_ok()
+    {
+        assert!(
+            began.elapsed() < Duration::from_secs(20),
+            "the stack never went away"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -71,3 +71,21 @@ fn bad_seed_files_point_at_the_mistake() {
         .stderr_has("seed.yaml:5:24")
         .run();
 }
+
+#[test]
+fn out_of_range_settings_are_usage_errors() {
+    let state = tempfile::tempdir().expect("tempdir");
+    let dir = state.path().to_str().expect("utf-8");
+    for args in [["--time-scale", "1e300"], ["--throttle-rate", "1.5"]] {
+        Test::new()
+            .env("FIREDRILL_STATE_DIR", dir)
+            .args(["sandbox", "start"])
+            .args(args)
+            .code(firedrill::exit::INVALID)
+            .run();
+    }
+    assert!(
+        SandboxRecord::load(state.path()).is_none(),
+        "nothing was started"
+    );
+}

@@ -81,28 +81,7 @@ pub struct StartArgs {
 
 impl StartArgs {
     fn options(&self) -> Result<SandboxOptions, String> {
-        for (name, rate) in [
-            ("--throttle-rate", self.throttle_rate),
-            ("--error-rate", self.error_rate),
-            ("--unavailable-rate", self.unavailable_rate),
-            ("--latency-rate", self.latency_rate),
-        ] {
-            if !(0.0..=1.0).contains(&rate) {
-                return Err(format!(
-                    "{name} is a share of calls, from 0 to 1, not {rate}"
-                ));
-            }
-        }
-        if self.throttle_rate + self.error_rate + self.unavailable_rate > 1.0 {
-            return Err("the fault rates add up to more than 1".into());
-        }
-        if !(self.time_scale >= 0.0 && self.time_scale.is_finite()) {
-            return Err(format!(
-                "--time-scale must be 0 or more, not {}",
-                self.time_scale
-            ));
-        }
-        Ok(SandboxOptions {
+        let options = SandboxOptions {
             proxy: ProxyConfig {
                 time_scale: self.time_scale,
                 seed: self.seed,
@@ -115,7 +94,9 @@ impl StartArgs {
                 },
             },
             port: self.port,
-        })
+        };
+        options.proxy.validate()?;
+        Ok(options)
     }
 
     fn to_args(&self) -> Vec<String> {
@@ -152,13 +133,18 @@ pub fn run(command: &SandboxCommand, state_dir: &Path, color: bool) -> u8 {
     }
 }
 
+/// The command lines that prove a recorded pid is still the sandbox's.
+const SERVE_MARK: &str = "serve";
+const MOTO_MARK: &str = "moto_server";
+
 fn running(state_dir: &Path) -> Option<SandboxRecord> {
     let record = SandboxRecord::load(state_dir)?;
-    if local::alive(record.serve_pid) {
+    if local::is_ours(record.serve_pid, SERVE_MARK) {
         Some(record)
     } else {
-        // The background process died without cleaning up: leave nothing of it behind.
-        if local::alive(record.moto_pid) {
+        // The background process died without cleaning up: leave nothing of it behind, but
+        // signal only a process that is provably moto.
+        if local::is_ours(record.moto_pid, MOTO_MARK) {
             local::signal(record.moto_pid, rustix::process::Signal::KILL);
         }
         SandboxRecord::remove(state_dir);
@@ -171,6 +157,20 @@ fn start(args: &StartArgs, state_dir: &Path) -> u8 {
         eprint(&format!("error: {e}\n"));
         return exit::INVALID;
     }
+    // One `start` at a time per state directory: two would both find nothing running.
+    let lock_path = state_dir.join("sandbox").join("start.lock");
+    let lock = std::fs::create_dir_all(state_dir.join("sandbox"))
+        .and_then(|()| std::fs::File::create(&lock_path));
+    let _lock = match lock.and_then(|f| f.lock().map(|()| f)) {
+        Ok(f) => f,
+        Err(e) => {
+            eprint(&format!(
+                "error: cannot lock {}: {e}\n",
+                lock_path.display()
+            ));
+            return exit::INTERNAL;
+        }
+    };
     if let Some(record) = running(state_dir) {
         print(&format!(
             "the local sandbox is already running at {}\n",
@@ -235,7 +235,14 @@ fn start(args: &StartArgs, state_dir: &Path) -> u8 {
             return exit::INTERNAL;
         }
         if Instant::now() > deadline {
-            let _ = child.kill();
+            // The background process leads its own group, moto included: stop them all.
+            if let Some(pgid) = i32::try_from(child.id())
+                .ok()
+                .and_then(rustix::process::Pid::from_raw)
+            {
+                let _ = rustix::process::kill_process_group(pgid, rustix::process::Signal::KILL);
+            }
+            let _ = child.wait();
             eprint(&format!(
                 "error: the sandbox did not become ready in 90 s; see {}\n",
                 log.display()
@@ -308,15 +315,20 @@ fn stop(state_dir: &Path) -> u8 {
         print("no local sandbox is running\n");
         return exit::OK;
     };
-    local::signal(record.serve_pid, rustix::process::Signal::TERM);
+    let serve = |r: &SandboxRecord| local::is_ours(r.serve_pid, SERVE_MARK);
+    let moto = |r: &SandboxRecord| local::is_ours(r.moto_pid, MOTO_MARK);
+    if serve(&record) {
+        local::signal(record.serve_pid, rustix::process::Signal::TERM);
+    }
     let deadline = Instant::now() + Duration::from_secs(10);
-    while (local::alive(record.serve_pid) || local::alive(record.moto_pid))
-        && Instant::now() < deadline
-    {
+    while (serve(&record) || moto(&record)) && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
     }
-    for pid in [record.serve_pid, record.moto_pid] {
-        if local::alive(pid) {
+    for (pid, ours) in [
+        (record.serve_pid, serve(&record)),
+        (record.moto_pid, moto(&record)),
+    ] {
+        if ours {
             local::signal(pid, rustix::process::Signal::KILL);
         }
     }

@@ -93,7 +93,11 @@ impl Kind for Stack {
                             .filter_map(|(k, _)| k.as_str().map(str::to_owned)),
                     );
                 }
-                if let Some(params) = doc.get("Parameters").and_then(yaml::Node::as_map) {
+                let params = doc
+                    .get("Parameters")
+                    .and_then(yaml::Node::as_map)
+                    .unwrap_or(&[]);
+                {
                     let known: Vec<&str> = params.iter().filter_map(|(k, _)| k.as_str()).collect();
                     for name in self.parameters.keys() {
                         if !known.contains(&name.as_str()) {

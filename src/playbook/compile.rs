@@ -73,11 +73,15 @@ pub fn compile(file: &SourceFile, path: &Path) -> Result<Loaded, Vec<Diagnostic>
         ctx: Ctx::default(),
         diags: Vec::new(),
         base_dir,
+        vars_broken: false,
     };
     let playbook = c.playbook(&root, path);
     let mut diags = c.diags;
     diags.extend(c.ctx.take());
     diag::sort(&mut diags);
+    // The same mistake written twice at one place (a reference repeated in one string) is
+    // one finding.
+    diags.dedup_by(|a, b| a.code == b.code && a.span == b.span && a.message == b.message);
     match playbook {
         Some(playbook) if !diags.iter().any(Diagnostic::is_error) => Ok(Loaded {
             playbook,
@@ -92,6 +96,8 @@ struct Compiler<'a> {
     ctx: Ctx,
     diags: Vec<Diagnostic>,
     base_dir: PathBuf,
+    /// `vars:` is not a mapping: uses of vars are not checked, to report the cause once.
+    vars_broken: bool,
 }
 
 /// A step as far as it deserialized.
@@ -390,9 +396,11 @@ impl Compiler<'_> {
                 )
                 .at(node.span),
             );
+            self.vars_broken = true;
             return vars;
         };
         for (index, (key, value)) in entries.iter().enumerate() {
+            self.ctx.set_path(&["vars"]);
             if de::is_duplicate(entries, index, &self.ctx) {
                 continue;
             }
@@ -408,6 +416,8 @@ impl Compiler<'_> {
                 continue;
             };
             let Some(Scalar(text)) = self.de::<Scalar>(value, &["vars", name]) else {
+                // Known, though broken: its uses are not reported again as unknown vars.
+                vars.insert(name.to_owned(), Template::literal(""));
                 continue;
             };
             match Template::parse(&text) {
@@ -424,7 +434,10 @@ impl Compiler<'_> {
                     }
                     vars.insert(name.to_owned(), t);
                 }
-                Err(e) => self.bad_reference(&format!("vars.{name}"), value.span, &e),
+                Err(e) => {
+                    self.bad_reference(&format!("vars.{name}"), value.span, &e);
+                    vars.insert(name.to_owned(), Template::literal(""));
+                }
             }
         }
         vars
@@ -502,32 +515,37 @@ impl Compiler<'_> {
         let path = ["steps", id];
         let doc: Option<StepDoc> = self.de(value, &path);
         let mut action = None;
-        if let Some(doc) = &doc {
+        // The kind as written, even when the rest of the step did not deserialize, so that
+        // mistakes in `with` are reported in the same pass.
+        let uses = match &doc {
+            Some(doc) => Some((doc.uses.value.as_str(), doc.uses.span)),
+            None => value
+                .get("uses")
+                .and_then(|n| n.as_str().map(|s| (s, n.span))),
+        };
+        if let Some((uses, uses_span)) = uses {
             let given = value.get("with");
             let absent = Node {
                 span: key.span,
                 value: Value::Map(Vec::new()),
             };
             self.ctx.set_path(&["steps", id, "with"]);
-            match kinds::parse(&doc.uses.value, given.unwrap_or(&absent), &self.ctx) {
+            match kinds::parse(uses, given.unwrap_or(&absent), &self.ctx) {
                 Some(Ok(a)) => action = Some(a),
                 Some(Err(mut e)) => {
                     if given.is_none() && e.code == Code::MissingField {
-                        e.hint = Some(format!(
-                            "a `{}` step needs `with:` and its fields",
-                            doc.uses.value
-                        ));
+                        e.hint = Some(format!("a `{uses}` step needs `with:` and its fields"));
                     }
                     self.diags.push(e.into_diagnostic(&["steps", id, "with"]));
                 }
                 None => self.error(
                     Diagnostic::new(
                         Code::UnknownKind,
-                        format!("steps.{id}: unknown step kind `{}`", doc.uses.value),
+                        format!("steps.{id}: unknown step kind `{uses}`"),
                     )
-                    .at(doc.uses.span)
+                    .at(uses_span)
                     .hint(suggest::hint(
-                        &doc.uses.value,
+                        uses,
                         "kinds",
                         kinds::NAMES.iter().copied(),
                     )),
@@ -547,6 +565,10 @@ impl Compiler<'_> {
     }
 
     fn check_kind(&mut self, p: &mut Partial<'_>) {
+        if let Some(doc) = &p.doc {
+            // retry, timeout and milestone are checked whatever became of `with`.
+            self.check_step_fields(p, doc);
+        }
         let Some(action) = &p.action else {
             // The kind is known even when its fields did not deserialize: its fixed outputs
             // are, too.
@@ -580,9 +602,6 @@ impl Compiler<'_> {
             open: cx.open_outputs,
         });
         self.diags.extend(cx.diags);
-        if let Some(doc) = &p.doc {
-            self.check_step_fields(p, doc);
-        }
     }
 
     fn check_step_fields(&mut self, p: &Partial<'_>, doc: &StepDoc) {
@@ -754,7 +773,7 @@ impl Compiler<'_> {
     ) -> Option<usize> {
         let id = &p.id;
         match target {
-            Ref::Var(name) if !vars.contains_key(name) => {
+            Ref::Var(name) if !vars.contains_key(name) && !self.vars_broken => {
                 self.error(
                     Diagnostic::new(
                         Code::UnknownVar,

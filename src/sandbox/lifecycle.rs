@@ -215,7 +215,7 @@ pub const SHAPES: &[Shape] = &[
         deleting: "DELETE_IN_PROGRESS",
         deleted: &["DELETE_COMPLETE"],
         time_paths: &[],
-        vanishes: false,
+        vanishes: true,
     },
     Shape {
         kind: Kind::Route53Change,

@@ -173,12 +173,6 @@ pub struct LocalSandbox {
     pub log: PathBuf,
 }
 
-fn free_port() -> std::io::Result<u16> {
-    Ok(std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?
-        .local_addr()?
-        .port())
-}
-
 impl LocalSandbox {
     /// Installs moto if needed, starts it on a free loopback port with its log in `log_dir`,
     /// and puts the realism layer in front of it. Returns once both answer.
@@ -188,12 +182,13 @@ impl LocalSandbox {
             .map_err(|e| SandboxError::Start(e.to_string()))??;
         std::fs::create_dir_all(log_dir)?;
         let mut last_error = String::new();
-        for _ in 0..3 {
-            let port = free_port()?;
-            let log = log_dir.join(format!("moto-{port}.log"));
+        for attempt in 0..3 {
+            let log = log_dir.join(format!("moto-{}-{attempt}.log", std::process::id()));
             let log_file = std::fs::File::create(&log)?;
+            // Port 0: moto binds a free port itself and says which in its log, so two
+            // sandboxes starting at once can never end up sharing one moto.
             let mut moto = tokio::process::Command::new(&server)
-                .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+                .args(["-H", "127.0.0.1", "-p", "0"])
                 .stdin(Stdio::null())
                 .stdout(log_file.try_clone()?)
                 .stderr(log_file)
@@ -202,9 +197,8 @@ impl LocalSandbox {
                 .map_err(|e| {
                     SandboxError::Start(format!("cannot run {}: {e}", server.display()))
                 })?;
-            let moto_addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
-            match wait_for_moto(&mut moto, moto_addr).await {
-                Ok(()) => {
+            match wait_for_moto(&mut moto, &log).await {
+                Ok(moto_addr) => {
                     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, options.port)).await?;
                     let proxy = proxy::start(listener, moto_addr, options.proxy)?;
                     return Ok(Self {
@@ -244,18 +238,34 @@ impl LocalSandbox {
     }
 }
 
-async fn wait_for_moto(moto: &mut tokio::process::Child, addr: SocketAddr) -> Result<(), String> {
+/// Waits until moto says in its log which port it bound, and answers there.
+async fn wait_for_moto(moto: &mut tokio::process::Child, log: &Path) -> Result<SocketAddr, String> {
     let deadline = tokio::time::Instant::now() + Duration::from_mins(1);
-    let endpoint = format!("http://{addr}");
+    let marker = "Running on http://127.0.0.1:";
     loop {
         if let Ok(Some(status)) = moto.try_wait() {
             return Err(format!("moto exited at start ({status})"));
         }
-        if request(&endpoint, http::Method::GET, "/moto-api/data.json", None)
+        let port = std::fs::read_to_string(log).ok().and_then(|text| {
+            let rest = &text[text.find(marker)? + marker.len()..];
+            rest.split(|c: char| !c.is_ascii_digit())
+                .next()?
+                .parse::<u16>()
+                .ok()
+        });
+        if let Some(port) = port {
+            let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+            if request(
+                &format!("http://{addr}"),
+                http::Method::GET,
+                "/moto-api/data.json",
+                None,
+            )
             .await
             .is_ok()
-        {
-            return Ok(());
+            {
+                return Ok(addr);
+            }
         }
         if tokio::time::Instant::now() > deadline {
             return Err("moto did not answer within 60 s".into());
@@ -395,6 +405,15 @@ impl SandboxRecord {
     pub fn remove(state_dir: &Path) {
         let _ = std::fs::remove_file(Self::path(state_dir));
     }
+}
+
+/// Whether process `pid` is alive and its command line contains `needle`: a recorded pid may
+/// have been reused by an unrelated process since (after a crash or a reboot), and firedrill
+/// never signals a process it cannot prove is its own.
+pub fn is_ours(pid: u32, needle: &str) -> bool {
+    alive(pid)
+        && std::fs::read(format!("/proc/{pid}/cmdline"))
+            .is_ok_and(|cmdline| String::from_utf8_lossy(&cmdline).contains(needle))
 }
 
 /// Whether a process is alive (and not a zombie of ours).

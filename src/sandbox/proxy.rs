@@ -45,6 +45,46 @@ pub struct ProxyConfig {
     pub faults: FaultConfig,
 }
 
+impl ProxyConfig {
+    /// The largest time scale (a hundred times slower than AWS is already absurd).
+    pub const MAX_TIME_SCALE: f64 = 100.0;
+
+    /// Checks the settings: rates from 0 to 1 adding up to at most 1, a time scale from 0 to
+    /// [`Self::MAX_TIME_SCALE`].
+    pub fn validate(&self) -> Result<(), String> {
+        let f = &self.faults;
+        for (name, rate) in [
+            ("throttle", f.throttle),
+            ("server_error", f.server_error),
+            ("unavailable", f.unavailable),
+            ("latency", f.latency),
+        ] {
+            if !(0.0..=1.0).contains(&rate) {
+                return Err(format!(
+                    "the {name} rate is a share of calls, from 0 to 1, not {rate}"
+                ));
+            }
+        }
+        if f.throttle + f.server_error + f.unavailable > 1.0 {
+            return Err("the fault rates add up to more than 1".into());
+        }
+        if !(0.0..=Self::MAX_TIME_SCALE).contains(&self.time_scale) {
+            return Err(format!(
+                "the time scale must be from 0 to {}, not {}",
+                Self::MAX_TIME_SCALE,
+                self.time_scale
+            ));
+        }
+        if f.latency_ms > 60_000 {
+            return Err(format!(
+                "added latency of {} ms is over a minute",
+                f.latency_ms
+            ));
+        }
+        Ok(())
+    }
+}
+
 impl Default for ProxyConfig {
     fn default() -> Self {
         Self {
@@ -157,6 +197,8 @@ pub fn start(
     let task = tokio::spawn(async move {
         loop {
             let Ok((stream, _)) = listener.accept().await else {
+                // Out of file descriptors, say: give them time to come back instead of spinning.
+                tokio::time::sleep(Duration::from_millis(50)).await;
                 continue;
             };
             let _ = stream.set_nodelay(true);
@@ -278,7 +320,12 @@ impl Inner {
                 .unwrap_or("")
                 .to_owned(),
             ("route53", _) => route53_action(&parts.method, parts.uri.path()),
-            ("s3", _) => format!("S3{}", parts.method),
+            // S3 actions by method, named so that reads count as reads.
+            ("s3", _) => match parts.method.as_str() {
+                "GET" => "GetS3".to_owned(),
+                "HEAD" => "HeadS3".to_owned(),
+                m => format!("{}{}S3", &m[..1], m[1..].to_ascii_lowercase()),
+            },
             _ => params
                 .iter()
                 .find(|(k, _)| k == "Action")
@@ -390,20 +437,24 @@ impl Inner {
             }
         }
         let req = req.body(Full::new(body)).map_err(|_| ())?;
-        let resp = tokio::time::timeout(Duration::from_mins(1), self.client.request(req))
+        // One minute for moto to answer, body included: a stuck moto must not hang the SDK.
+        let exchange = async {
+            let resp = self.client.request(req).await.map_err(|_| ())?;
+            let (rparts, rbody) = resp.into_parts();
+            let bytes = rbody.collect().await.map_err(|_| ())?.to_bytes();
+            Ok((rparts.status, rparts.headers, bytes))
+        };
+        tokio::time::timeout(Duration::from_mins(1), exchange)
             .await
             .map_err(|_| ())?
-            .map_err(|_| ())?;
-        let (rparts, rbody) = resp.into_parts();
-        let bytes = rbody.collect().await.map_err(|_| ())?.to_bytes();
-        Ok((rparts.status, rparts.headers, bytes))
     }
 }
 
 /// `base` times the time scale, varied by up to 20% by the seed and the resource.
 fn scaled(base: Duration, kind: Kind, id: &str, config: &ProxyConfig) -> Duration {
     let jitter = 0.8 + 0.4 * faults::unit(faults::hash(config.seed, &[&format!("{kind:?}"), id]));
-    base.mul_f64((config.time_scale * jitter).max(0.0))
+    Duration::try_from_secs_f64(base.as_secs_f64() * (config.time_scale * jitter).max(0.0))
+        .unwrap_or(Duration::MAX)
 }
 
 impl Inner {
@@ -441,6 +492,7 @@ impl Inner {
                 format!("Action=DescribeDBClusters&Version=2014-10-31&DBClusterIdentifier={id}")
             }
             Kind::Ec2Volume => format!("Action=DescribeVolumes&Version=2016-11-15&VolumeId.1={id}"),
+            Kind::CfnStack => format!("Action=DescribeStacks&Version=2010-05-15&StackName={id}"),
             _ => return,
         };
         let mut describe = parts.clone();
@@ -645,12 +697,15 @@ impl Inner {
                 json(&state.stats)
             }
             (Method::GET, "config") => json(&self.config()),
-            (Method::PUT, "config") => match serde_json::from_slice::<ProxyConfig>(&body) {
+            (Method::PUT, "config") => match serde_json::from_slice::<ProxyConfig>(&body)
+                .map_err(|e| e.to_string())
+                .and_then(|c| c.validate().map(|()| c))
+            {
                 Ok(config) => {
                     *self.config.lock().unwrap_or_else(PoisonError::into_inner) = config;
                     json(&config)
                 }
-                Err(err) => response(StatusCode::BAD_REQUEST, "text/plain", err.to_string()),
+                Err(err) => response(StatusCode::BAD_REQUEST, "text/plain", err),
             },
             (Method::POST, "created-at") => {
                 match serde_json::from_slice::<BTreeMap<String, String>>(&body) {
@@ -756,6 +811,27 @@ mod tests {
         assert_eq!(
             route53_action(&Method::GET, "/2013-04-01/hostedzone"),
             "ListHostedZones"
+        );
+    }
+
+    #[test]
+    fn configs_out_of_range_are_refused() {
+        assert!(ProxyConfig::default().validate().is_ok());
+        let huge = ProxyConfig {
+            time_scale: 1e300,
+            ..ProxyConfig::default()
+        };
+        assert!(huge.validate().is_err());
+        let mut rates = ProxyConfig::default();
+        rates.faults.throttle = 0.7;
+        rates.faults.server_error = 0.5;
+        assert!(rates.validate().is_err());
+        rates.faults.server_error = -0.1;
+        assert!(rates.validate().is_err());
+        assert_eq!(
+            scaled(Duration::from_mins(15), Kind::RdsInstance, "x", &huge),
+            Duration::MAX,
+            "no overflow panic"
         );
     }
 

@@ -241,9 +241,23 @@ fn ec2_tags(resource: ResourceType, extra: &BTreeMap<String, Scalar>) -> TagSpec
         .build()
 }
 
-fn created_at(age: Duration) -> String {
-    let age = chrono::Duration::milliseconds(i64::try_from(age.as_millis()).unwrap_or(i64::MAX));
-    (chrono::Utc::now() - age).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+/// The oldest recovery point a seed may describe.
+pub const MAX_AGE: Duration = Duration(std::time::Duration::from_hours(100 * 365 * 24));
+
+fn created_at(age: Duration) -> Result<String, SeedError> {
+    let too_old = || SeedError {
+        what: "a recovery point".into(),
+        reason: format!("an age of {age} is over 100 years"),
+    };
+    if age > MAX_AGE {
+        return Err(too_old());
+    }
+    let age =
+        chrono::Duration::milliseconds(i64::try_from(age.as_millis()).map_err(|_| too_old())?);
+    let at = chrono::Utc::now()
+        .checked_sub_signed(age)
+        .ok_or_else(too_old)?;
+    Ok(at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
 }
 
 fn snapshot_id(source: &str, index: usize, s: &SeedSnapshot) -> String {
@@ -319,7 +333,7 @@ pub async fn apply(
                 .await
                 .map_err(fail(format!("RDS snapshot {id}")))?;
             out.created.push(format!("rds-snapshot {id}"));
-            out.recovery_points.insert(id, created_at(s.age));
+            out.recovery_points.insert(id, created_at(s.age)?);
         }
     }
     for cluster in &seed.aurora_clusters {
@@ -343,7 +357,7 @@ pub async fn apply(
                 .await
                 .map_err(fail(format!("cluster snapshot {id}")))?;
             out.created.push(format!("rds-cluster-snapshot {id}"));
-            out.recovery_points.insert(id, created_at(s.age));
+            out.recovery_points.insert(id, created_at(s.age)?);
         }
     }
     let ec2 = clients.ec2();
@@ -365,7 +379,7 @@ pub async fn apply(
         let id = out_image.image_id().unwrap_or_default().to_owned();
         tag_ec2(&ec2, &id, &image.tags).await?;
         out.created.push(format!("image {id} ({})", image.name));
-        out.recovery_points.insert(id, created_at(image.age));
+        out.recovery_points.insert(id, created_at(image.age)?);
     }
     let zone = format!("{}a", seed.region);
     for ebs in &seed.ebs_snapshots {
@@ -393,7 +407,7 @@ pub async fn apply(
             let id = snap.snapshot_id().unwrap_or_default().to_owned();
             tag_ec2(&ec2, &id, &all).await?;
             out.created.push(format!("ebs-snapshot {id}"));
-            out.recovery_points.insert(id, created_at(s.age));
+            out.recovery_points.insert(id, created_at(s.age)?);
         }
     }
     let route53 = clients.route53();
