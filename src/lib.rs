@@ -4,10 +4,12 @@
 //! validates playbooks ([`playbook`]), builds their dependency graph ([`graph`]), plans them
 //! ([`plan`]) and exposes the JSON Schema of the language ([`schema`]). AWS clients are made in
 //! one place ([`aws`]); the account guard ([`guard`]) proves where a run is before it changes
-//! anything; the local sandbox ([`sandbox`]) emulates an AWS account on loopback. The command
-//! line lives in [`cli`]; its exit codes in [`exit`].
+//! anything; the local sandbox ([`sandbox`]) emulates an AWS account on loopback. The drill
+//! engine's parts so far: the durable [`journal`], the [`process`] runner of `run` steps, and the
+//! run [`board`]. The command line lives in [`cli`]; its exit codes in [`exit`].
 
 pub mod aws;
+pub mod board;
 pub mod cli;
 pub mod de;
 pub mod diag;

@@ -105,3 +105,62 @@ proptest! {
         }
     }
 }
+
+/// A playbook of `wait` steps with the given dependencies, and which steps continue on failure.
+fn playbook(deps: &[Vec<usize>], continues: &[bool]) -> firedrill::playbook::Playbook {
+    let mut text =
+        String::from("version: 1\nname: p\nsandbox: { accounts: [\"123456789012\"] }\nsteps:\n");
+    for (i, ds) in deps.iter().enumerate() {
+        let needs: Vec<String> = ds.iter().map(|d| format!("s{d}")).collect();
+        let on_failure = if continues[i] { "continue" } else { "abort" };
+        text.push_str(&format!(
+            "  s{i}: {{ uses: wait, with: {{ duration: 1s }}, needs: [{}], on_failure: {on_failure} }}\n",
+            needs.join(", ")
+        ));
+    }
+    let file = firedrill::diag::SourceFile {
+        name: "p.yaml".into(),
+        text,
+    };
+    firedrill::playbook::compile(&file, "p.yaml".as_ref())
+        .expect("valid")
+        .playbook
+}
+
+proptest! {
+    #[test]
+    fn the_board_starts_steps_only_after_their_dependencies_and_always_finishes(
+        (deps, _) in dag_strategy(),
+        outcomes in proptest::collection::vec(any::<bool>(), 40),
+        continues in proptest::collection::vec(any::<bool>(), 40),
+    ) {
+        use firedrill::board::{Board, StepState};
+        let pb = playbook(&deps, &continues);
+        let mut board = Board::new(&pb);
+        let mut succeeded = vec![false; deps.len()];
+        // Run everything ready, one at a time, until nothing is left to start.
+        while let Some(i) = board.start_next() {
+            for &d in &deps[i] {
+                prop_assert!(succeeded[d], "{} started before its dependency {} succeeded", i, d);
+            }
+            if outcomes[i] {
+                board.succeeded(i);
+                succeeded[i] = true;
+            } else if board.failed(i, "failed", false) {
+                for r in board.running().collect::<Vec<_>>() {
+                    board.cancelled(r);
+                }
+            }
+        }
+        prop_assert!(board.is_done(), "every step ends in a final state: {:?}", board.states());
+        for (i, state) in board.states().iter().enumerate() {
+            if let StepState::Skipped { because } = state {
+                let culprit: usize = because.trim_start_matches('s').parse().expect("a step id");
+                prop_assert!(board.state(culprit).is_failure(), "{} skipped because of {}, which did not fail", i, culprit);
+            }
+            if *state == StepState::Succeeded {
+                prop_assert!(outcomes[i]);
+            }
+        }
+    }
+}
