@@ -109,6 +109,27 @@ impl Node {
         }
     }
 
+    /// Calls `f` on every string scalar in this subtree with the keys leading to it (list
+    /// indices are not keys: `attach.device`, `security_groups`).
+    pub fn for_each_str_at<'a>(
+        &'a self,
+        path: &mut Vec<&'a str>,
+        f: &mut impl FnMut(&[&'a str], &'a str, Span),
+    ) {
+        match &self.value {
+            Value::Str(s) => f(path, s, self.span),
+            Value::Seq(items) => items.iter().for_each(|n| n.for_each_str_at(path, f)),
+            Value::Map(entries) => {
+                for (k, v) in entries {
+                    path.push(k.as_str().unwrap_or(""));
+                    v.for_each_str_at(path, f);
+                    path.pop();
+                }
+            }
+            _ => {}
+        }
+    }
+
     /// Calls `f` on every string scalar in this subtree, keys excluded.
     pub fn for_each_str<'a>(&'a self, f: &mut impl FnMut(&'a str, Span)) {
         match &self.value {

@@ -33,6 +33,8 @@ impl Kind for Run {
     const DEFAULT_ESTIMATE: Duration = seconds(30);
     const OUTPUTS: &'static [&'static str] = &["exit_code", "stdout"];
 
+    const LITERAL_FIELDS: &'static [&'static str] = &["outputs"];
+
     fn describe(&self) -> String {
         format!("run `{}`", self.command)
     }
@@ -46,6 +48,9 @@ impl Kind for Run {
             );
         }
         for name in &self.outputs {
+            if name.contains("${") {
+                continue; // the compiler reports references here
+            }
             if name.is_empty()
                 || !name
                     .chars()
@@ -106,6 +111,8 @@ impl Kind for Manual {
     const SUMMARY: &'static str = "A manual gate: a person confirms on the terminal (fails without one unless --auto-approve).";
     const DEFAULT_ESTIMATE: Duration = minutes(5);
     const OUTPUTS: &'static [&'static str] = &[];
+
+    const LITERAL_FIELDS: &'static [&'static str] = &["prompt", "instructions"];
 
     fn describe(&self) -> String {
         format!("ask a person: {}", self.prompt)

@@ -135,6 +135,8 @@ impl Kind for RestoreVolume {
         "availability_zone",
     ];
 
+    const LITERAL_FIELDS: &'static [&'static str] = &["volume_type", "attach.device"];
+
     fn describe(&self) -> String {
         let mut s = format!(
             "create a {} volume from {} snapshot",
@@ -168,7 +170,7 @@ impl Kind for RestoreVolume {
                 "add `availability_zone:`, or `attach:` to take the instance's",
             );
         }
-        if !VOLUME_TYPES.contains(&self.volume_type.as_str()) {
+        if !VOLUME_TYPES.contains(&self.volume_type.as_str()) && !self.volume_type.contains("${") {
             cx.error(
                 &["volume_type"],
                 format!("`{}` is not an EBS volume type", self.volume_type),

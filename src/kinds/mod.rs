@@ -45,6 +45,10 @@ pub trait Kind: DeserializeOwned + JsonSchema + std::fmt::Debug + Clone {
         None
     }
 
+    /// Fields of `with` (dot-separated paths) that validation reads, so that they cannot hold
+    /// `${...}` references, which are resolved only when steps run.
+    const LITERAL_FIELDS: &'static [&'static str] = &[];
+
     /// Whether a step of this kind measures the RPO (restores from a recovery point, checks
     /// backups, or queries the newest data).
     fn measures_rpo(&self) -> bool {
@@ -216,6 +220,8 @@ pub struct KindInfo {
     pub default_estimate: Duration,
     /// Its fixed outputs.
     pub outputs: &'static [&'static str],
+    /// Fields that cannot hold references.
+    pub literal_fields: &'static [&'static str],
 }
 
 impl KindInfo {
@@ -225,6 +231,7 @@ impl KindInfo {
             summary: K::SUMMARY,
             default_estimate: K::DEFAULT_ESTIMATE,
             outputs: K::OUTPUTS,
+            literal_fields: K::LITERAL_FIELDS,
         }
     }
 }

@@ -87,6 +87,8 @@ impl Kind for Http {
     const DEFAULT_ESTIMATE: Duration = seconds(10);
     const OUTPUTS: &'static [&'static str] = &["status", "attempts", "time_to_healthy_secs"];
 
+    const LITERAL_FIELDS: &'static [&'static str] = &["expect.body_regex"];
+
     fn describe(&self) -> String {
         let status: Vec<String> = self.expect.status.as_ref().map_or(vec!["200".into()], |s| {
             s.0.iter().map(u16::to_string).collect()
@@ -215,7 +217,7 @@ pub struct Dns {
     /// A name server `address[:port]` to ask instead of the system resolver.
     pub server: Option<String>,
     /// With `via: route53`, the hosted zone (default: found from the name).
-    pub zone: Option<String>,
+    pub zone: Option<Template>,
 }
 
 fn a_record() -> super::route53::RecordType {
@@ -228,6 +230,8 @@ impl Kind for Dns {
         "Probe that a name resolves to the expected values, by DNS or through the Route53 API.";
     const DEFAULT_ESTIMATE: Duration = seconds(10);
     const OUTPUTS: &'static [&'static str] = &["values", "attempts", "time_to_healthy_secs"];
+
+    const LITERAL_FIELDS: &'static [&'static str] = &["server"];
 
     fn describe(&self) -> String {
         let via = match self.via {
@@ -262,6 +266,7 @@ impl Kind for Dns {
             );
         }
         if let Some(server) = &self.server
+            && !server.contains("${")
             && server.parse::<std::net::SocketAddr>().is_err()
             && server.parse::<std::net::IpAddr>().is_err()
         {
@@ -426,6 +431,8 @@ impl Kind for Command {
     const DEFAULT_ESTIMATE: Duration = seconds(10);
     const OUTPUTS: &'static [&'static str] =
         &["exit_code", "stdout", "attempts", "time_to_healthy_secs"];
+
+    const LITERAL_FIELDS: &'static [&'static str] = &["expect.stdout_regex"];
 
     fn describe(&self) -> String {
         format!(

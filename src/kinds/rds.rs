@@ -89,6 +89,8 @@ impl Kind for RestoreSnapshot {
         "rpo_secs",
     ];
 
+    const LITERAL_FIELDS: &'static [&'static str] = &["source_region"];
+
     fn describe(&self) -> String {
         let source = self
             .source
@@ -120,10 +122,10 @@ impl Kind for RestoreSnapshot {
 pub struct RestorePitr {
     /// The source DB instance identifier.
     pub source: Template,
-    /// `latest` (the latest restorable time, default) or an RFC 3339 time like
-    /// `2026-11-24T23:00:00Z`.
+    /// `latest` (the latest restorable time, default), an RFC 3339 time like
+    /// `2026-11-24T23:00:00Z`, or a reference to one (`${env.DISASTER_TIME}`).
     #[serde(default = "latest_time")]
-    pub restore_time: String,
+    pub restore_time: Template,
     /// The instance class of the restored instance (default: the source's).
     pub instance_class: Option<Template>,
     /// The DB subnet group to restore into.
@@ -141,8 +143,8 @@ pub struct RestorePitr {
     pub multi_az: bool,
 }
 
-fn latest_time() -> String {
-    "latest".to_string()
+fn latest_time() -> Template {
+    Template::literal("latest")
 }
 
 impl Kind for RestorePitr {
@@ -153,25 +155,24 @@ impl Kind for RestorePitr {
         &["id", "arn", "endpoint", "port", "restore_time", "rpo_secs"];
 
     fn describe(&self) -> String {
-        let when = if self.restore_time == "latest" {
+        let when = if self.restore_time.raw() == "latest" {
             "its latest restorable time".to_string()
         } else {
-            self.restore_time.clone()
+            self.restore_time.raw().to_owned()
         };
         format!("restore DB instance `{}` to {when}", self.source)
     }
 
     fn check(&self, cx: &mut CheckCx<'_>) {
-        if self.restore_time != "latest"
-            && chrono::DateTime::parse_from_rfc3339(&self.restore_time).is_err()
+        // A reference (`${env.DISASTER_TIME}`) is checked when it is resolved.
+        if let Some(time) = self.restore_time.as_literal()
+            && time != "latest"
+            && chrono::DateTime::parse_from_rfc3339(&time).is_err()
         {
             cx.error(
                 &["restore_time"],
-                format!(
-                    "`{}` is neither `latest` nor an RFC 3339 time",
-                    self.restore_time
-                ),
-                "write `latest` or a time like `2026-11-24T23:00:00Z`",
+                format!("`{time}` is neither `latest` nor an RFC 3339 time"),
+                "write `latest`, a time like `2026-11-24T23:00:00Z`, or a reference to one",
             );
         }
     }
@@ -235,6 +236,8 @@ impl Kind for RestoreCluster {
         "snapshot_time",
         "rpo_secs",
     ];
+
+    const LITERAL_FIELDS: &'static [&'static str] = &["engine"];
 
     fn describe(&self) -> String {
         let source = self
@@ -317,6 +320,8 @@ impl Kind for CheckBackups {
     const SUMMARY: &'static str = "Check (read-only) that recent recovery points exist and, when asked, that copies exist in another region or account.";
     const DEFAULT_ESTIMATE: Duration = seconds(10);
     const OUTPUTS: &'static [&'static str] = &["newest_recovery_point_time", "rpo_secs"];
+
+    const LITERAL_FIELDS: &'static [&'static str] = &["copy.region", "copy.account"];
 
     fn describe(&self) -> String {
         let names: Vec<String> = self

@@ -34,9 +34,9 @@ pub enum RecordType {
 #[serde(deny_unknown_fields)]
 pub struct Record {
     /// The hosted zone by name (`drill.example.internal.`); give this or `zone_id`.
-    pub zone: Option<String>,
+    pub zone: Option<Template>,
     /// The hosted zone by id (`Z0123456789ABC`); give this or `zone`.
-    pub zone_id: Option<String>,
+    pub zone_id: Option<Template>,
     /// The record name, relative to the zone (`checkout`) or fully qualified (`checkout.example.com.`).
     pub name: Template,
     /// The record type.
@@ -62,9 +62,9 @@ impl Kind for Record {
     fn describe(&self) -> String {
         let zone = self
             .zone
-            .as_deref()
-            .or(self.zone_id.as_deref())
-            .unwrap_or("?");
+            .as_ref()
+            .or(self.zone_id.as_ref())
+            .map_or("?", Template::raw);
         let values: Vec<&str> = self.value.0.iter().map(Template::raw).collect();
         format!(
             "point {:?} record `{}` in zone `{zone}` at {}",

@@ -731,13 +731,36 @@ impl Compiler<'_> {
                 }
             }
             if let Some(with) = p.node.get("with") {
+                let literal = p
+                    .doc
+                    .as_ref()
+                    .and_then(|d| kinds::info(&d.uses.value))
+                    .map_or(&[][..], |i| i.literal_fields);
                 let mut found = Vec::new();
-                with.for_each_str(&mut |s, span| {
+                with.for_each_str_at(&mut Vec::new(), &mut |path, s, span| {
                     if s.contains("${") {
-                        found.push((s, span));
+                        found.push((path.join("."), s, span));
                     }
                 });
-                for (s, span) in found {
+                for (field, s, span) in found {
+                    if literal.contains(&field.as_str()) {
+                        let at = s.find("${").map_or(span, |i| {
+                            sub_span(
+                                &self.file.text,
+                                span,
+                                &s[i..s[i..].find('}').map_or(s.len(), |j| i + j + 1)],
+                            )
+                        });
+                        self.error(
+                            Diagnostic::new(
+                                Code::RefNotAllowed,
+                                format!("steps.{}.with.{field}: `{field}` is read when the playbook is validated, so it cannot use `${{...}}`", p.id),
+                            )
+                            .at(at)
+                            .hint("write the value itself: references are resolved only when steps run"),
+                        );
+                        continue;
+                    }
                     let template = match Template::parse(s) {
                         Ok(t) => t,
                         Err(e) => {
