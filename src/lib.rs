@@ -5,9 +5,10 @@
 //! ([`plan`]) and exposes the JSON Schema of the language ([`schema`]). AWS clients are made in
 //! one place ([`aws`]); the account guard ([`guard`]) proves where a run is before it changes
 //! anything; the local sandbox ([`sandbox`]) emulates an AWS account on loopback. The drill
-//! engine's parts so far: the durable [`journal`], the [`process`] runner of `run` steps, and the
-//! run [`board`]. The command line lives in [`cli`]; its exit codes in [`exit`].
+//! engine's parts so far: the durable [`journal`], the [`process`] runner of `run` steps, the
+//! run [`board`], and a step's [`attempts`] under its retry policy and timeout. The command line lives in [`cli`]; its exit codes in [`exit`].
 
+pub mod attempts;
 pub mod aws;
 pub mod board;
 pub mod cli;
