@@ -397,6 +397,24 @@ pub const TRANSITIONS: &[Transition] = &[
     ),
 ];
 
+impl Transition {
+    /// The resources a request names in the parameters of this transition (`InstanceId.1`,
+    /// `DBInstanceIdentifier`, ...).
+    pub fn named_ids<'p>(
+        &self,
+        params: &'p [(String, String)],
+    ) -> impl Iterator<Item = &'p str> + use<'p, '_> {
+        params
+            .iter()
+            .filter(|(k, _)| {
+                self.request_ids
+                    .iter()
+                    .any(|r| k == r || k.strip_prefix(r).is_some_and(|rest| rest.starts_with('.')))
+            })
+            .map(|(_, v)| v.as_str())
+    }
+}
+
 /// The transition an action starts, if any.
 pub fn transition(action: &str) -> Option<&'static Transition> {
     TRANSITIONS.iter().find(|t| t.action == action)

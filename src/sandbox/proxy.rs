@@ -354,8 +354,7 @@ impl Inner {
             && t.phase == Phase::Delete
             && lifecycle::shape(t.kind).vanishes
         {
-            self.capture_tombstone(t.kind, &parts, &params, &config)
-                .await;
+            self.capture_tombstone(t, &parts, &params, &config).await;
         }
         let Ok((status, headers, resp_body)) = self.forward(&parts, body).await else {
             return response(
@@ -462,26 +461,13 @@ impl Inner {
     /// it as deleting for as long as AWS would.
     async fn capture_tombstone(
         &self,
-        kind: Kind,
+        t: &lifecycle::Transition,
         parts: &http::request::Parts,
         params: &[(String, String)],
         config: &ProxyConfig,
     ) {
-        let Some(t) = lifecycle::TRANSITIONS
-            .iter()
-            .find(|t| t.kind == kind && t.phase == Phase::Delete)
-        else {
-            return;
-        };
-        let Some(id) = params
-            .iter()
-            .find(|(k, _)| {
-                t.request_ids
-                    .iter()
-                    .any(|r| k == r || k.starts_with(&format!("{r}.")))
-            })
-            .map(|(_, v)| v.clone())
-        else {
+        let kind = t.kind;
+        let Some(id) = t.named_ids(params).next().map(str::to_owned) else {
             return;
         };
         let query = match kind {
@@ -547,15 +533,7 @@ impl Inner {
             let ids: Vec<String> = match t.phase {
                 Phase::Create => Document::parse(&body)
                     .map_or_else(Vec::new, |doc| ids_in(&doc.root, lifecycle::shape(t.kind))),
-                Phase::Modify | Phase::Delete => params
-                    .iter()
-                    .filter(|(k, _)| {
-                        t.request_ids
-                            .iter()
-                            .any(|r| k == r || k.starts_with(&format!("{r}.")))
-                    })
-                    .map(|(_, v)| v.clone())
-                    .collect(),
+                Phase::Modify | Phase::Delete => t.named_ids(params).map(str::to_owned).collect(),
             };
             let mut state = self.state();
             for id in ids {
