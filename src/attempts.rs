@@ -13,6 +13,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
 use crate::playbook::Retry;
 use crate::sandbox::faults::{hash, unit};
@@ -25,6 +26,8 @@ pub const KEPT_REASONS: usize = 5;
 pub struct Failure {
     /// Whether the step ran out of time (rather than out of attempts).
     pub timed_out: bool,
+    /// Whether the run stopped it (no further attempt was made).
+    pub cancelled: bool,
     /// How many attempts were made.
     pub attempts: u32,
     /// The last reasons, oldest first.
@@ -50,11 +53,13 @@ pub fn pause(retry: &Retry, n: u32, seed: u64) -> Duration {
 
 /// Runs `attempt` under `retry` and `timeout`. `attempt(n)` makes attempt `n` (from 1) and
 /// says why it failed; `failed(n, reason)` is told of every failed attempt (for the journal and
-/// the progress line).
+/// the progress line). Once `cancel` fires, no new attempt starts and a pause ends at once;
+/// the attempt in flight is left to stop at its own safe point.
 pub async fn run<T, F, Fut>(
     retry: Option<&Retry>,
     timeout: Option<Duration>,
     seed: u64,
+    cancel: &CancellationToken,
     mut attempt: F,
     mut failed: impl FnMut(u32, &str),
 ) -> Result<Success<T>, Failure>
@@ -68,6 +73,13 @@ where
     let mut n: u32 = 0;
     let give_up = |n: u32, reasons: Vec<String>, timed_out: bool| Failure {
         timed_out,
+        cancelled: false,
+        attempts: n,
+        reasons,
+    };
+    let cancelled = |n: u32, reasons: Vec<String>| Failure {
+        timed_out: false,
+        cancelled: true,
         attempts: n,
         reasons,
     };
@@ -88,6 +100,10 @@ where
             Ok(value) => return Ok(Success { value, attempts: n }),
             Err(reason) => reason,
         };
+        if cancel.is_cancelled() {
+            keep(&mut reasons, reason);
+            return Err(cancelled(n, reasons));
+        }
         failed(n, &reason);
         keep(&mut reasons, reason);
         let Some(retry) = retry else {
@@ -102,7 +118,10 @@ where
         }
         if deadline.is_some_and(|d| next >= d) {
             // The next attempt could not start before the step's time is up.
-            tokio::time::sleep_until(deadline.unwrap_or(next)).await;
+            tokio::select! {
+                () = tokio::time::sleep_until(deadline.unwrap_or(next)) => {}
+                () = cancel.cancelled() => return Err(cancelled(n, reasons)),
+            }
             keep(
                 &mut reasons,
                 format!(
@@ -112,7 +131,10 @@ where
             );
             return Err(give_up(n, reasons, true));
         }
-        tokio::time::sleep_until(next).await;
+        tokio::select! {
+            () = tokio::time::sleep_until(next) => {}
+            () = cancel.cancelled() => return Err(cancelled(n, reasons)),
+        }
     }
 }
 
@@ -159,7 +181,7 @@ mod tests {
         let t0 = Instant::now();
         let r = retry(Some(5), 10, 2.0, None);
         let mut failures = Vec::new();
-        let out = run(Some(&r), None, 7, flaky(4, &log, t0), |n, why| {
+        let out = run(Some(&r), None, 7, &never(), flaky(4, &log, t0), |n, why| {
             failures.push((n, why.to_owned()));
         })
         .await;
@@ -199,6 +221,7 @@ mod tests {
             Some(&retry(Some(3), 1, 1.0, None)),
             None,
             1,
+            &never(),
             flaky(99, &log, t0),
             |_, _| {},
         )
@@ -218,6 +241,7 @@ mod tests {
             Some(&retry(None, 10, 1.0, Some(60))),
             None,
             1,
+            &never(),
             flaky(99, &log, Instant::now()),
             |_, _| {},
         )
@@ -245,7 +269,15 @@ mod tests {
             tokio::time::sleep(Duration::from_mins(10)).await;
             Ok::<(), String>(())
         };
-        let out = run(None, Some(Duration::from_secs(30)), 1, slow, |_, _| {}).await;
+        let out = run(
+            None,
+            Some(Duration::from_secs(30)),
+            1,
+            &never(),
+            slow,
+            |_, _| {},
+        )
+        .await;
         let failure = out.expect_err("timed out");
         assert!(failure.timed_out);
         assert_eq!(t0.elapsed(), Duration::from_secs(30));
@@ -258,6 +290,7 @@ mod tests {
             Some(&retry(None, 20, 1.0, None)),
             Some(Duration::from_secs(50)),
             3,
+            &never(),
             flaky(99, &log, t0),
             |_, _| {},
         )
@@ -267,10 +300,54 @@ mod tests {
         assert_eq!(t0.elapsed(), Duration::from_secs(50));
     }
 
+    fn never() -> CancellationToken {
+        CancellationToken::new()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_cancel_ends_the_pause_and_starts_no_other_attempt() {
+        let log = std::sync::Mutex::new(Vec::new());
+        let t0 = Instant::now();
+        let cancel = CancellationToken::new();
+        let stopper = cancel.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(15)).await;
+            stopper.cancel();
+        });
+        let out = run(
+            Some(&retry(None, 10, 1.0, None)),
+            None,
+            1,
+            &cancel,
+            flaky(99, &log, t0),
+            |_, _| {},
+        )
+        .await;
+        let failure = out.expect_err("cancelled");
+        assert!(failure.cancelled && !failure.timed_out);
+        assert_eq!(
+            failure.attempts, 2,
+            "attempts at 0s and ~10s, none after the cancel"
+        );
+        assert_eq!(
+            t0.elapsed(),
+            Duration::from_secs(15),
+            "the pause ended at the cancel"
+        );
+    }
+
     #[tokio::test(start_paused = true)]
     async fn one_attempt_without_retry() {
         let log = std::sync::Mutex::new(Vec::new());
-        let out = run(None, None, 1, flaky(2, &log, Instant::now()), |_, _| {}).await;
+        let out = run(
+            None,
+            None,
+            1,
+            &never(),
+            flaky(2, &log, Instant::now()),
+            |_, _| {},
+        )
+        .await;
         assert_eq!(out.map_err(|f| f.attempts), Err(1));
     }
 }

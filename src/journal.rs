@@ -12,10 +12,11 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
 /// The schema version this firedrill writes.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// The migrations, in order: `MIGRATIONS[n]` takes the schema from version `n` to `n + 1`.
-const MIGRATIONS: &[&str] = &["
+const MIGRATIONS: &[&str] = &[
+    "
     CREATE TABLE runs (
         id            TEXT PRIMARY KEY,
         playbook      TEXT NOT NULL,
@@ -52,7 +53,19 @@ const MIGRATIONS: &[&str] = &["
         UNIQUE (run_id, kind, token)
     );
     CREATE INDEX resources_by_run ON resources(run_id, status);
-"];
+",
+    "
+    -- What `firedrill teardown` needs after a crash, without the playbook: where the run
+    -- talked to (endpoint, role, the local sandbox it used), the steps' dependencies (to
+    -- delete in reverse order), and until when `keep_for` keeps its resources.
+    ALTER TABLE runs ADD COLUMN endpoint TEXT;
+    ALTER TABLE runs ADD COLUMN role_arn TEXT;
+    ALTER TABLE runs ADD COLUMN local_sandbox TEXT;
+    ALTER TABLE runs ADD COLUMN graph TEXT NOT NULL DEFAULT '{}';
+    ALTER TABLE runs ADD COLUMN keep_until TEXT;
+    ALTER TABLE runs ADD COLUMN teardown_state TEXT;
+",
+];
 
 /// Why the journal failed.
 #[derive(Debug, thiserror::Error)]
@@ -75,6 +88,9 @@ pub enum JournalError {
         /// Its version.
         found: i64,
     },
+    /// The journal's writer thread is gone (it failed to commit, or the run is ending).
+    #[error("the journal's writer stopped before confirming a write")]
+    Closed,
     /// The state directory cannot be made.
     #[error("cannot create the state directory {path}: {source}")]
     Dir {
@@ -145,6 +161,19 @@ pub struct RunRecord {
     pub finished_at: Option<String>,
     /// `running`, or its final state.
     pub state: String,
+    /// The endpoint override it used, if any.
+    pub endpoint: Option<String>,
+    /// The role it assumed, if any.
+    pub role_arn: Option<String>,
+    /// The start time of the local sandbox it ran against, if it did (a restarted sandbox
+    /// no longer holds the run's resources).
+    pub local_sandbox: Option<String>,
+    /// Each step's dependencies (JSON: `{"step": ["dep", ...]}`).
+    pub graph: String,
+    /// Until when `keep_for` keeps its resources (RFC 3339).
+    pub keep_until: Option<String>,
+    /// How its teardown went: `done`, `incomplete`, `kept`, `skipped`.
+    pub teardown_state: Option<String>,
 }
 
 /// A resource a run created or meant to create.
@@ -183,6 +212,14 @@ pub struct NewRun<'a> {
     pub region: Option<&'a str>,
     /// The teardown policy.
     pub teardown: &'a str,
+    /// The endpoint override, if any.
+    pub endpoint: Option<&'a str>,
+    /// The role assumed, if any.
+    pub role_arn: Option<&'a str>,
+    /// The start time of the local sandbox it runs against.
+    pub local_sandbox: Option<&'a str>,
+    /// Each step's dependencies, as JSON.
+    pub graph: &'a str,
 }
 
 /// The journal in a state directory.
@@ -277,8 +314,20 @@ impl Journal {
     pub fn begin_run(&self, run: &NewRun<'_>) -> Result<(), JournalError> {
         self.conn
             .execute(
-                "INSERT INTO runs (id, playbook, playbook_path, region, teardown, started_at, state) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'running')",
-                params![run.id, run.playbook, run.playbook_path, run.region, run.teardown, now()],
+                "INSERT INTO runs (id, playbook, playbook_path, region, teardown, started_at, state, endpoint, role_arn, local_sandbox, graph)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'running', ?7, ?8, ?9, ?10)",
+                params![
+                    run.id,
+                    run.playbook,
+                    run.playbook_path,
+                    run.region,
+                    run.teardown,
+                    now(),
+                    run.endpoint,
+                    run.role_arn,
+                    run.local_sandbox,
+                    run.graph
+                ],
             )
             .map_err(self.fail())?;
         Ok(())
@@ -306,7 +355,34 @@ impl Journal {
         Ok(())
     }
 
-    /// Appends an event to a run.
+    /// Records how the run's teardown went, and until when its resources are kept.
+    pub fn set_teardown_state(
+        &self,
+        run_id: &str,
+        state: &str,
+        keep_until: Option<&str>,
+    ) -> Result<(), JournalError> {
+        self.conn
+            .execute(
+                "UPDATE runs SET teardown_state = ?2, keep_until = COALESCE(?3, keep_until) WHERE id = ?1",
+                params![run_id, state, keep_until],
+            )
+            .map_err(self.fail())?;
+        Ok(())
+    }
+
+    /// Runs `f` in one transaction (one durable commit for many writes). A failed statement
+    /// inside does not undo the others.
+    pub fn batch<R>(&self, f: impl FnOnce(&Self) -> R) -> Result<R, JournalError> {
+        self.conn
+            .execute_batch("BEGIN IMMEDIATE")
+            .map_err(self.fail())?;
+        let out = f(self);
+        self.conn.execute_batch("COMMIT").map_err(self.fail())?;
+        Ok(out)
+    }
+
+    /// Appends an event to a run, now.
     pub fn event(
         &self,
         run_id: &str,
@@ -314,12 +390,24 @@ impl Journal {
         kind: &str,
         detail: &str,
     ) -> Result<(), JournalError> {
+        self.event_at(run_id, &now(), step, kind, detail)
+    }
+
+    /// Appends an event that happened `at` (RFC 3339) to a run.
+    pub fn event_at(
+        &self,
+        run_id: &str,
+        at: &str,
+        step: Option<&str>,
+        kind: &str,
+        detail: &str,
+    ) -> Result<(), JournalError> {
         self.conn
-            .execute(
+            .prepare_cached(
                 "INSERT INTO events (run_id, seq, at, step, kind, detail)
                  VALUES (?1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM events WHERE run_id = ?1), ?2, ?3, ?4, ?5)",
-                params![run_id, now(), step, kind, detail],
             )
+            .and_then(|mut stmt| stmt.execute(params![run_id, at, step, kind, detail]))
             .map_err(self.fail())?;
         Ok(())
     }
@@ -411,7 +499,7 @@ impl Journal {
     pub fn run(&self, run_id: &str) -> Result<Option<RunRecord>, JournalError> {
         self.conn
             .query_row(
-                "SELECT id, playbook, playbook_path, account, region, teardown, started_at, finished_at, state FROM runs WHERE id = ?1",
+                "SELECT id, playbook, playbook_path, account, region, teardown, started_at, finished_at, state, endpoint, role_arn, local_sandbox, graph, keep_until, teardown_state FROM runs WHERE id = ?1",
                 params![run_id],
                 run_record,
             )
@@ -424,7 +512,7 @@ impl Journal {
         let mut stmt = self
             .conn
             .prepare(
-                "SELECT id, playbook, playbook_path, account, region, teardown, started_at, finished_at, state
+                "SELECT id, playbook, playbook_path, account, region, teardown, started_at, finished_at, state, endpoint, role_arn, local_sandbox, graph, keep_until, teardown_state
                  FROM runs ORDER BY started_at DESC, id DESC",
             )
             .map_err(self.fail())?;
@@ -493,6 +581,12 @@ fn run_record(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunRecord> {
         started_at: r.get(6)?,
         finished_at: r.get(7)?,
         state: r.get(8)?,
+        endpoint: r.get(9)?,
+        role_arn: r.get(10)?,
+        local_sandbox: r.get(11)?,
+        graph: r.get(12)?,
+        keep_until: r.get(13)?,
+        teardown_state: r.get(14)?,
     })
 }
 
@@ -517,6 +611,10 @@ mod tests {
                 playbook_path: "p.yaml",
                 region: Some("us-east-1"),
                 teardown: "always",
+                endpoint: None,
+                role_arn: None,
+                local_sandbox: None,
+                graph: "{}",
             })
             .expect("begin");
     }

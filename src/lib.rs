@@ -15,6 +15,7 @@ pub mod cli;
 pub mod de;
 pub mod diag;
 pub mod duration;
+pub mod engine;
 pub mod exit;
 pub mod graph;
 pub mod guard;

@@ -77,6 +77,9 @@ pub enum Error {
     /// The outputs file could not be made or read.
     #[error("the outputs file: {0}")]
     Outputs(std::io::Error),
+    /// The working directory is not there.
+    #[error("the working directory {0} does not exist")]
+    NoDir(PathBuf),
     /// An empty argument vector.
     #[error("there is no program to run")]
     Empty,
@@ -114,6 +117,9 @@ pub async fn run(
     spec: &Spec,
     cancel: impl std::future::Future<Output = ()>,
 ) -> Result<Outcome, Error> {
+    if !spec.dir.is_dir() {
+        return Err(Error::NoDir(spec.dir.clone()));
+    }
     let outputs_dir = tempfile::tempdir().map_err(Error::Outputs)?;
     let outputs_file = outputs_dir.path().join("outputs");
     std::fs::write(&outputs_file, "").map_err(Error::Outputs)?;

@@ -1,6 +1,7 @@
-//! The command line: `validate`, `plan`, `schema` and `sandbox`. Every command returns one of
+//! The command line: `validate`, `plan`, `run`, `teardown`, `schema` and `sandbox`. Every command returns one of
 //! the documented [`crate::exit`] codes.
 
+mod run;
 mod sandbox;
 
 use std::io::{IsTerminal, Write};
@@ -65,6 +66,11 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
         format: PlanFormat,
     },
+    /// Run the drill: every step in the sandbox account, RTO measured, then teardown. Progress
+    /// bars on a terminal, one line per event otherwise.
+    Run(run::RunArgs),
+    /// Finish the teardown of an interrupted or crashed run from its journal (idempotent).
+    Teardown(run::TeardownArgs),
     /// Print the JSON Schema of the playbook language (for editors).
     Schema,
     /// The local sandbox: an emulated AWS account on loopback (moto behind firedrill's
@@ -128,14 +134,19 @@ pub fn run(cli: &Cli) -> u8 {
             print(&crate::schema::schema_text());
             exit::OK
         }
-        Command::Sandbox { command } => {
-            let state_dir = cli
-                .state_dir
-                .clone()
-                .unwrap_or_else(crate::paths::state_dir);
-            sandbox::run(command, &state_dir, color)
-        }
+        Command::Sandbox { command } => sandbox::run(command, &state_dir(cli), color),
+        Command::Run(args) => run::run(args, &state_dir(cli), color),
+        Command::Teardown(args) => run::teardown_cmd(args, &state_dir(cli)),
     }
+}
+
+fn state_dir(cli: &Cli) -> PathBuf {
+    let dir = cli
+        .state_dir
+        .clone()
+        .unwrap_or_else(crate::paths::state_dir);
+    // Absolute, so that the resume command printed on an interrupt works from anywhere.
+    std::path::absolute(&dir).unwrap_or(dir)
 }
 
 pub(crate) fn print(text: &str) {

@@ -125,10 +125,12 @@ fn runtime() -> tokio::runtime::Runtime {
 /// Runs a sandbox subcommand.
 pub fn run(command: &SandboxCommand, state_dir: &Path, color: bool) -> u8 {
     match command {
-        SandboxCommand::Start(args) => start(args, state_dir),
+        SandboxCommand::Start(args) => start(args, state_dir, print),
         SandboxCommand::Stop => stop(state_dir),
         SandboxCommand::Status { format } => runtime().block_on(status(state_dir, *format)),
-        SandboxCommand::Seed { file } => runtime().block_on(seed_cmd(file, state_dir, color)),
+        SandboxCommand::Seed { file } => {
+            runtime().block_on(seed_cmd(file, state_dir, color, print))
+        }
         SandboxCommand::Serve(args) => runtime().block_on(serve(args, state_dir)),
     }
 }
@@ -137,7 +139,8 @@ pub fn run(command: &SandboxCommand, state_dir: &Path, color: bool) -> u8 {
 const SERVE_MARK: &str = "serve";
 const MOTO_MARK: &str = "moto_server";
 
-fn running(state_dir: &Path) -> Option<SandboxRecord> {
+/// The running local sandbox, if there is one.
+pub(super) fn running(state_dir: &Path) -> Option<SandboxRecord> {
     let record = SandboxRecord::load(state_dir)?;
     if local::is_ours(record.serve_pid, SERVE_MARK) {
         Some(record)
@@ -152,7 +155,36 @@ fn running(state_dir: &Path) -> Option<SandboxRecord> {
     }
 }
 
-fn start(args: &StartArgs, state_dir: &Path) -> u8 {
+/// The running local sandbox, started (with the default settings) when none runs.
+pub(super) fn ensure_running(state_dir: &Path) -> Result<SandboxRecord, u8> {
+    if let Some(record) = running(state_dir) {
+        return Ok(record);
+    }
+    let defaults = match SandboxCommand::try_parse_start(&[]) {
+        Ok(args) => args,
+        Err(()) => return Err(exit::INTERNAL),
+    };
+    match start(&defaults, state_dir, eprint) {
+        exit::OK => running(state_dir).ok_or(exit::INTERNAL),
+        code => Err(code),
+    }
+}
+
+impl SandboxCommand {
+    fn try_parse_start(args: &[&str]) -> Result<StartArgs, ()> {
+        #[derive(clap::Parser)]
+        struct Wrap {
+            #[command(flatten)]
+            args: StartArgs,
+        }
+        use clap::Parser;
+        Wrap::try_parse_from(std::iter::once("start").chain(args.iter().copied()))
+            .map(|w| w.args)
+            .map_err(|_| ())
+    }
+}
+
+fn start(args: &StartArgs, state_dir: &Path, out: fn(&str)) -> u8 {
     if let Err(e) = args.options() {
         eprint(&format!("error: {e}\n"));
         return exit::INVALID;
@@ -172,7 +204,7 @@ fn start(args: &StartArgs, state_dir: &Path) -> u8 {
         }
     };
     if let Some(record) = running(state_dir) {
-        print(&format!(
+        out(&format!(
             "the local sandbox is already running at {}\n",
             record.endpoint
         ));
@@ -212,7 +244,7 @@ fn start(args: &StartArgs, state_dir: &Path) -> u8 {
         if let Some(record) = SandboxRecord::load(state_dir)
             && record.serve_pid == child.id()
         {
-            print(&format!(
+            out(&format!(
                 "local sandbox running at {} (moto {} at {}, account {}, region {}; time scale {}, seed {}), ready in {:.1} s\n\
                  drills find it with `firedrill run --sandbox local`; stop it with `firedrill sandbox stop`\n",
                 record.endpoint,
@@ -281,11 +313,12 @@ async fn serve(args: &StartArgs, state_dir: &Path) -> u8 {
         moto_endpoint: format!("http://{}", sandbox.moto_addr),
         moto_version: MOTO_VERSION.to_owned(),
         config: options.proxy,
-        started_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        started_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         logs: vec![
             state_dir.join("sandbox").join("serve.log"),
             sandbox.log.clone(),
         ],
+        seeded: Vec::new(),
     };
     if let Err(e) = record.save(state_dir) {
         eprintln!(
@@ -399,7 +432,21 @@ async fn status(state_dir: &Path, format: StatusFormat) -> u8 {
     exit::OK
 }
 
-async fn seed_cmd(path: &Path, state_dir: &Path, color: bool) -> u8 {
+/// Seeds the running sandbox from `path` unless that file was applied to it already (a
+/// drill's `--seed` on a sandbox that is already seeded).
+pub(super) async fn seed_once(path: &Path, state_dir: &Path, color: bool) -> u8 {
+    let canonical = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+    if running(state_dir).is_some_and(|r| r.seeded.contains(&canonical)) {
+        eprint(&format!(
+            "the local sandbox is already seeded from {}\n",
+            path.display()
+        ));
+        return exit::OK;
+    }
+    seed_cmd(path, state_dir, color, eprint).await
+}
+
+async fn seed_cmd(path: &Path, state_dir: &Path, color: bool, out: fn(&str)) -> u8 {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) => {
@@ -433,7 +480,14 @@ async fn seed_cmd(path: &Path, state_dir: &Path, color: bool) -> u8 {
             for c in &seeded.created {
                 text.push_str(&format!("  {c}\n"));
             }
-            print(&text);
+            out(&text);
+            if let Some(mut now) = running(state_dir)
+                && now.serve_pid == record.serve_pid
+            {
+                now.seeded
+                    .push(path.canonicalize().unwrap_or_else(|_| path.to_path_buf()));
+                let _ = now.save(state_dir);
+            }
             exit::OK
         }
         Err(e) => {

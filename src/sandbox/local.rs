@@ -370,6 +370,9 @@ pub struct SandboxRecord {
     pub started_at: String,
     /// The log file of the background process and of moto.
     pub logs: Vec<PathBuf>,
+    /// The seed files applied to it (canonical paths), so that a drill seeds it only once.
+    #[serde(default)]
+    pub seeded: Vec<PathBuf>,
 }
 
 /// moto's default account, the local sandbox's account id.

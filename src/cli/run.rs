@@ -1,0 +1,745 @@
+//! `firedrill run PLAYBOOK` and `firedrill teardown [RUN]`.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use clap::{Args, ValueEnum};
+use tokio::sync::mpsc;
+
+use super::{eprint, print, sandbox};
+use crate::aws::{AwsOptions, Clients};
+use crate::diag;
+use crate::duration::Duration;
+use crate::engine::dispatch::{self, Drill, Sink};
+use crate::engine::event::{Clock, Event, What};
+use crate::engine::progress::{BarsSink, LogFormat, LogSink, log_line};
+use crate::engine::recorder::Recorder;
+use crate::engine::report::{self, Report};
+use crate::engine::resource::{TAG_PLAYBOOK, TAG_RUN};
+use crate::engine::step::Shared;
+use crate::engine::{self, builtin::Prompter, teardown};
+use crate::exit;
+use crate::guard;
+use crate::journal::{self, Journal, NewRun, ResourceStatus, RunRecord};
+use crate::playbook;
+
+/// Where a drill runs.
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum SandboxChoice {
+    /// The local sandbox (`firedrill sandbox start`): started if none is running.
+    Local,
+}
+
+/// `firedrill run`.
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    /// The playbook file.
+    pub playbook: PathBuf,
+    /// Run against the local sandbox instead of the AWS account of your credentials.
+    #[arg(long, value_enum)]
+    pub sandbox: Option<SandboxChoice>,
+    /// With `--sandbox local`: seed the sandbox's production side from this file first
+    /// (once per sandbox).
+    #[arg(long, requires = "sandbox")]
+    pub seed: Option<PathBuf>,
+    /// The AWS region (default: the playbook's `sandbox.region`, then AWS_REGION).
+    #[arg(long)]
+    pub region: Option<String>,
+    /// At most this many steps at once [default: no cap].
+    #[arg(long)]
+    pub parallel: Option<usize>,
+    /// Stop dispatching this long after the start (then tear down), e.g. `2h`.
+    #[arg(long)]
+    pub deadline: Option<Duration>,
+    /// How long teardown may take before it reports what it still waits on.
+    #[arg(long, default_value = "30m")]
+    pub teardown_timeout: Duration,
+    /// Let `manual` gates pass without asking (unattended runs).
+    #[arg(long)]
+    pub auto_approve: bool,
+    /// Event lines as text or JSON (live bars replace text lines on a terminal).
+    #[arg(long, value_enum, default_value_t = LogFormatArg::Text)]
+    pub log_format: LogFormatArg,
+    /// Also write the JSON run report here (it is always kept in the state directory).
+    #[arg(long)]
+    pub report: Option<PathBuf>,
+}
+
+/// `--log-format`.
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum LogFormatArg {
+    /// One line per event, for people and cron logs.
+    Text,
+    /// One JSON object per event.
+    Json,
+}
+
+/// `firedrill teardown`.
+#[derive(Args, Debug)]
+pub struct TeardownArgs {
+    /// The run id (default: every run with unfinished teardown whose `keep_for` has passed).
+    pub run: Option<String>,
+    /// How long teardown may take.
+    #[arg(long, default_value = "30m")]
+    pub teardown_timeout: Duration,
+    /// Event lines as text or JSON.
+    #[arg(long, value_enum, default_value_t = LogFormatArg::Text)]
+    pub log_format: LogFormatArg,
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime")
+}
+
+/// The directory of a run's files (its report, its lock).
+pub fn run_dir(state_dir: &Path, run_id: &str) -> PathBuf {
+    state_dir.join("runs").join(run_id)
+}
+
+/// Holds the run's lock for as long as it runs: `firedrill teardown` refuses a run whose
+/// lock is held (it is still running), and takes over one whose process died (the kernel
+/// releases the lock with it, even after SIGKILL).
+fn lock_run(state_dir: &Path, run_id: &str) -> std::io::Result<Option<std::fs::File>> {
+    let dir = run_dir(state_dir, run_id);
+    std::fs::create_dir_all(&dir)?;
+    let file = std::fs::File::create(dir.join("lock"))?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(file)),
+        Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+        Err(std::fs::TryLockError::Error(e)) => Err(e),
+    }
+}
+
+/// Forwards Ctrl-C and SIGTERM: the first two to the run, the third exits at once.
+fn signals(resume: String) -> mpsc::UnboundedReceiver<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (tx, rx) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        let (Ok(mut int), Ok(mut term)) = (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        ) else {
+            return;
+        };
+        let mut n = 0;
+        loop {
+            tokio::select! {
+                _ = int.recv() => {}
+                _ = term.recv() => {}
+            }
+            n += 1;
+            match n {
+                1 => eprint(
+                    "\nstopping: no new step starts, running steps stop at a safe point, then teardown. \
+                     Signal again to stop waiting.\n",
+                ),
+                2 => eprint(&format!(
+                    "\nno longer waiting. What is unfinished stays in the journal; resume the teardown with:\n  {resume}\n\
+                     Signal again to exit at once.\n"
+                )),
+                _ => {
+                    eprint(&format!(
+                        "\nexiting now; resume the teardown with:\n  {resume}\n"
+                    ));
+                    std::process::exit(i32::from(exit::INTERRUPTED));
+                }
+            }
+            let _ = tx.send(());
+        }
+    });
+    rx
+}
+
+/// The command that resumes a run's teardown.
+fn resume_command(state_dir: &Path, run_id: &str) -> String {
+    format!(
+        "firedrill --state-dir {} teardown {run_id}",
+        shell_word(&state_dir.display().to_string())
+    )
+}
+
+fn shell_word(s: &str) -> String {
+    if s.chars()
+        .all(|c| c.is_ascii_alphanumeric() || "/._-+:@%".contains(c))
+    {
+        s.to_owned()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
+/// Runs `firedrill run`.
+pub fn run(args: &RunArgs, state_dir: &Path, color: bool) -> u8 {
+    let (file, loaded) = playbook::load(&args.playbook);
+    let loaded = match loaded {
+        Ok(l) => l,
+        Err(diags) => {
+            eprint(&diag::render(&file, &diags, color));
+            eprint(&format!("invalid: {}: not running it\n", file.name));
+            return exit::INVALID;
+        }
+    };
+    eprint(&diag::render(&file, &loaded.warnings, color));
+    let playbook = Arc::new(loaded.playbook);
+
+    // Refuse up front what this version cannot execute, rather than fail mid-drill.
+    let unsupported: Vec<String> = playbook
+        .steps
+        .iter()
+        .filter(|s| !engine::executable(&s.action))
+        .map(|s| format!("`{}` ({}, line {})", s.id, s.uses(), s.line))
+        .collect();
+    if !unsupported.is_empty() {
+        eprint(&format!(
+            "error: this version of firedrill cannot execute these steps yet: {}\n  = hint: `firedrill plan {}` shows the drill without running it\n",
+            unsupported.join(", "),
+            args.playbook.display()
+        ));
+        return exit::INVALID;
+    }
+    let ssm: Vec<String> = file
+        .text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| {
+            l.match_indices("${secret:ssm:")
+                .any(|(at, _)| !l[..at].ends_with('$'))
+        })
+        .map(|(n, _)| format!("{}:{}", file.name, n + 1))
+        .collect();
+    if !ssm.is_empty() {
+        eprint(&format!(
+            "error: this version of firedrill cannot read SSM parameters (`${{secret:ssm:...}}`), used at {}\n  = hint: use `${{secret:env:NAME}}` for now\n",
+            ssm.join(", ")
+        ));
+        return exit::INVALID;
+    }
+
+    let rt = runtime();
+    let code = rt.block_on(run_async(args, state_dir, color, playbook));
+    rt.shutdown_timeout(std::time::Duration::from_secs(1));
+    code
+}
+
+async fn run_async(
+    args: &RunArgs,
+    state_dir: &Path,
+    color: bool,
+    playbook: Arc<playbook::Playbook>,
+) -> u8 {
+    let needs_aws = playbook.steps.iter().any(|s| engine::needs_aws(&s.action));
+    let mut local_sandbox = None;
+    let mut clients = None;
+    let mut endpoint = playbook.sandbox.endpoint.clone();
+    if let Some(SandboxChoice::Local) = args.sandbox {
+        let record = match sandbox::ensure_running(state_dir) {
+            Ok(r) => r,
+            Err(code) => return code,
+        };
+        if let Some(seed) = &args.seed {
+            let code = sandbox::seed_once(seed, state_dir, color).await;
+            if code != exit::OK {
+                return code;
+            }
+        }
+        let region = args
+            .region
+            .clone()
+            .or_else(|| playbook.sandbox.region.clone())
+            .unwrap_or_else(|| record.region.clone());
+        clients = Some(Clients::for_sandbox(&record.endpoint, &region).await);
+        endpoint = Some(record.endpoint.clone());
+        local_sandbox = Some(format!("{}#{}", record.started_at, record.serve_pid));
+    } else if needs_aws {
+        let options = AwsOptions {
+            region: args.region.clone(),
+            playbook_region: playbook.sandbox.region.clone(),
+            endpoint: endpoint.clone(),
+            role_arn: playbook.sandbox.role_arn.clone(),
+            session_name: Some("firedrill".into()),
+            sandbox_credentials: false,
+            retry: None,
+        };
+        match Clients::new(&options).await {
+            Ok(c) => clients = Some(c),
+            Err(e) => {
+                eprint(&format!("error: {e}\n"));
+                return exit::INVALID;
+            }
+        }
+    }
+    if !needs_aws && args.sandbox.is_none() {
+        clients = None;
+    }
+
+    let run_id = journal::new_run_id();
+    let lock = match lock_run(state_dir, &run_id) {
+        Ok(Some(lock)) => lock,
+        Ok(None) | Err(_) => {
+            eprint(&format!(
+                "error: cannot lock the run's directory in {}\n",
+                state_dir.display()
+            ));
+            return exit::INTERNAL;
+        }
+    };
+    let journal = match Journal::open(state_dir) {
+        Ok(j) => j,
+        Err(e) => {
+            eprint(&format!("error: {e}\n"));
+            return exit::INTERNAL;
+        }
+    };
+    let recorder = Recorder::start(journal);
+    let graph: teardown::Graph = playbook
+        .steps
+        .iter()
+        .map(|s| {
+            (
+                s.id.clone(),
+                s.deps
+                    .iter()
+                    .map(|&d| playbook.steps[d].id.clone())
+                    .collect(),
+            )
+        })
+        .collect();
+    let new_run = (
+        run_id.clone(),
+        playbook.name.clone(),
+        playbook.file.display().to_string(),
+        clients.as_ref().map(|c| c.region.clone()),
+        match playbook.sandbox.teardown {
+            playbook::TeardownPolicy::Always => "always",
+            playbook::TeardownPolicy::OnSuccess => "on-success",
+            playbook::TeardownPolicy::Never => "never",
+        },
+        endpoint.clone(),
+        playbook.sandbox.role_arn.clone(),
+        local_sandbox.clone(),
+        serde_json::to_string(&graph).expect("a graph serializes"),
+    );
+    let begun = recorder
+        .call(move |j| {
+            j.begin_run(&NewRun {
+                id: &new_run.0,
+                playbook: &new_run.1,
+                playbook_path: &new_run.2,
+                region: new_run.3.as_deref(),
+                teardown: new_run.4,
+                endpoint: new_run.5.as_deref(),
+                role_arn: new_run.6.as_deref(),
+                local_sandbox: new_run.7.as_deref(),
+                graph: &new_run.8,
+            })
+        })
+        .await;
+    if let Err(e) = begun {
+        eprint(&format!("error: {e}\n"));
+        return exit::INTERNAL;
+    }
+
+    // The guard: before the first mutating call, prove where we are.
+    let mut identity = None;
+    if let Some(c) = &clients {
+        match guard::check(&c.sts(), &playbook.sandbox.accounts).await {
+            Ok(id) => {
+                let (rid, account) = (run_id.clone(), id.account.clone());
+                let _ = recorder.call(move |j| j.set_account(&rid, &account)).await;
+                identity = Some(id);
+            }
+            Err(refusal) => {
+                eprint(&format!("error: {refusal}\n"));
+                let rid = run_id.clone();
+                let _ = recorder
+                    .call(move |j| j.finish_run(&rid, "refused", ""))
+                    .await;
+                return exit::REFUSED;
+            }
+        }
+    }
+
+    let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
+    let bars = args.log_format == LogFormatArg::Text && std::io::stderr().is_terminal();
+    let mut bars_sink = bars.then(BarsSink::new);
+    let prompter = interactive.then(|| Prompter::new(bars_sink.as_ref().map(BarsSink::multi)));
+    let mut tags = vec![
+        (TAG_RUN.to_owned(), run_id.clone()),
+        (TAG_PLAYBOOK.to_owned(), playbook.name.clone()),
+    ];
+    tags.extend(
+        playbook
+            .sandbox
+            .tags
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone())),
+    );
+    let local = args.sandbox.is_some() || endpoint.is_some();
+    let poll = if local {
+        std::time::Duration::from_millis(100)
+    } else {
+        std::time::Duration::from_secs(5)
+    };
+    let shared = Arc::new(Shared {
+        clients,
+        recorder: recorder.clone(),
+        base_dir: playbook
+            .file
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .map_or_else(|| PathBuf::from("."), Path::to_path_buf),
+        poll,
+        grace: std::time::Duration::from_secs(10),
+        tags,
+        auto_approve: args.auto_approve,
+        prompter,
+    });
+    let drill = Drill {
+        playbook: playbook.clone(),
+        run_id: run_id.clone(),
+        identity,
+        shared,
+        options: dispatch::Options {
+            parallel: args.parallel,
+            deadline: args.deadline.map(|d| d.0),
+            teardown: teardown::Options {
+                deadline: args.teardown_timeout.0,
+                poll,
+            },
+            seed: crate::sandbox::faults::hash(0, &[&run_id]),
+            tick: bars.then(|| std::time::Duration::from_millis(100)),
+        },
+    };
+    let resume = resume_command(state_dir, &run_id);
+    let mut signals = signals(resume.clone());
+    let format = match args.log_format {
+        LogFormatArg::Text => LogFormat::Text,
+        LogFormatArg::Json => LogFormat::Json,
+    };
+    let outcome = if let Some(b) = bars_sink.as_mut() {
+        let out = dispatch::run(drill, &mut signals, b as &mut dyn Sink).await;
+        b.finish();
+        out
+    } else {
+        let mut sink = LogSink::new(std::io::stdout(), format);
+        dispatch::run(drill, &mut signals, &mut sink).await
+    };
+    let _ = recorder.flush().await;
+    finish(args, state_dir, &outcome.report, format);
+    if outcome.teardown_abandoned {
+        eprint(&format!(
+            "teardown did not finish; resume it with:\n  {resume}\n"
+        ));
+    } else if outcome.report.teardown.state == "incomplete" {
+        eprint(&format!(
+            "teardown is INCOMPLETE: resources are left behind (listed above). Retry with:\n  {resume}\n"
+        ));
+    }
+    drop(lock);
+    outcome.exit_code
+}
+
+fn finish(args: &RunArgs, state_dir: &Path, report: &Report, format: LogFormat) {
+    let json = report.to_json();
+    let dir = run_dir(state_dir, &report.run_id);
+    let kept = dir.join("report.json");
+    if let Err(e) = std::fs::write(&kept, &json) {
+        eprint(&format!("warning: cannot write {}: {e}\n", kept.display()));
+    }
+    if let Some(path) = &args.report
+        && let Err(e) = std::fs::write(path, &json)
+    {
+        eprint(&format!(
+            "error: cannot write the report to {}: {e}\n",
+            path.display()
+        ));
+    }
+    let summary = format!(
+        "{}  report: {}\n",
+        report::render_summary(report),
+        kept.display()
+    );
+    if format == LogFormat::Json {
+        eprint(&summary);
+    } else {
+        print(&summary);
+    }
+}
+
+/// Runs `firedrill teardown`.
+pub fn teardown_cmd(args: &TeardownArgs, state_dir: &Path) -> u8 {
+    let rt = runtime();
+    let code = rt.block_on(teardown_async(args, state_dir));
+    rt.shutdown_timeout(std::time::Duration::from_secs(1));
+    code
+}
+
+async fn teardown_async(args: &TeardownArgs, state_dir: &Path) -> u8 {
+    if !Journal::file(state_dir).exists() {
+        if let Some(run) = &args.run {
+            eprint(&format!(
+                "error: there is no journal in {}, so no run `{run}`\n",
+                state_dir.display()
+            ));
+            return exit::INVALID;
+        }
+        print("nothing to tear down: no run has left anything behind\n");
+        return exit::OK;
+    }
+    let journal = match Journal::open(state_dir) {
+        Ok(j) => j,
+        Err(e) => {
+            eprint(&format!("error: {e}\n"));
+            return exit::INTERNAL;
+        }
+    };
+    let runs = match (&args.run, journal.unfinished_teardowns()) {
+        (_, Err(e)) => {
+            eprint(&format!("error: {e}\n"));
+            return exit::INTERNAL;
+        }
+        (Some(run), Ok(_)) => match journal.run(run) {
+            Ok(Some(r)) => vec![r],
+            Ok(None) => {
+                let known: Vec<String> = journal
+                    .runs()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|r| r.id)
+                    .collect();
+                eprint(&format!(
+                    "error: the journal has no run `{run}`\n  = hint: {}\n",
+                    crate::suggest::hint(run, "runs", known.iter().map(String::as_str))
+                ));
+                return exit::INVALID;
+            }
+            Err(e) => {
+                eprint(&format!("error: {e}\n"));
+                return exit::INTERNAL;
+            }
+        },
+        (None, Ok(ids)) => {
+            let now = chrono::Utc::now();
+            let mut runs = Vec::new();
+            for id in ids {
+                let Ok(Some(r)) = journal.run(&id) else {
+                    continue;
+                };
+                if let Some(until) = r
+                    .keep_until
+                    .as_deref()
+                    .and_then(|u| chrono::DateTime::parse_from_rfc3339(u).ok())
+                    && until > now
+                {
+                    print(&format!(
+                        "run {id}: kept until {until} (`keep_for`); `firedrill teardown {id}` deletes it now\n"
+                    ));
+                    continue;
+                }
+                runs.push(r);
+            }
+            runs
+        }
+    };
+    drop(journal);
+    let recorder = Recorder::start(match Journal::open(state_dir) {
+        Ok(j) => j,
+        Err(e) => {
+            eprint(&format!("error: {e}\n"));
+            return exit::INTERNAL;
+        }
+    });
+    let format = match args.log_format {
+        LogFormatArg::Text => LogFormat::Text,
+        LogFormatArg::Json => LogFormat::Json,
+    };
+    let mut signals = signals(String::from("firedrill teardown"));
+    let mut code = exit::OK;
+    let mut any = false;
+    for r in runs {
+        let Some(lock) = lock_run(state_dir, &r.id).ok().flatten() else {
+            eprint(&format!(
+                "run {}: still running in another process; stop it (Ctrl-C tears it down) or wait\n",
+                r.id
+            ));
+            code = code.max(exit::REFUSED);
+            continue;
+        };
+        any = true;
+        let c = teardown_run(&r, state_dir, &recorder, args, format, &mut signals).await;
+        if r.state == "running" {
+            let rid = r.id.clone();
+            let _ = recorder
+                .call(move |j| j.finish_run(&rid, "crashed", ""))
+                .await;
+        }
+        drop(lock);
+        code = code.max(c);
+    }
+    if !any && code == exit::OK {
+        print("nothing to tear down: every run's resources are deleted\n");
+    }
+    code
+}
+
+async fn teardown_run(
+    r: &RunRecord,
+    state_dir: &Path,
+    recorder: &Recorder,
+    args: &TeardownArgs,
+    format: LogFormat,
+    signals: &mut mpsc::UnboundedReceiver<()>,
+) -> u8 {
+    let clock = Clock::start();
+    let rid = r.id.clone();
+    let mut say = move |what: What| {
+        let event = Event::now(&clock, what);
+        let (run_id, json, step, kind, at) = (
+            rid.clone(),
+            event.to_json(),
+            event.what.step().map(str::to_owned),
+            event.what.name(),
+            event.at.clone(),
+        );
+        recorder.send(move |j| {
+            let _ = j.event_at(&run_id, &at, step.as_deref(), kind, &json);
+        });
+        match format {
+            LogFormat::Text => print(&format!("{}\n", log_line(&event))),
+            LogFormat::Json => print(&format!("{}\n", event.to_json())),
+        }
+    };
+    let rid = r.id.clone();
+    let unfinished = recorder
+        .call(move |j| j.resources(&rid))
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|x| x.status != ResourceStatus::Deleted)
+        .count();
+    if unfinished == 0 {
+        print(&format!("run {}: nothing left to tear down\n", r.id));
+        return exit::OK;
+    }
+    print(&format!(
+        "run {} ({}): tearing down {unfinished} resource(s)\n",
+        r.id, r.playbook
+    ));
+    // Where the run's resources live.
+    let clients = if let Some(marker) = &r.local_sandbox {
+        match sandbox::running(state_dir) {
+            Some(now) if &format!("{}#{}", now.started_at, now.serve_pid) == marker => {
+                Clients::for_sandbox(&now.endpoint, r.region.as_deref().unwrap_or(&now.region))
+                    .await
+            }
+            _ => {
+                // The sandbox that held them was stopped: moto keeps nothing, so they are gone.
+                let rid = r.id.clone();
+                let _ = recorder
+                    .call(move |j| {
+                        for x in j.resources(&rid)? {
+                            if x.status != ResourceStatus::Deleted {
+                                j.set_status(
+                                    x.id,
+                                    ResourceStatus::Deleted,
+                                    "the local sandbox that held it was stopped",
+                                )?;
+                            }
+                        }
+                        Ok(())
+                    })
+                    .await;
+                print(&format!(
+                    "run {}: the local sandbox it ran against was stopped, and its resources with it\n",
+                    r.id
+                ));
+                return exit::OK;
+            }
+        }
+    } else {
+        let options = AwsOptions {
+            region: r.region.clone(),
+            endpoint: r.endpoint.clone(),
+            role_arn: r.role_arn.clone(),
+            session_name: Some("firedrill-teardown".into()),
+            ..AwsOptions::default()
+        };
+        match Clients::new(&options).await {
+            Ok(c) => c,
+            Err(e) => {
+                eprint(&format!("run {}: error: {e}\n", r.id));
+                return exit::INTERNAL;
+            }
+        }
+    };
+    // The guard again: the account must be the run's.
+    let allowed: Vec<String> = r.account.iter().cloned().collect();
+    if !allowed.is_empty()
+        && let Err(refusal) = guard::check(&clients.sts(), &allowed).await
+    {
+        eprint(&format!("run {}: {refusal}\n", r.id));
+        return exit::REFUSED;
+    }
+    let graph: teardown::Graph = serde_json::from_str(&r.graph).unwrap_or_default();
+    let outcome = teardown::run(
+        Some(&clients),
+        recorder,
+        &r.id,
+        &graph,
+        teardown::Options {
+            deadline: args.teardown_timeout.0,
+            poll: if r.local_sandbox.is_some() || r.endpoint.is_some() {
+                std::time::Duration::from_millis(100)
+            } else {
+                std::time::Duration::from_secs(5)
+            },
+        },
+        signals,
+        &mut say,
+    )
+    .await;
+    let rid = r.id.clone();
+    let state = outcome.state.name();
+    let _ = recorder
+        .call(move |j| j.set_teardown_state(&rid, state, None))
+        .await;
+    match outcome.state {
+        teardown::State::Done => {
+            print(&format!(
+                "run {}: teardown done ({} settled)\n",
+                r.id, outcome.settled
+            ));
+            exit::OK
+        }
+        teardown::State::Incomplete | teardown::State::Abandoned => {
+            eprint(&format!(
+                "run {}: teardown {}: {} resource(s) LEFT BEHIND:\n",
+                r.id,
+                state.to_uppercase(),
+                outcome.left.len()
+            ));
+            for l in &outcome.left {
+                eprint(&format!(
+                    "  {} {} (step `{}`): {}\n",
+                    l.resource.kind,
+                    l.resource
+                        .resource_id
+                        .as_deref()
+                        .unwrap_or(&l.resource.token),
+                    l.resource.step,
+                    l.reason
+                ));
+            }
+            if outcome.state == teardown::State::Abandoned {
+                exit::INTERRUPTED
+            } else {
+                exit::TEARDOWN_INCOMPLETE
+            }
+        }
+    }
+}

@@ -1,0 +1,57 @@
+//! The drill engine behind `firedrill run` and `firedrill teardown`.
+//!
+//! - [`dispatch`]: the one loop that owns a run's state and starts steps as their
+//!   dependencies succeed; it ends in a named state, then applies the teardown policy.
+//! - [`step`]: what a running step sees (resolved references, clients, the journal) and the
+//!   action interface's one way to create: intent journaled first, id after.
+//! - [`builtin`], [`ec2`]: the step kinds this version executes.
+//! - [`resource`]: the kinds of resource a run creates, and how teardown finds, checks and
+//!   deletes each; [`teardown`]: teardown itself.
+//! - [`recorder`]: the thread that writes the journal; [`event`]: what happens, on the run's
+//!   monotonic clock; [`progress`]: bars and log lines; [`report`]: the JSON run report.
+
+pub mod builtin;
+pub mod dispatch;
+pub mod ec2;
+pub mod event;
+pub mod progress;
+pub mod recorder;
+pub mod report;
+pub mod resource;
+pub mod step;
+pub mod teardown;
+
+use crate::kinds::Action;
+use step::{Outputs, StepCx, StepError};
+
+/// Whether this version can execute steps of `action`'s kind (validation knows every kind of
+/// the language; the engine learns them issue by issue). A run refuses, before it starts,
+/// a playbook with steps it cannot execute.
+pub fn executable(action: &Action) -> bool {
+    matches!(
+        action,
+        Action::Run(_) | Action::Wait(_) | Action::Manual(_) | Action::Ec2Launch(_)
+    )
+}
+
+/// Whether steps of `action`'s kind call AWS (and so need clients and the account guard).
+pub fn needs_aws(action: &Action) -> bool {
+    !matches!(action, Action::Run(_) | Action::Wait(_) | Action::Manual(_))
+}
+
+/// Makes attempt `attempt` of a step: start, await completion, give the outputs.
+pub async fn perform(action: &Action, cx: &StepCx, attempt: u32) -> Result<Outputs, StepError> {
+    if cx.cancel.is_cancelled() {
+        return Err(StepError::Cancelled);
+    }
+    match action {
+        Action::Run(with) => builtin::run(with, cx).await,
+        Action::Wait(with) => builtin::wait(with, cx).await,
+        Action::Manual(with) => builtin::manual(with, cx).await,
+        Action::Ec2Launch(with) => ec2::launch(with, cx, attempt).await,
+        other => Err(StepError::failed(format!(
+            "`{}` steps are not executed by this version of firedrill",
+            other.name()
+        ))),
+    }
+}

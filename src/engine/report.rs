@@ -1,0 +1,310 @@
+//! The run report: the versioned JSON document a run leaves behind (in its directory and in
+//! the journal), which `firedrill report` and `history` build on, and the summary printed at
+//! the end of a run.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::board::StepState;
+use crate::journal::ResourceRecord;
+
+/// The version of the report's format. Fields are only ever added within a version.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// How a run ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RunState {
+    /// Every step succeeded and every target was met.
+    Passed,
+    /// Every step succeeded, but a target was missed.
+    TargetMissed,
+    /// A step failed (or timed out, or the deadline passed).
+    Failed,
+    /// A signal stopped the run.
+    Interrupted,
+}
+
+impl RunState {
+    /// The name in reports and the journal.
+    pub fn name(self) -> &'static str {
+        match self {
+            RunState::Passed => "passed",
+            RunState::TargetMissed => "target-missed",
+            RunState::Failed => "failed",
+            RunState::Interrupted => "interrupted",
+        }
+    }
+}
+
+/// The whole report.
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    /// [`FORMAT_VERSION`].
+    pub format_version: u32,
+    /// The run id.
+    pub run_id: String,
+    /// The playbook.
+    pub playbook: PlaybookInfo,
+    /// The account the guard found (none when the drill made no AWS call).
+    pub account: Option<String>,
+    /// The region.
+    pub region: Option<String>,
+    /// When the run started (RFC 3339).
+    pub started_at: String,
+    /// When it ended.
+    pub finished_at: String,
+    /// How long it took, teardown included.
+    pub duration_secs: f64,
+    /// How it ended.
+    pub state: RunState,
+    /// The exit code of `firedrill run`.
+    pub exit_code: u8,
+    /// Why dispatching stopped early, if it did.
+    pub stop_reason: Option<String>,
+    /// The recovery time: to the `recovered` milestone.
+    pub rto: Measure,
+    /// The data loss. Measured by restore and backup steps.
+    pub rpo: Measure,
+    /// Every milestone the playbook names.
+    pub milestones: Vec<MilestoneReport>,
+    /// Every step, in file order.
+    pub steps: Vec<StepReport>,
+    /// What the run created, and what became of it.
+    pub resources: Vec<ResourceRecord>,
+    /// The teardown.
+    pub teardown: TeardownReport,
+}
+
+/// The playbook of a run.
+#[derive(Clone, Debug, Serialize)]
+pub struct PlaybookInfo {
+    /// Its name.
+    pub name: String,
+    /// Its file.
+    pub file: String,
+    /// Its owner.
+    pub owner: Option<String>,
+}
+
+/// A target and what was measured.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Measure {
+    /// The target, in seconds.
+    pub target_secs: Option<f64>,
+    /// What was measured, in seconds.
+    pub measured_secs: Option<f64>,
+    /// Whether the target was met (none without a target or a measurement).
+    pub met: Option<bool>,
+}
+
+/// A milestone.
+#[derive(Clone, Debug, Serialize)]
+pub struct MilestoneReport {
+    /// Its name.
+    pub name: String,
+    /// Its target, in seconds.
+    pub target_secs: Option<f64>,
+    /// When it was reached, in seconds since the drill started.
+    pub reached_secs: Option<f64>,
+    /// When it was reached (RFC 3339).
+    pub reached_at: Option<String>,
+    /// Whether its target was met: `false` when it has a target and was not reached.
+    pub met: Option<bool>,
+}
+
+/// A step.
+#[derive(Clone, Debug, Serialize)]
+pub struct StepReport {
+    /// Its id.
+    pub id: String,
+    /// Its kind.
+    pub uses: String,
+    /// Where it ended: `state` and its reason fields.
+    #[serde(flatten)]
+    pub state: StepState,
+    /// Its milestone.
+    pub milestone: Option<String>,
+    /// How many attempts it made.
+    pub attempts: u32,
+    /// When it started, in seconds since the drill started.
+    pub start_secs: Option<f64>,
+    /// How long it took.
+    pub duration_secs: Option<f64>,
+    /// When it started (RFC 3339).
+    pub started_at: Option<String>,
+    /// When it finished.
+    pub finished_at: Option<String>,
+    /// Why its attempts failed (the last few).
+    pub failures: Vec<String>,
+    /// Its outputs (a `run` step's `stdout` is the tail of its output).
+    pub outputs: BTreeMap<String, String>,
+}
+
+/// The teardown of a run.
+#[derive(Clone, Debug, Serialize)]
+pub struct TeardownReport {
+    /// The playbook's policy.
+    pub policy: String,
+    /// `done`, `incomplete`, `abandoned`, `kept` or `not-needed`.
+    pub state: String,
+    /// Until when resources are kept (`keep_for`), or why they are.
+    pub kept: Option<String>,
+    /// What is left behind, and why.
+    pub left: Vec<LeftReport>,
+}
+
+/// A resource left behind.
+#[derive(Clone, Debug, Serialize)]
+pub struct LeftReport {
+    /// The step that created it.
+    pub step: String,
+    /// Its kind.
+    pub kind: String,
+    /// Its id, or its token when its id is unknown.
+    pub id: String,
+    /// Why it is left.
+    pub reason: String,
+}
+
+impl Report {
+    /// The report as pretty JSON.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("reports serialize")
+    }
+}
+
+fn human(secs: f64) -> String {
+    // Whole milliseconds: the value is non-negative and far below u64::MAX.
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let ms = (secs * 1000.0).round() as u64;
+    let (h, m, s, ms) = (ms / 3_600_000, ms / 60_000 % 60, ms / 1000 % 60, ms % 1000);
+    if h > 0 {
+        format!("{h}h{m:02}m{s:02}s")
+    } else if m > 0 {
+        format!("{m}m{s:02}.{:01}s", ms / 100)
+    } else {
+        format!("{s}.{ms:03}s")
+    }
+}
+
+fn measure_line(name: &str, m: &Measure) -> String {
+    match (m.measured_secs, m.target_secs, m.met) {
+        (Some(v), Some(t), Some(true)) => {
+            format!("{name} {} (target {}): met", human(v), human(t))
+        }
+        (Some(v), Some(t), _) => format!("{name} {} (target {}): MISSED", human(v), human(t)),
+        (Some(v), None, _) => format!("{name} {} (no target)", human(v)),
+        (None, Some(t), Some(false)) => {
+            format!("{name} not reached (target {}): MISSED", human(t))
+        }
+        (None, Some(t), _) => format!("{name} not measured (target {})", human(t)),
+        (None, None, _) => format!("{name} not measured"),
+    }
+}
+
+/// The summary printed at the end of a run: a pure function of the report.
+pub fn render_summary(r: &Report) -> String {
+    let mut out = String::new();
+    out.push_str(&format!(
+        "drill {} of `{}`: {} in {}\n",
+        r.run_id,
+        r.playbook.name,
+        r.state.name().to_uppercase(),
+        human(r.duration_secs)
+    ));
+    if let Some(reason) = &r.stop_reason {
+        out.push_str(&format!("  stopped: {reason}\n"));
+    }
+    out.push_str(&format!("  {}\n", measure_line("RTO", &r.rto)));
+    for m in r.milestones.iter().filter(|m| m.name != "recovered") {
+        let line = measure_line(
+            &format!("milestone `{}`", m.name),
+            &Measure {
+                target_secs: m.target_secs,
+                measured_secs: m.reached_secs,
+                met: m.met,
+            },
+        );
+        out.push_str(&format!("  {line}\n"));
+    }
+    if r.rpo.target_secs.is_some() || r.rpo.measured_secs.is_some() {
+        out.push_str(&format!("  {}\n", measure_line("RPO", &r.rpo)));
+    }
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for s in &r.steps {
+        *counts.entry(state_name(&s.state)).or_default() += 1;
+    }
+    let counts: Vec<String> = counts.iter().map(|(k, v)| format!("{v} {k}")).collect();
+    out.push_str(&format!("  steps: {}\n", counts.join(", ")));
+    for s in &r.steps {
+        let line = match &s.state {
+            StepState::Failed { reason } => format!("failed: {reason}"),
+            StepState::TimedOut => format!(
+                "timed out: {}",
+                s.failures.last().map_or("", String::as_str)
+            ),
+            StepState::Skipped { because } => format!("skipped because `{because}` failed"),
+            StepState::Cancelled => "cancelled".to_owned(),
+            _ => continue,
+        };
+        out.push_str(&format!("    {}: {line}\n", s.id));
+    }
+    let t = &r.teardown;
+    match t.state.as_str() {
+        "done" => out.push_str(&format!(
+            "  teardown: done, {} resource{} deleted\n",
+            r.resources.len(),
+            if r.resources.len() == 1 { "" } else { "s" }
+        )),
+        "not-needed" => out.push_str("  teardown: nothing was created\n"),
+        "kept" => out.push_str(&format!(
+            "  teardown: kept ({}); `firedrill teardown {}` deletes them\n",
+            t.kept.as_deref().unwrap_or("by policy"),
+            r.run_id
+        )),
+        other => {
+            out.push_str(&format!(
+                "  teardown: {}: {} resource{} LEFT BEHIND\n",
+                other.to_uppercase(),
+                t.left.len(),
+                if t.left.len() == 1 { " IS" } else { "S ARE" }
+            ));
+            for l in &t.left {
+                out.push_str(&format!(
+                    "    {} {} (step `{}`): {}\n",
+                    l.kind, l.id, l.step, l.reason
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// The name of a step state (`succeeded`, `timed-out`, ...).
+pub fn state_name(s: &StepState) -> &'static str {
+    match s {
+        StepState::Waiting => "waiting",
+        StepState::Ready => "ready",
+        StepState::Running => "running",
+        StepState::Succeeded => "succeeded",
+        StepState::Failed { .. } => "failed",
+        StepState::TimedOut => "timed-out",
+        StepState::Skipped { .. } => "skipped",
+        StepState::NotStarted { .. } => "not-started",
+        StepState::Cancelled => "cancelled",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_well() {
+        assert_eq!(human(0.25), "0.250s");
+        assert_eq!(human(75.31), "1m15.3s");
+        assert_eq!(human(3725.0), "1h02m05s");
+    }
+}

@@ -1,0 +1,372 @@
+//! What a step sees while it runs: its references resolved (at dispatch time, from the outputs
+//! of the steps it depends on), the AWS clients, the journal, its cancel token, and the one way
+//! to create a resource: [`StepCx::create`], which writes the intent to the journal before the
+//! create call and the resource id after.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::event::What;
+use super::recorder::Recorder;
+use super::resource::ResourceKind;
+use crate::aws::Clients;
+use crate::template::{Ref, SecretSource, Template};
+
+/// A step's outputs: output name to value.
+pub type Outputs = BTreeMap<String, String>;
+
+/// Why an attempt of a step failed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StepError {
+    /// It failed; another attempt may succeed.
+    Failed(String),
+    /// The run stopped (a signal, a sibling's failure, the deadline) and the step stopped at a
+    /// safe point.
+    Cancelled,
+}
+
+impl StepError {
+    /// A failure with this reason.
+    pub fn failed(reason: impl Into<String>) -> Self {
+        StepError::Failed(reason.into())
+    }
+}
+
+impl std::fmt::Display for StepError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StepError::Failed(reason) => f.write_str(reason),
+            StepError::Cancelled => f.write_str("cancelled"),
+        }
+    }
+}
+
+/// What references resolve to for one step, fixed when the step is dispatched.
+#[derive(Debug, Default)]
+pub struct Scope {
+    /// The run id.
+    pub run_id: String,
+    /// The playbook's name.
+    pub playbook: String,
+    /// The playbook's vars, resolved.
+    pub vars: BTreeMap<String, String>,
+    /// The outputs of the steps this one depends on.
+    pub outputs: BTreeMap<String, Outputs>,
+}
+
+/// Settings every step of a run shares.
+#[derive(Clone, Debug)]
+pub struct Shared {
+    /// The AWS clients, when the playbook has AWS steps.
+    pub clients: Option<Clients>,
+    /// The journal.
+    pub recorder: Recorder,
+    /// The directory of the playbook (relative paths and the default working directory).
+    pub base_dir: PathBuf,
+    /// How often to poll a resource that is not ready yet.
+    pub poll: Duration,
+    /// How long a cancelled process has between SIGTERM and SIGKILL.
+    pub grace: Duration,
+    /// Tags for everything a run creates (the firedrill tags and the playbook's).
+    pub tags: Vec<(String, String)>,
+    /// Whether manual gates pass without asking.
+    pub auto_approve: bool,
+    /// Where manual gates ask, when a person is there.
+    pub prompter: Option<super::builtin::Prompter>,
+}
+
+/// The context of one step.
+#[derive(Clone)]
+pub struct StepCx {
+    /// The step id.
+    pub step: String,
+    /// What references resolve to.
+    pub scope: Arc<Scope>,
+    /// What the run shares.
+    pub shared: Arc<Shared>,
+    /// Cancelled when the run stops.
+    pub cancel: CancellationToken,
+    /// Events for the dispatcher (resources intended and created).
+    pub events: mpsc::UnboundedSender<What>,
+    /// Secret values this step resolved: masked in whatever it reports.
+    secrets: Arc<Mutex<Vec<String>>>,
+}
+
+impl StepCx {
+    /// A context for `step`.
+    pub fn new(
+        step: String,
+        scope: Arc<Scope>,
+        shared: Arc<Shared>,
+        cancel: CancellationToken,
+        events: mpsc::UnboundedSender<What>,
+    ) -> Self {
+        Self {
+            step,
+            scope,
+            shared,
+            cancel,
+            events,
+            secrets: Arc::default(),
+        }
+    }
+
+    /// `template` with its references resolved.
+    pub fn render(&self, template: &Template) -> Result<String, StepError> {
+        template.render(|r| self.resolve(r))
+    }
+
+    /// The value of one reference.
+    pub fn resolve(&self, r: &Ref) -> Result<String, StepError> {
+        match r {
+            Ref::Var(name) => self
+                .scope
+                .vars
+                .get(name)
+                .cloned()
+                .ok_or_else(|| StepError::failed(format!("`${{vars.{name}}}` has no value"))),
+            Ref::Output { step, key } => self
+                .scope
+                .outputs
+                .get(step)
+                .and_then(|o| o.get(key))
+                .cloned()
+                .ok_or_else(|| {
+                    StepError::failed(format!(
+                        "`${{steps.{step}.outputs.{key}}}`: step `{step}` did not set `{key}`"
+                    ))
+                }),
+            Ref::Env(name) => std::env::var(name).map_err(|_| {
+                StepError::failed(format!(
+                    "`${{env.{name}}}`: the environment variable `{name}` is not set"
+                ))
+            }),
+            Ref::Run(field) => match field.as_str() {
+                "id" => Ok(self.scope.run_id.clone()),
+                "playbook" => Ok(self.scope.playbook.clone()),
+                other => Err(StepError::failed(format!(
+                    "`${{run.{other}}}` is not known"
+                ))),
+            },
+            Ref::Secret {
+                source: SecretSource::Env,
+                key,
+            } => {
+                let value = std::env::var(key).map_err(|_| {
+                    StepError::failed(format!(
+                        "`${{secret:env:{key}}}`: the environment variable `{key}` is not set"
+                    ))
+                })?;
+                if !value.is_empty() {
+                    self.secrets
+                        .lock()
+                        .expect("the secrets lock")
+                        .push(value.clone());
+                }
+                Ok(value)
+            }
+            Ref::Secret {
+                source: SecretSource::Ssm,
+                key,
+            } => Err(StepError::failed(format!(
+                "`${{secret:ssm:{key}}}`: SSM parameters are not read by this version of firedrill"
+            ))),
+        }
+    }
+
+    /// `text` with every secret this step resolved replaced by `***`.
+    pub fn mask(&self, text: &str) -> String {
+        let secrets = self.secrets.lock().expect("the secrets lock");
+        let mut out = text.to_owned();
+        for s in secrets.iter() {
+            out = out.replace(s.as_str(), "***");
+        }
+        out
+    }
+
+    /// The AWS clients; a step kind that needs them only runs when the run made them.
+    pub fn clients(&self) -> Result<&Clients, StepError> {
+        self.shared
+            .clients
+            .as_ref()
+            .ok_or_else(|| StepError::failed("no AWS clients were made for this run"))
+    }
+
+    /// The name or idempotency token of the resource that attempt `attempt` of this step
+    /// creates: derived from the run id, so that after a crash it can be found or proved
+    /// absent. At most 64 characters of `[a-z0-9-]`, starting with a letter.
+    pub fn token(&self, attempt: u32) -> String {
+        let step: String = self
+            .step
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    c.to_ascii_lowercase()
+                } else {
+                    '-'
+                }
+            })
+            .collect();
+        let run: String = self
+            .scope
+            .run_id
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .map(|c| c.to_ascii_lowercase())
+            .collect();
+        let suffix = format!("-{attempt}");
+        let room = 64usize.saturating_sub(3 + run.len() + 1 + suffix.len());
+        let step: String = step.chars().take(room).collect();
+        let mut token = format!("fd-{run}-{}{suffix}", step.trim_matches('-'));
+        while token.contains("--") {
+            token = token.replace("--", "-");
+        }
+        token
+    }
+
+    /// The tags for a resource created with `token`.
+    pub fn tags(&self, token: &str) -> Vec<(String, String)> {
+        let mut tags = self.shared.tags.clone();
+        tags.push((super::resource::TAG_STEP.into(), self.step.clone()));
+        tags.push((super::resource::TAG_TOKEN.into(), token.to_owned()));
+        tags.push(("Name".into(), token.to_owned()));
+        tags
+    }
+
+    /// Creates a resource: writes the intent (kind and token) to the journal and waits until
+    /// it is on disk, makes the create `call`, then records the id it gives. A failed call
+    /// leaves the intent: the resource may exist, and teardown finds it by its token or
+    /// proves it absent.
+    pub async fn create<F, Fut>(
+        &self,
+        kind: ResourceKind,
+        token: &str,
+        call: F,
+    ) -> Result<String, StepError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<String, StepError>>,
+    {
+        let region = self
+            .shared
+            .clients
+            .as_ref()
+            .map(|c| c.region.clone())
+            .unwrap_or_default();
+        let (run_id, step, token_owned) = (
+            self.scope.run_id.clone(),
+            self.step.clone(),
+            token.to_owned(),
+        );
+        let row = self
+            .shared
+            .recorder
+            .call(move |j| j.intend(&run_id, &step, kind.name(), &token_owned, &region))
+            .await
+            .map_err(|e| StepError::failed(format!("cannot journal the intent: {e}")))?;
+        let _ = self.events.send(What::ResourceIntended {
+            step: self.step.clone(),
+            kind: kind.name().into(),
+            token: token.to_owned(),
+        });
+        let id = call().await?;
+        let id_owned = id.clone();
+        self.shared
+            .recorder
+            .call(move |j| j.created(row, &id_owned))
+            .await
+            .map_err(|e| StepError::failed(format!("cannot journal the created {id}: {e}")))?;
+        let _ = self.events.send(What::ResourceCreated {
+            step: self.step.clone(),
+            kind: kind.name().into(),
+            id: id.clone(),
+        });
+        Ok(id)
+    }
+
+    /// Sleeps for the poll interval, or returns `Cancelled` when the run stops first.
+    pub async fn pause(&self) -> Result<(), StepError> {
+        tokio::select! {
+            () = tokio::time::sleep(self.shared.poll) => Ok(()),
+            () = self.cancel.cancelled() => Err(StepError::Cancelled),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cx(step: &str, run_id: &str) -> StepCx {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let recorder = Recorder::start(crate::journal::Journal::open(dir.path()).expect("open"));
+        let shared = Shared {
+            clients: None,
+            recorder,
+            base_dir: PathBuf::from("."),
+            poll: Duration::from_millis(10),
+            grace: Duration::from_secs(1),
+            tags: Vec::new(),
+            auto_approve: false,
+            prompter: None,
+        };
+        let mut scope = Scope {
+            run_id: run_id.into(),
+            playbook: "pb".into(),
+            ..Scope::default()
+        };
+        scope.vars.insert("region".into(), "eu-west-1".into());
+        scope.outputs.insert(
+            "db".into(),
+            Outputs::from([("endpoint".to_string(), "db.local".to_string())]),
+        );
+        StepCx::new(
+            step.into(),
+            Arc::new(scope),
+            Arc::new(shared),
+            CancellationToken::new(),
+            mpsc::unbounded_channel().0,
+        )
+    }
+
+    #[test]
+    fn tokens_are_short_safe_and_derived_from_the_run() {
+        let c = cx("Restore_DB", "20261125-101500-1a2b3c4d");
+        assert_eq!(c.token(1), "fd-20261125101500-1a2b3c4d-restore-db-1");
+        let long = cx(&"x".repeat(200), "20261125-101500-1a2b3c4d");
+        let t = long.token(12);
+        assert!(t.len() <= 64, "{t}");
+        assert!(t.ends_with("-12"));
+        assert!(t.starts_with("fd-20261125101500-1a2b3c4d-"));
+        assert!(!cx("a__b", "r").token(1).contains("--"));
+    }
+
+    #[test]
+    fn references_resolve_and_secrets_are_masked() {
+        let c = cx("app", "run-1");
+        let t = Template::parse(
+            "${vars.region}/${steps.db.outputs.endpoint}/${run.id}/${run.playbook}",
+        )
+        .expect("valid");
+        assert_eq!(
+            c.render(&t).expect("renders"),
+            "eu-west-1/db.local/run-1/pb"
+        );
+        let missing = Template::parse("${steps.db.outputs.port}").expect("valid");
+        assert_eq!(
+            c.render(&missing),
+            Err(StepError::failed(
+                "`${steps.db.outputs.port}`: step `db` did not set `port`"
+            ))
+        );
+        let path = std::env::var("PATH").expect("PATH is set");
+        let secret = Template::parse("${secret:env:PATH}").expect("valid");
+        assert_eq!(c.render(&secret).expect("renders"), path);
+        assert_eq!(c.mask(&format!("it was {path}!")), "it was ***!");
+    }
+}

@@ -1,0 +1,456 @@
+//! Teardown: delete what a run created, from its journal, in reverse dependency order,
+//! independent resources in parallel, each deletion retried, under a deadline that reports
+//! what it still waits on. Used at the end of `firedrill run` and by `firedrill teardown`,
+//! which resumes a crashed or interrupted run; running it twice is harmless.
+//!
+//! A resource is deleted only when the journal says this run created it and its tags confirm
+//! it (`firedrill:run-id`). A resource whose create call was made but never confirmed (a
+//! crash) is looked up by the token it was created with: found, it is deleted; not found, it
+//! is proved absent and recorded so.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::event::What;
+use super::recorder::Recorder;
+use super::resource::{Owner, ResourceKind};
+use crate::attempts;
+use crate::aws::Clients;
+use crate::journal::{ResourceRecord, ResourceStatus};
+use crate::playbook::Retry;
+
+/// Each step's dependencies, by id.
+pub type Graph = BTreeMap<String, Vec<String>>;
+
+/// How teardown behaves.
+#[derive(Clone, Copy, Debug)]
+pub struct Options {
+    /// How long teardown may take in all.
+    pub deadline: Duration,
+    /// How often to ask whether a deleted resource is gone.
+    pub poll: Duration,
+}
+
+/// How a teardown ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum State {
+    /// Everything the run created is gone.
+    Done,
+    /// Something is left behind.
+    Incomplete,
+    /// A second signal stopped it; `firedrill teardown` resumes it.
+    Abandoned,
+}
+
+impl State {
+    /// The name in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            State::Done => "done",
+            State::Incomplete => "incomplete",
+            State::Abandoned => "abandoned",
+        }
+    }
+}
+
+/// A resource teardown could not delete.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Left {
+    /// The journal row.
+    pub resource: ResourceRecord,
+    /// Why.
+    pub reason: String,
+}
+
+/// What a teardown did.
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    /// How it ended.
+    pub state: State,
+    /// How many resources it settled (deleted, already gone, never created).
+    pub settled: usize,
+    /// What is left behind.
+    pub left: Vec<Left>,
+}
+
+/// How deletion calls are retried (on top of the SDK's own retries of throttling and 5xx).
+const DELETE_RETRY: Retry = Retry {
+    attempts: Some(5),
+    interval: crate::duration::Duration(Duration::from_secs(2)),
+    backoff: 2.0,
+    until: None,
+};
+
+/// How many failed "is it gone?" calls in a row end the wait on one resource.
+const MAX_POLL_ERRORS: u32 = 5;
+
+enum Settled {
+    Gone(&'static str),
+    Left(String),
+}
+
+/// Tears down run `run_id`: every resource of its journal not yet deleted. `signals` delivers
+/// the second Ctrl-C, which stops waiting (what is unfinished stays in the journal).
+pub async fn run(
+    clients: Option<&Clients>,
+    recorder: &Recorder,
+    run_id: &str,
+    graph: &Graph,
+    options: Options,
+    signals: &mut mpsc::UnboundedReceiver<()>,
+    emit: &mut dyn FnMut(What),
+) -> Outcome {
+    let rid = run_id.to_owned();
+    let resources = match recorder.call(move |j| j.resources(&rid)).await {
+        Ok(all) => all
+            .into_iter()
+            .filter(|r| r.status != ResourceStatus::Deleted)
+            .collect::<Vec<_>>(),
+        Err(e) => {
+            return Outcome {
+                state: State::Incomplete,
+                settled: 0,
+                left: vec![Left {
+                    resource: placeholder(run_id),
+                    reason: format!("cannot read the journal: {e}"),
+                }],
+            };
+        }
+    };
+    emit(What::TeardownStarted {
+        resources: resources.len(),
+    });
+    let blockers = blockers(&resources, graph);
+    let mut pending: Vec<usize> = (0..resources.len()).collect();
+    let mut finished = vec![false; resources.len()];
+    let mut set: JoinSet<(usize, Settled)> = JoinSet::new();
+    let mut in_flight: BTreeSet<usize> = BTreeSet::new();
+    let mut settled = 0;
+    let mut left = Vec::new();
+    let stop = CancellationToken::new();
+    let deadline = Instant::now() + options.deadline;
+    let mut state = State::Done;
+    loop {
+        // Start every deletion whose dependents' resources are all finished.
+        pending.retain(|&r| {
+            if blockers[r].iter().all(|&b| finished[b]) {
+                let resource = resources[r].clone();
+                let (clients, recorder, run_id) =
+                    (clients.cloned(), recorder.clone(), run_id.to_owned());
+                let stop = stop.clone();
+                set.spawn(async move {
+                    let how = settle(
+                        clients.as_ref(),
+                        &recorder,
+                        &run_id,
+                        &resource,
+                        options.poll,
+                        &stop,
+                    )
+                    .await;
+                    (r, how)
+                });
+                in_flight.insert(r);
+                false
+            } else {
+                true
+            }
+        });
+        if set.is_empty() {
+            break;
+        }
+        tokio::select! {
+            joined = set.join_next() => {
+                let Some(joined) = joined else { continue };
+                let (r, how) = joined.unwrap_or_else(|e| (usize::MAX, Settled::Left(e.to_string())));
+                if r == usize::MAX {
+                    continue;
+                }
+                in_flight.remove(&r);
+                finished[r] = true;
+                let res = &resources[r];
+                let id = res.resource_id.clone().unwrap_or_else(|| res.token.clone());
+                match how {
+                    Settled::Gone(how) => {
+                        settled += 1;
+                        emit(What::ResourceDeleted { step: res.step.clone(), kind: res.kind.clone(), id, how: how.into() });
+                    }
+                    Settled::Left(reason) => {
+                        emit(What::ResourceLeft { step: res.step.clone(), kind: res.kind.clone(), id, reason: reason.clone() });
+                        left.push(Left { resource: res.clone(), reason });
+                    }
+                }
+            }
+            () = tokio::time::sleep_until(deadline) => {
+                let on: Vec<String> = in_flight.iter().map(|&r| describe(&resources[r])).collect();
+                emit(What::TeardownWaiting { on });
+                stop.cancel();
+                set.abort_all();
+                for &r in in_flight.iter().chain(pending.iter()) {
+                    left.push(Left {
+                        resource: resources[r].clone(),
+                        reason: format!("the teardown deadline ({}) passed before it was gone", crate::duration::Duration(options.deadline)),
+                    });
+                }
+                state = State::Incomplete;
+                break;
+            }
+            Some(()) = signals.recv() => {
+                stop.cancel();
+                set.abort_all();
+                state = State::Abandoned;
+                for &r in in_flight.iter().chain(pending.iter()) {
+                    left.push(Left { resource: resources[r].clone(), reason: "teardown was stopped by a second signal".into() });
+                }
+                break;
+            }
+        }
+    }
+    if state == State::Done && !left.is_empty() {
+        state = State::Incomplete;
+    }
+    emit(What::TeardownFinished {
+        state: state.name().into(),
+    });
+    Outcome {
+        state,
+        settled,
+        left,
+    }
+}
+
+fn describe(r: &ResourceRecord) -> String {
+    format!(
+        "{} {} (step `{}`)",
+        r.kind,
+        r.resource_id.as_deref().unwrap_or(&r.token),
+        r.step
+    )
+}
+
+fn placeholder(run_id: &str) -> ResourceRecord {
+    ResourceRecord {
+        id: 0,
+        run_id: run_id.to_owned(),
+        step: String::new(),
+        kind: "journal".into(),
+        token: String::new(),
+        region: String::new(),
+        resource_id: None,
+        status: ResourceStatus::Failed,
+        detail: String::new(),
+    }
+}
+
+/// For each resource, the resources that must be finished before it is deleted: those of the
+/// steps that depend on its step (directly or not), and those its own step created after it.
+fn blockers(resources: &[ResourceRecord], graph: &Graph) -> Vec<Vec<usize>> {
+    let mut dependents: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for (step, deps) in graph {
+        for d in deps {
+            dependents
+                .entry(d.as_str())
+                .or_default()
+                .push(step.as_str());
+        }
+    }
+    let downstream = |step: &str| -> BTreeSet<String> {
+        let mut seen = BTreeSet::new();
+        let mut stack = vec![step.to_owned()];
+        while let Some(s) = stack.pop() {
+            for d in dependents.get(s.as_str()).into_iter().flatten() {
+                if seen.insert((*d).to_owned()) {
+                    stack.push((*d).to_owned());
+                }
+            }
+        }
+        seen
+    };
+    resources
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let below = downstream(&r.step);
+            resources
+                .iter()
+                .enumerate()
+                .filter(|(j, other)| {
+                    *j != i
+                        && (below.contains(&other.step)
+                            || (other.step == r.step && other.id > r.id))
+                })
+                .map(|(j, _)| j)
+                .collect()
+        })
+        .collect()
+}
+
+async fn mark(recorder: &Recorder, row: i64, status: ResourceStatus, detail: &str) {
+    let detail = detail.to_owned();
+    let _ = recorder
+        .call(move |j| j.set_status(row, status, &detail))
+        .await;
+}
+
+/// Deletes one resource, or says why it cannot.
+async fn settle(
+    clients: Option<&Clients>,
+    recorder: &Recorder,
+    run_id: &str,
+    r: &ResourceRecord,
+    poll: Duration,
+    stop: &CancellationToken,
+) -> Settled {
+    let Some(kind) = ResourceKind::parse(&r.kind) else {
+        let why = format!(
+            "this firedrill does not know resources of kind `{}`",
+            r.kind
+        );
+        mark(recorder, r.id, ResourceStatus::Failed, &why).await;
+        return Settled::Left(why);
+    };
+    let Some(clients) = clients else {
+        return Settled::Left("no AWS clients to delete it with".into());
+    };
+    let id = match &r.resource_id {
+        Some(id) => id.clone(),
+        None => match kind.find(clients, &r.token).await {
+            Ok(Some(id)) => {
+                let (row, found) = (r.id, id.clone());
+                let _ = recorder.call(move |j| j.created(row, &found)).await;
+                id
+            }
+            Ok(None) => {
+                mark(
+                    recorder,
+                    r.id,
+                    ResourceStatus::Deleted,
+                    "never created: nothing carries its token",
+                )
+                .await;
+                return Settled::Gone("never created");
+            }
+            Err(e) => {
+                return Settled::Left(format!(
+                    "cannot look for it by its token `{}`: {e}",
+                    r.token
+                ));
+            }
+        },
+    };
+    match kind.owner(clients, &id).await {
+        Ok(Owner::Gone) => {
+            mark(recorder, r.id, ResourceStatus::Deleted, "already gone").await;
+            return Settled::Gone("already gone");
+        }
+        Ok(Owner::Run(owner)) if owner == run_id => {}
+        Ok(Owner::Run(owner)) => {
+            let why =
+                format!("its tags say run `{owner}` created it, not this run: not deleting it");
+            mark(recorder, r.id, ResourceStatus::Failed, &why).await;
+            return Settled::Left(why);
+        }
+        Ok(Owner::Untagged) => {
+            let why =
+                "it carries no firedrill run tag, so firedrill did not create it: not deleting it"
+                    .to_owned();
+            mark(recorder, r.id, ResourceStatus::Failed, &why).await;
+            return Settled::Left(why);
+        }
+        Err(e) => return Settled::Left(format!("cannot check its tags: {e}")),
+    }
+    mark(recorder, r.id, ResourceStatus::Deleting, "").await;
+    let deleted = attempts::run(
+        Some(&DELETE_RETRY),
+        None,
+        u64::try_from(r.id).unwrap_or(0),
+        stop,
+        |_| kind.delete(clients, &id),
+        |_, _| {},
+    )
+    .await;
+    if let Err(failure) = deleted {
+        let why = format!(
+            "deleting it failed {} times: {}",
+            failure.attempts,
+            failure.reasons.last().cloned().unwrap_or_default()
+        );
+        mark(recorder, r.id, ResourceStatus::Failed, &why).await;
+        return Settled::Left(why);
+    }
+    let mut errors = 0;
+    loop {
+        match kind.is_gone(clients, &id).await {
+            Ok(true) => {
+                mark(recorder, r.id, ResourceStatus::Deleted, "").await;
+                return Settled::Gone("deleted");
+            }
+            Ok(false) => errors = 0,
+            Err(e) => {
+                errors += 1;
+                if errors >= MAX_POLL_ERRORS {
+                    return Settled::Left(format!("cannot tell whether it is gone: {e}"));
+                }
+            }
+        }
+        tokio::select! {
+            () = tokio::time::sleep(poll) => {}
+            () = stop.cancelled() => return Settled::Left("teardown stopped".into()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn res(id: i64, step: &str) -> ResourceRecord {
+        ResourceRecord {
+            id,
+            run_id: "r".into(),
+            step: step.into(),
+            kind: "ec2-instance".into(),
+            token: format!("t{id}"),
+            region: "us-east-1".into(),
+            resource_id: None,
+            status: ResourceStatus::Created,
+            detail: String::new(),
+        }
+    }
+
+    #[test]
+    fn dependents_go_first_and_a_step_deletes_its_newest_first() {
+        // network <- db <- app ; cache independent
+        let graph: Graph = [
+            ("network".to_string(), vec![]),
+            ("db".to_string(), vec!["network".to_string()]),
+            ("app".to_string(), vec!["db".to_string()]),
+            ("cache".to_string(), vec![]),
+        ]
+        .into();
+        let resources = [
+            res(1, "network"),
+            res(2, "db"),
+            res(3, "db"),
+            res(4, "app"),
+            res(5, "cache"),
+        ];
+        let b = blockers(&resources, &graph);
+        assert_eq!(b[0], vec![1, 2, 3], "the network waits for db and app");
+        assert_eq!(
+            b[1],
+            vec![2, 3],
+            "db's first waits for its second and for app"
+        );
+        assert_eq!(b[2], vec![3]);
+        assert!(
+            b[3].is_empty() && b[4].is_empty(),
+            "app and cache go at once"
+        );
+    }
+}
