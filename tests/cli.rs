@@ -185,12 +185,12 @@ fn plan_renders_text_dot_and_mermaid() {
         let out = Test::new()
             .args([
                 "plan",
-                "examples/quickstart/playbook.yaml",
+                "playbooks/shop.yaml",
                 "--format",
                 format,
             ])
             .run();
-        insta::assert_snapshot!(format!("plan-quickstart-{format}"), out.stdout);
+        insta::assert_snapshot!(format!("plan-shop-{format}"), out.stdout);
     }
 }
 

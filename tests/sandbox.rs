@@ -514,7 +514,7 @@ async fn the_guard_refuses_another_account_with_zero_mutating_calls() {
     })
     .await;
     let root = support::root();
-    let (_, loaded) = firedrill::playbook::load(&root.join("examples/quickstart/playbook.yaml"));
+    let (_, loaded) = firedrill::playbook::load(&root.join("playbooks/shop.yaml"));
     let mut playbook = loaded.expect("the quickstart validates").playbook;
     playbook.sandbox.accounts = vec!["111122223333".into()];
     let clients = sandbox.clients().await;
