@@ -145,6 +145,9 @@ pub async fn run(
         source,
     })?;
     let pid = child.id();
+    // If this future is dropped (the run stopped waiting), nothing the process started
+    // outlives it either.
+    let _group = GroupGuard(pid);
     let stdout = tokio::spawn(tail(child.stdout.take().expect("piped")));
     let stderr = tokio::spawn(tail(child.stderr.take().expect("piped")));
     let mut cancelled = false;
@@ -173,6 +176,15 @@ pub async fn run(
         outputs,
         cancelled,
     })
+}
+
+/// Kills a process group when dropped.
+struct GroupGuard(Option<u32>);
+
+impl Drop for GroupGuard {
+    fn drop(&mut self) {
+        signal_group(self.0, rustix::process::Signal::KILL);
+    }
 }
 
 fn signal_group(pid: Option<u32>, signal: rustix::process::Signal) {

@@ -183,12 +183,7 @@ fn plan_exits_target_missed_when_the_prediction_misses() {
 fn plan_renders_text_dot_and_mermaid() {
     for format in ["text", "dot", "mermaid"] {
         let out = Test::new()
-            .args([
-                "plan",
-                "playbooks/shop.yaml",
-                "--format",
-                format,
-            ])
+            .args(["plan", "playbooks/shop.yaml", "--format", format])
             .run();
         insta::assert_snapshot!(format!("plan-shop-{format}"), out.stdout);
     }

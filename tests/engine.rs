@@ -73,11 +73,7 @@ async fn run_yaml(yaml: &str, parallel: Option<usize>, deadline: Option<Duration
     )
     .expect("write");
     let (_, loaded) = firedrill::playbook::load(&path);
-    let playbook = Arc::new(
-        loaded
-            .unwrap_or_else(|d| panic!("valid: {d:#?}"))
-            .playbook,
-    );
+    let playbook = Arc::new(loaded.unwrap_or_else(|d| panic!("valid: {d:#?}")).playbook);
     let state = tempfile::tempdir().expect("state");
     let recorder = Recorder::start(Journal::open(state.path()).expect("journal"));
     let run_id = "20261125-000000-00000001".to_owned();
@@ -167,7 +163,12 @@ steps:
     assert_eq!(ran.outcome.exit_code, exit::OK);
     assert_eq!(ran.outcome.report.state, RunState::Passed);
     // A reference is a dependency: `right` waits for `root` like `left` does.
-    for (before, after) in [("root", "left"), ("root", "right"), ("left", "join"), ("right", "join")] {
+    for (before, after) in [
+        ("root", "left"),
+        ("root", "right"),
+        ("left", "join"),
+        ("right", "join"),
+    ] {
         assert!(
             ran.position("step-succeeded", before) < ran.position("step-started", after),
             "{after} started before {before} succeeded"
@@ -268,7 +269,9 @@ steps:
             because: "broken".into()
         }
     );
-    assert!(matches!(ran.state("later"), StepState::NotStarted { reason } if reason.contains("`broken` failed and aborts the run")));
+    assert!(
+        matches!(ran.state("later"), StepState::NotStarted { reason } if reason.contains("`broken` failed and aborts the run"))
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -432,7 +435,9 @@ steps:
     assert_eq!(ran.outcome.exit_code, exit::STEP_FAILED);
     assert_eq!(ran.state("first"), &StepState::Succeeded);
     assert_eq!(ran.state("long"), &StepState::Cancelled);
-    assert!(matches!(ran.state("never"), StepState::NotStarted { reason } if reason.contains("deadline (10m)")));
+    assert!(
+        matches!(ran.state("never"), StepState::NotStarted { reason } if reason.contains("deadline (10m)"))
+    );
     assert_eq!(
         ran.outcome.report.duration_secs.round(),
         600.0,
@@ -455,5 +460,7 @@ steps:
         None,
     )
     .await;
-    assert!(matches!(ran.state("confirm"), StepState::Failed { reason } if reason.contains("--auto-approve")));
+    assert!(
+        matches!(ran.state("confirm"), StepState::Failed { reason } if reason.contains("--auto-approve"))
+    );
 }

@@ -155,6 +155,18 @@ fn signals(resume: String) -> mpsc::UnboundedReceiver<()> {
     rx
 }
 
+/// Whether `endpoint` is on this machine (the local sandbox).
+fn is_loopback(endpoint: &str) -> bool {
+    let host = endpoint
+        .split("://")
+        .nth(1)
+        .unwrap_or(endpoint)
+        .split(['/', ':'])
+        .next()
+        .unwrap_or("");
+    host == "localhost" || host.starts_with("127.") || endpoint.contains("://[::1]")
+}
+
 /// The command that resumes a run's teardown.
 fn resume_command(state_dir: &Path, run_id: &str) -> String {
     format!(
@@ -262,7 +274,8 @@ async fn run_async(
             endpoint: endpoint.clone(),
             role_arn: playbook.sandbox.role_arn.clone(),
             session_name: Some("firedrill".into()),
-            sandbox_credentials: false,
+            // A loopback endpoint is a local sandbox, which takes any credentials.
+            sandbox_credentials: endpoint.as_deref().is_some_and(is_loopback),
             retry: None,
         };
         match Clients::new(&options).await {
@@ -667,6 +680,7 @@ async fn teardown_run(
             endpoint: r.endpoint.clone(),
             role_arn: r.role_arn.clone(),
             session_name: Some("firedrill-teardown".into()),
+            sandbox_credentials: r.endpoint.as_deref().is_some_and(is_loopback),
             ..AwsOptions::default()
         };
         match Clients::new(&options).await {

@@ -1,0 +1,437 @@
+//! `firedrill run` and `firedrill teardown` as an operator runs them: Ctrl-C once and twice,
+//! a SIGKILL in the middle of a drill against the local sandbox and the teardown that
+//! follows, and the refusals.
+
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use firedrill::exit;
+use firedrill::journal::{Journal, ResourceStatus};
+use firedrill::sandbox::ProxyConfig;
+use support::Test;
+use support::sandbox::TestSandbox;
+
+/// A `firedrill` process whose standard output is read line by line as it comes.
+struct Live {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    seen: Vec<String>,
+    stderr: std::thread::JoinHandle<String>,
+}
+
+impl Live {
+    fn start(state: &std::path::Path, args: &[&str]) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_firedrill"))
+            .args(args)
+            .env("FIREDRILL_STATE_DIR", state)
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("firedrill starts");
+        let stdout = child.stdout.take().expect("piped");
+        let mut stderr = child.stderr.take().expect("piped");
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let stderr = std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = std::io::Read::read_to_string(&mut stderr, &mut text);
+            text
+        });
+        Self {
+            child,
+            lines,
+            seen: Vec::new(),
+            stderr,
+        }
+    }
+
+    /// Waits for a line containing `text` (the event, not a guess at its time); the limit only
+    /// turns a hang into a failure.
+    fn wait_for(&mut self, text: &str) -> String {
+        loop {
+            match self.lines.recv_timeout(Duration::from_secs(120)) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if line.contains(text) {
+                        return line;
+                    }
+                }
+                Err(_) => panic!("no line with {text:?}; saw:\n{}", self.seen.join("\n")),
+            }
+        }
+    }
+
+    fn signal(&self, signal: rustix::process::Signal) {
+        let pid = rustix::process::Pid::from_raw(i32::try_from(self.child.id()).expect("pid"))
+            .expect("a pid");
+        rustix::process::kill_process(pid, signal).expect("signal");
+    }
+
+    /// Waits for the exit; returns the code, all of standard output and standard error.
+    fn finish(mut self) -> (Option<i32>, String, String) {
+        let status = self.child.wait().expect("wait");
+        while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(10)) {
+            self.seen.push(line);
+        }
+        let stderr = self.stderr.join().unwrap_or_default();
+        (status.code(), self.seen.join("\n"), stderr)
+    }
+}
+
+fn run_id_of(line: &str) -> String {
+    line.split("run-started run ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .expect("a run id")
+        .to_owned()
+}
+
+/// Waits until a step has written a pid to `path` (the event); the limit turns a hang into a
+/// failure.
+fn wait_for_pid(path: &std::path::Path) {
+    let limit = std::time::Instant::now() + Duration::from_secs(60);
+    while std::fs::read_to_string(path).map_or(true, |t| !t.ends_with('\n')) {
+        assert!(
+            std::time::Instant::now() < limit,
+            "no pid in {}",
+            path.display()
+        );
+        std::thread::yield_now();
+    }
+}
+
+fn pid_in(path: &std::path::Path) -> u32 {
+    std::fs::read_to_string(path)
+        .expect("the step wrote its pid")
+        .trim()
+        .parse()
+        .expect("a pid")
+}
+
+#[test]
+fn steps_this_version_cannot_execute_are_refused_before_anything_runs() {
+    let state = tempfile::tempdir().expect("state");
+    Test::new()
+        .env("FIREDRILL_STATE_DIR", state.path().to_str().expect("utf-8"))
+        .args(["run", "playbooks/shop.yaml"])
+        .code(exit::INVALID)
+        .stderr_has("cannot execute these steps yet: `db` (rds.restore-snapshot")
+        .stderr_has("firedrill plan playbooks/shop.yaml")
+        .run();
+    assert!(
+        !Journal::file(state.path()).exists(),
+        "nothing was started, not even a journal"
+    );
+}
+
+#[test]
+fn the_first_signal_cancels_running_steps_and_ends_the_run_interrupted() {
+    let dir = tempfile::tempdir().expect("dir");
+    std::fs::write(
+        dir.path().join("drill.yaml"),
+        r#"version: 1
+name: interrupt
+sandbox: { accounts: ["123456789012"] }
+steps:
+  long:
+    uses: run
+    with: { command: 'sleep 600 & echo $! > sleep.pid; wait' }
+  after:
+    uses: run
+    needs: [long]
+    with: { command: 'true' }
+"#,
+    )
+    .expect("write");
+    let playbook = dir.path().join("drill.yaml");
+    let mut live = Live::start(
+        &dir.path().join("state"),
+        &["run", playbook.to_str().expect("utf-8")],
+    );
+    live.wait_for("step-started long");
+    // The step's process is up once it has written its child's pid.
+    let pid_file = dir.path().join("sleep.pid");
+    wait_for_pid(&pid_file);
+    let sleeper = pid_in(&pid_file);
+    live.signal(rustix::process::Signal::INT);
+    let (code, stdout, stderr) = live.finish();
+    assert_eq!(
+        code,
+        Some(i32::from(exit::INTERRUPTED)),
+        "{stdout}\n{stderr}"
+    );
+    for line in [
+        "stopping interrupted by a signal",
+        "step-cancelled long",
+        "step-not-started after: interrupted by a signal",
+        "run-finished interrupted (exit 130)",
+        "INTERRUPTED",
+    ] {
+        assert!(stdout.contains(line), "missing {line:?} in:\n{stdout}");
+    }
+    assert!(stderr.contains("stopping: no new step starts"), "{stderr}");
+    assert!(
+        !firedrill::sandbox::local::alive(sleeper),
+        "the step's whole process group is gone"
+    );
+}
+
+#[test]
+fn the_second_signal_stops_waiting_and_prints_the_resume_command() {
+    let dir = tempfile::tempdir().expect("dir");
+    // A step that ignores SIGTERM: after the first signal, the run waits out its grace period.
+    std::fs::write(
+        dir.path().join("drill.yaml"),
+        r#"version: 1
+name: stubborn
+sandbox: { accounts: ["123456789012"] }
+steps:
+  stubborn:
+    uses: run
+    with: { command: "trap '' TERM; sleep 600 & echo $! > sleep.pid; wait" }
+"#,
+    )
+    .expect("write");
+    let playbook = dir.path().join("drill.yaml");
+    let state = dir.path().join("state");
+    let mut live = Live::start(&state, &["run", playbook.to_str().expect("utf-8")]);
+    let run_id = run_id_of(&live.wait_for("run-started"));
+    live.wait_for("step-started stubborn");
+    let pid_file = dir.path().join("sleep.pid");
+    wait_for_pid(&pid_file);
+    let sleeper = pid_in(&pid_file);
+    live.signal(rustix::process::Signal::INT);
+    live.wait_for("stopping interrupted by a signal");
+    assert!(
+        firedrill::sandbox::local::alive(sleeper),
+        "the step ignores SIGTERM and is still in its grace period"
+    );
+    live.signal(rustix::process::Signal::INT);
+    let (code, stdout, stderr) = live.finish();
+    assert_eq!(
+        code,
+        Some(i32::from(exit::INTERRUPTED)),
+        "{stdout}\n{stderr}"
+    );
+    let resume = format!(
+        "firedrill --state-dir {} teardown {run_id}",
+        state.display()
+    );
+    assert!(stderr.contains(&resume), "no {resume:?} in:\n{stderr}");
+    assert!(stdout.contains("step-cancelled stubborn"), "{stdout}");
+    assert!(
+        !firedrill::sandbox::local::alive(sleeper),
+        "no process of the step outlives the run"
+    );
+    // Resuming works and has nothing to do: the drill created nothing.
+    Test::new()
+        .env("FIREDRILL_STATE_DIR", state.to_str().expect("utf-8"))
+        .args(["teardown", &run_id])
+        .stdout_has("nothing left to tear down")
+        .run();
+}
+
+fn sandbox_playbook(dir: &std::path::Path, endpoint: &str, hold: &str) -> std::path::PathBuf {
+    let path = dir.join("drill.yaml");
+    std::fs::write(
+        &path,
+        format!(
+            r#"version: 1
+name: crash
+sandbox:
+  accounts: ["123456789012"]
+  region: us-east-1
+  endpoint: {endpoint}
+steps:
+  app:
+    uses: ec2.launch
+    with: {{ image: {{ latest_tagged: {{ role: shop }} }} }}
+  worker:
+    uses: ec2.launch
+    needs: [app]
+    with: {{ image: {{ latest_tagged: {{ role: shop-admin }} }} }}
+  hold:
+    uses: run
+    needs: [worker]
+    with: {{ command: '{hold}' }}
+"#
+        ),
+    )
+    .expect("write");
+    path
+}
+
+async fn seeded_sandbox() -> TestSandbox {
+    let sandbox = TestSandbox::start(ProxyConfig {
+        time_scale: 0.01,
+        ..ProxyConfig::default()
+    })
+    .await;
+    let text = std::fs::read_to_string(support::root().join("examples/quickstart/seed.yaml"))
+        .expect("seed file");
+    let file = firedrill::diag::SourceFile {
+        name: "seed.yaml".into(),
+        text,
+    };
+    let seed = firedrill::sandbox::seed::parse(&file).expect("valid seed");
+    firedrill::sandbox::seed::apply(&seed, &sandbox.clients().await, &sandbox.endpoint)
+        .await
+        .expect("seeded");
+    sandbox
+}
+
+async fn instance_state(sandbox: &TestSandbox, id: &str) -> String {
+    let out = sandbox
+        .clients()
+        .await
+        .ec2()
+        .describe_instances()
+        .instance_ids(id)
+        .send()
+        .await
+        .expect("describe");
+    out.reservations()
+        .iter()
+        .flat_map(|r| r.instances())
+        .find_map(|i| {
+            i.state()
+                .and_then(|s| s.name())
+                .map(|n| n.as_str().to_owned())
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_sigkill_teardown_deletes_everything_the_run_created() {
+    let sandbox = seeded_sandbox().await;
+    let dir = tempfile::tempdir().expect("dir");
+    let state = dir.path().join("state");
+    let playbook = sandbox_playbook(
+        dir.path(),
+        &sandbox.endpoint,
+        "sleep 600 & echo $! > hold.pid; wait",
+    );
+    let mut live = Live::start(&state, &["run", playbook.to_str().expect("utf-8")]);
+    let run_id = run_id_of(&live.wait_for("run-started"));
+    live.wait_for("step-started hold");
+    let pid_file = dir.path().join("hold.pid");
+    wait_for_pid(&pid_file);
+    live.signal(rustix::process::Signal::KILL);
+    let (code, _, _) = live.finish();
+    assert_eq!(code, None, "killed");
+    // The run's `hold` process survives a SIGKILL of firedrill; end it for the test.
+    firedrill::sandbox::local::signal(pid_in(&pid_file), rustix::process::Signal::KILL);
+
+    let journal = Journal::open(&state).expect("journal");
+    let before = journal.resources(&run_id).expect("resources");
+    assert_eq!(before.len(), 2, "{before:#?}");
+    assert!(before.iter().all(|r| r.status == ResourceStatus::Created));
+    let ids: Vec<String> = before
+        .iter()
+        .map(|r| r.resource_id.clone().expect("an id"))
+        .collect();
+    for id in &ids {
+        assert_eq!(instance_state(&sandbox, id).await, "running");
+    }
+
+    let state_arg = state.to_str().expect("utf-8").to_owned();
+    let teardown = {
+        let state_arg = state_arg.clone();
+        tokio::task::spawn_blocking(move || {
+            Test::new()
+                .env("FIREDRILL_STATE_DIR", &state_arg)
+                .args(["teardown"])
+                .stdout_has("teardown done (2 settled)")
+                .run()
+        })
+        .await
+        .expect("teardown ran")
+    };
+    // Dependents first: `worker` (which needs `app`) is deleted before `app`.
+    let worker_at = teardown.stdout.find(&ids[1]).expect("worker deleted");
+    let app_at = teardown.stdout.rfind(&ids[0]).expect("app deleted");
+    assert!(worker_at < app_at, "{}", teardown.stdout);
+    let after = journal.resources(&run_id).expect("resources");
+    assert!(
+        after.iter().all(|r| r.status == ResourceStatus::Deleted),
+        "{after:#?}"
+    );
+    for id in &ids {
+        assert_eq!(instance_state(&sandbox, id).await, "terminated");
+    }
+    assert_eq!(
+        journal.run(&run_id).expect("run").expect("recorded").state,
+        "crashed"
+    );
+    // Idempotent.
+    tokio::task::spawn_blocking(move || {
+        Test::new()
+            .env("FIREDRILL_STATE_DIR", &state_arg)
+            .args(["teardown", &run_id])
+            .stdout_has("nothing left to tear down")
+            .run();
+        Test::new()
+            .env("FIREDRILL_STATE_DIR", &state_arg)
+            .args(["teardown"])
+            .stdout_has("nothing to tear down")
+            .run();
+    })
+    .await
+    .expect("again");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_whole_drill_on_the_sandbox_passes_and_leaves_nothing_behind() {
+    let sandbox = seeded_sandbox().await;
+    let dir = tempfile::tempdir().expect("dir");
+    let state = dir.path().join("state");
+    let playbook = sandbox_playbook(dir.path(), &sandbox.endpoint, "true");
+    let report = dir.path().join("report.json");
+    let (state_arg, playbook_arg, report_arg) = (
+        state.to_str().expect("utf-8").to_owned(),
+        playbook.to_str().expect("utf-8").to_owned(),
+        report.to_str().expect("utf-8").to_owned(),
+    );
+    let out = tokio::task::spawn_blocking(move || {
+        Test::new()
+            .env("FIREDRILL_STATE_DIR", &state_arg)
+            .args(["run", &playbook_arg, "--report", &report_arg])
+            .stdout_has("guard-passed account 123456789012")
+            .stdout_has("teardown: done, 2 resources deleted")
+            .run()
+    })
+    .await
+    .expect("ran");
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).expect("report")).expect("JSON");
+    assert_eq!(doc["format_version"], 1);
+    assert_eq!(doc["state"], "passed");
+    assert_eq!(doc["account"], "123456789012");
+    assert_eq!(doc["teardown"]["state"], "done");
+    let resources = doc["resources"].as_array().expect("resources");
+    assert_eq!(resources.len(), 2, "{}", out.stdout);
+    for r in resources {
+        assert_eq!(r["status"], "deleted");
+        let id = r["resource_id"].as_str().expect("id");
+        assert_eq!(instance_state(&sandbox, id).await, "terminated");
+    }
+    // The images chosen are the newest tagged ones.
+    assert!(
+        doc["steps"][0]["outputs"]["image_id"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("ami-")),
+        "{doc}"
+    );
+}

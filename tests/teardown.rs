@@ -1,0 +1,223 @@
+//! The safety rules of teardown against the local sandbox: it deletes only what the journal
+//! says the run created *and* the tags confirm, and it finds (or proves absent) a resource
+//! whose create call was made but never confirmed.
+
+mod support;
+
+use firedrill::engine::recorder::Recorder;
+use firedrill::engine::resource::{TAG_RUN, TAG_TOKEN};
+use firedrill::engine::teardown::{self, Graph, State};
+use firedrill::journal::{Journal, NewRun, ResourceStatus};
+use firedrill::sandbox::ProxyConfig;
+use support::sandbox::TestSandbox;
+
+use aws_sdk_ec2::types::{ResourceType, Tag, TagSpecification};
+
+const RUN: &str = "20261125-120000-0000abcd";
+
+async fn launch(sandbox: &TestSandbox, tags: &[(&str, &str)]) -> String {
+    let ec2 = sandbox.clients().await.ec2();
+    let image = ec2
+        .describe_images()
+        .send()
+        .await
+        .expect("images")
+        .images()
+        .iter()
+        .find_map(|i| i.image_id().map(str::to_owned))
+        .expect("moto ships images");
+    let mut request = ec2
+        .run_instances()
+        .image_id(image)
+        .min_count(1)
+        .max_count(1);
+    if !tags.is_empty() {
+        request = request.tag_specifications(
+            TagSpecification::builder()
+                .resource_type(ResourceType::Instance)
+                .set_tags(Some(
+                    tags.iter()
+                        .map(|(k, v)| Tag::builder().key(*k).value(*v).build())
+                        .collect(),
+                ))
+                .build(),
+        );
+    }
+    request
+        .send()
+        .await
+        .expect("launch")
+        .instances()
+        .first()
+        .and_then(|i| i.instance_id())
+        .expect("an instance")
+        .to_owned()
+}
+
+async fn state_of(sandbox: &TestSandbox, id: &str) -> String {
+    sandbox
+        .clients()
+        .await
+        .ec2()
+        .describe_instances()
+        .instance_ids(id)
+        .send()
+        .await
+        .expect("describe")
+        .reservations()
+        .iter()
+        .flat_map(|r| r.instances())
+        .find_map(|i| {
+            i.state()
+                .and_then(|s| s.name())
+                .map(|n| n.as_str().to_owned())
+        })
+        .unwrap_or_default()
+}
+
+async fn journal() -> (tempfile::TempDir, Recorder) {
+    let dir = tempfile::tempdir().expect("state");
+    let recorder = Recorder::start(Journal::open(dir.path()).expect("journal"));
+    recorder
+        .call(|j| {
+            j.begin_run(&NewRun {
+                id: RUN,
+                playbook: "p",
+                playbook_path: "p.yaml",
+                region: Some("us-east-1"),
+                teardown: "always",
+                endpoint: None,
+                role_arn: None,
+                local_sandbox: None,
+                graph: "{}",
+            })
+        })
+        .await
+        .expect("run");
+    (dir, recorder)
+}
+
+async fn tear_down(sandbox: &TestSandbox, recorder: &Recorder) -> teardown::Outcome {
+    let (_keep, mut signals) = tokio::sync::mpsc::unbounded_channel();
+    teardown::run(
+        Some(&sandbox.clients().await),
+        recorder,
+        RUN,
+        &Graph::new(),
+        teardown::Options {
+            deadline: std::time::Duration::from_secs(60),
+            poll: std::time::Duration::from_millis(50),
+        },
+        &mut signals,
+        &mut |_| {},
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn teardown_never_deletes_what_the_tags_do_not_confirm() {
+    let sandbox = TestSandbox::start(ProxyConfig {
+        time_scale: 0.0,
+        ..ProxyConfig::default()
+    })
+    .await;
+    // A pre-existing instance, and one of another run, both wrongly in this run's journal
+    // (a corrupted journal, a hand edit, a bug): neither may be touched.
+    let production = launch(&sandbox, &[]).await;
+    let other_run = launch(&sandbox, &[(TAG_RUN, "20260101-000000-ffffffff")]).await;
+    let ours = launch(&sandbox, &[(TAG_RUN, RUN)]).await;
+    let (_dir, recorder) = journal().await;
+    for (token, id) in [("t1", &production), ("t2", &other_run), ("t3", &ours)] {
+        let id = id.clone();
+        recorder
+            .call(move |j| {
+                let row = j.intend(RUN, "app", "ec2-instance", token, "us-east-1")?;
+                j.created(row, &id)
+            })
+            .await
+            .expect("journaled");
+    }
+    let outcome = tear_down(&sandbox, &recorder).await;
+    assert_eq!(outcome.state, State::Incomplete, "refusals are loud");
+    assert_eq!(outcome.settled, 1);
+    let reasons: Vec<(String, String)> = outcome
+        .left
+        .iter()
+        .map(|l| {
+            (
+                l.resource.resource_id.clone().unwrap_or_default(),
+                l.reason.clone(),
+            )
+        })
+        .collect();
+    assert!(
+        reasons
+            .iter()
+            .any(|(id, why)| id == &production && why.contains("no firedrill run tag")),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons
+            .iter()
+            .any(|(id, why)| id == &other_run && why.contains("20260101-000000-ffffffff")),
+        "{reasons:?}"
+    );
+    assert_eq!(state_of(&sandbox, &production).await, "running");
+    assert_eq!(state_of(&sandbox, &other_run).await, "running");
+    assert_eq!(state_of(&sandbox, &ours).await, "terminated");
+    let rows = recorder
+        .call(|j| j.resources(RUN))
+        .await
+        .expect("resources");
+    let status = |id: &str| {
+        rows.iter()
+            .find(|r| r.resource_id.as_deref() == Some(id))
+            .map(|r| r.status)
+    };
+    assert_eq!(status(&production), Some(ResourceStatus::Failed));
+    assert_eq!(status(&ours), Some(ResourceStatus::Deleted));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unconfirmed_create_is_found_by_its_token_or_proved_absent() {
+    let sandbox = TestSandbox::start(ProxyConfig {
+        time_scale: 0.0,
+        ..ProxyConfig::default()
+    })
+    .await;
+    let (_dir, recorder) = journal().await;
+    // A crash between the create call and its answer: the intent is journaled, the instance
+    // exists, its id never reached the journal.
+    let token = "fd-20261125120000-0000abcd-app-1";
+    recorder
+        .call(move |j| j.intend(RUN, "app", "ec2-instance", token, "us-east-1"))
+        .await
+        .expect("intent");
+    let made = launch(&sandbox, &[(TAG_RUN, RUN), (TAG_TOKEN, token)]).await;
+    // And a crash before the call: the intent alone.
+    recorder
+        .call(|j| {
+            j.intend(
+                RUN,
+                "db",
+                "ec2-instance",
+                "fd-20261125120000-0000abcd-db-1",
+                "us-east-1",
+            )
+        })
+        .await
+        .expect("intent");
+
+    let outcome = tear_down(&sandbox, &recorder).await;
+    assert_eq!(outcome.state, State::Done, "{:?}", outcome.left);
+    assert_eq!(outcome.settled, 2);
+    assert_eq!(state_of(&sandbox, &made).await, "terminated");
+    let rows = recorder
+        .call(|j| j.resources(RUN))
+        .await
+        .expect("resources");
+    assert_eq!(rows[0].resource_id.as_deref(), Some(made.as_str()));
+    assert_eq!(rows[0].status, ResourceStatus::Deleted);
+    assert_eq!(rows[1].status, ResourceStatus::Deleted);
+    assert!(rows[1].detail.contains("never created"), "{:?}", rows[1]);
+}
