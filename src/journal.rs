@@ -639,6 +639,26 @@ mod tests {
     }
 
     #[test]
+    fn a_version_1_journal_is_migrated_and_keeps_its_runs() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        {
+            let conn = Connection::open(Journal::file(dir.path())).expect("sqlite");
+            conn.execute_batch(MIGRATIONS[0]).expect("v1 schema");
+            conn.pragma_update(None, "user_version", 1).expect("v1");
+            conn.execute(
+                "INSERT INTO runs (id, playbook, playbook_path, teardown, started_at, state) VALUES ('old', 'p', 'p.yaml', 'always', '2026-01-01T00:00:00Z', 'passed')",
+                [],
+            )
+            .expect("a v1 run");
+        }
+        let journal = Journal::open(dir.path()).expect("open migrates");
+        assert_eq!(journal.version().expect("version"), SCHEMA_VERSION);
+        let old = journal.run("old").expect("query").expect("kept");
+        assert_eq!((old.state.as_str(), old.graph.as_str()), ("passed", "{}"));
+        assert_eq!(old.keep_until, None);
+    }
+
+    #[test]
     fn refuses_a_newer_schema() {
         let dir = tempfile::tempdir().expect("tempdir");
         let journal = Journal::open(dir.path()).expect("open");

@@ -17,7 +17,7 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 /// What to run.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Program {
-    /// Run by `sh -c`.
+    /// Run by `sh -c`, or directly when it is a plain command line ([`simple_words`]).
     Shell(String),
     /// Program and arguments.
     Argv(Vec<String>),
@@ -103,6 +103,33 @@ async fn tail(mut stream: impl AsyncRead + Unpin) -> String {
     String::from_utf8_lossy(&kept).into_owned()
 }
 
+/// Characters that make a command line need a shell.
+const SHELL_SPECIAL: &str = "\"#$&'()*;<>?[\\]^`{|}~=!%\n";
+
+/// Shell builtins and keywords: a command starting with one needs a shell.
+const SHELL_WORDS: &[&str] = &[
+    ".", ":", "[", "alias", "bg", "break", "case", "cd", "command", "continue", "do", "done",
+    "echo", "elif", "else", "esac", "eval", "exec", "exit", "export", "false", "fc", "fg", "fi",
+    "for", "function", "getopts", "hash", "if", "jobs", "kill", "local", "printf", "pwd", "read",
+    "readonly", "return", "select", "set", "shift", "source", "test", "then", "times", "trap",
+    "true", "type", "typeset", "ulimit", "umask", "unalias", "unset", "until", "wait", "while",
+];
+
+/// The words of a shell command line that a shell would run as one plain program with
+/// arguments (no quoting, expansion, redirection, builtin), like make does: such a line runs
+/// without starting a shell first. `None` when a shell is needed.
+pub fn simple_words(line: &str) -> Option<Vec<String>> {
+    if line.chars().any(|c| SHELL_SPECIAL.contains(c)) {
+        return None;
+    }
+    let words: Vec<String> = line.split_whitespace().map(str::to_owned).collect();
+    let first = words.first()?;
+    if SHELL_WORDS.contains(&first.as_str()) {
+        return None;
+    }
+    Some(words)
+}
+
 /// Parses `key=value` lines; blank lines and `#` comments are skipped.
 pub fn parse_outputs(text: &str) -> BTreeMap<String, String> {
     text.lines()
@@ -124,6 +151,10 @@ pub async fn run(
     let outputs_file = outputs_dir.path().join("outputs");
     std::fs::write(&outputs_file, "").map_err(Error::Outputs)?;
     let (program, args): (String, Vec<String>) = match &spec.program {
+        Program::Shell(s) if let Some(words) = simple_words(s) => {
+            let (first, rest) = words.split_first().ok_or(Error::Empty)?;
+            (first.clone(), rest.to_vec())
+        }
         Program::Shell(s) => ("sh".into(), vec!["-c".into(), s.clone()]),
         Program::Argv(argv) => {
             let (first, rest) = argv.split_first().ok_or(Error::Empty)?;
@@ -244,6 +275,35 @@ mod tests {
             .await,
             Err(Error::Spawn { .. })
         ));
+    }
+
+    #[test]
+    fn only_plain_command_lines_skip_the_shell() {
+        assert_eq!(
+            simple_words("sleep 0.05"),
+            Some(vec!["sleep".to_owned(), "0.05".to_owned()])
+        );
+        assert_eq!(
+            simple_words("  pg_isready -h db.local  "),
+            Some(vec!["pg_isready".into(), "-h".into(), "db.local".into()])
+        );
+        for needs_a_shell in [
+            "exit 1",
+            "true",
+            "cd /tmp",
+            "echo $HOME",
+            "a && b",
+            "a | b",
+            "a > f",
+            "FOO=1 cmd",
+            "cmd 'quoted arg'",
+            "ls *.yaml",
+            "ls ~",
+            "a\nb",
+            "",
+        ] {
+            assert_eq!(simple_words(needs_a_shell), None, "{needs_a_shell:?}");
+        }
     }
 
     #[tokio::test]

@@ -61,14 +61,17 @@ impl Live {
     /// turns a hang into a failure.
     fn wait_for(&mut self, text: &str) -> String {
         loop {
-            match self.lines.recv_timeout(Duration::from_secs(120)) {
+            match self.lines.recv_timeout(Duration::from_mins(2)) {
                 Ok(line) => {
                     self.seen.push(line.clone());
                     if line.contains(text) {
                         return line;
                     }
                 }
-                Err(_) => panic!("no line with {text:?}; saw:\n{}", self.seen.join("\n")),
+                Err(e) => panic!(
+                    "no line with {text:?} ({e}); saw:\n{}",
+                    self.seen.join("\n")
+                ),
             }
         }
     }
@@ -101,7 +104,7 @@ fn run_id_of(line: &str) -> String {
 /// Waits until a step has written a pid to `path` (the event); the limit turns a hang into a
 /// failure.
 fn wait_for_pid(path: &std::path::Path) {
-    let limit = std::time::Instant::now() + Duration::from_secs(60);
+    let limit = std::time::Instant::now() + Duration::from_mins(1);
     while std::fs::read_to_string(path).map_or(true, |t| !t.ends_with('\n')) {
         assert!(
             std::time::Instant::now() < limit,
@@ -304,7 +307,7 @@ async fn instance_state(sandbox: &TestSandbox, id: &str) -> String {
         .expect("describe");
     out.reservations()
         .iter()
-        .flat_map(|r| r.instances())
+        .flat_map(aws_sdk_ec2::types::Reservation::instances)
         .find_map(|i| {
             i.state()
                 .and_then(|s| s.name())

@@ -66,7 +66,7 @@ async fn state_of(sandbox: &TestSandbox, id: &str) -> String {
         .expect("describe")
         .reservations()
         .iter()
-        .flat_map(|r| r.instances())
+        .flat_map(aws_sdk_ec2::types::Reservation::instances)
         .find_map(|i| {
             i.state()
                 .and_then(|s| s.name())
@@ -105,7 +105,7 @@ async fn tear_down(sandbox: &TestSandbox, recorder: &Recorder) -> teardown::Outc
         RUN,
         &Graph::new(),
         teardown::Options {
-            deadline: std::time::Duration::from_secs(60),
+            deadline: std::time::Duration::from_mins(1),
             poll: std::time::Duration::from_millis(50),
         },
         &mut signals,

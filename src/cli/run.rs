@@ -291,15 +291,12 @@ async fn run_async(
     }
 
     let run_id = journal::new_run_id();
-    let lock = match lock_run(state_dir, &run_id) {
-        Ok(Some(lock)) => lock,
-        Ok(None) | Err(_) => {
-            eprint(&format!(
-                "error: cannot lock the run's directory in {}\n",
-                state_dir.display()
-            ));
-            return exit::INTERNAL;
-        }
+    let Ok(Some(lock)) = lock_run(state_dir, &run_id) else {
+        eprint(&format!(
+            "error: cannot lock the run's directory in {}\n",
+            state_dir.display()
+        ));
+        return exit::INTERNAL;
     };
     let journal = match Journal::open(state_dir) {
         Ok(j) => j,

@@ -160,9 +160,8 @@ pub(super) fn ensure_running(state_dir: &Path) -> Result<SandboxRecord, u8> {
     if let Some(record) = running(state_dir) {
         return Ok(record);
     }
-    let defaults = match SandboxCommand::try_parse_start(&[]) {
-        Ok(args) => args,
-        Err(()) => return Err(exit::INTERNAL),
+    let Ok(defaults) = SandboxCommand::try_parse_start(&[]) else {
+        return Err(exit::INTERNAL);
     };
     match start(&defaults, state_dir, eprint) {
         exit::OK => running(state_dir).ok_or(exit::INTERNAL),

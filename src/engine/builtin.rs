@@ -87,7 +87,7 @@ pub async fn wait(with: &Wait, cx: &StepCx) -> Result<Outputs, StepError> {
 }
 
 /// Asks a person on the terminal. Only one question is on screen at a time; progress bars
-/// are hidden while it is.
+/// are hidden while it is, and the run goes on meanwhile.
 #[derive(Clone, Debug)]
 pub struct Prompter {
     bars: Option<indicatif::MultiProgress>,
@@ -136,10 +136,16 @@ impl Prompter {
                     }
                 }
             };
-            match &bars {
-                Some(b) => b.suspend(ask),
-                None => ask(),
+            // Hide the bars while the question is on screen, without holding their lock:
+            // the run goes on (other steps finish, the display state updates) meanwhile.
+            if let Some(b) = &bars {
+                b.set_draw_target(indicatif::ProgressDrawTarget::hidden());
             }
+            let answer = ask();
+            if let Some(b) = &bars {
+                b.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+            }
+            answer
         })
         .await
         .map_err(|e| e.to_string())?

@@ -109,6 +109,7 @@ pub struct Outcome {
 
 type Joined = (usize, Result<Success<Outputs>, Failure>, Instant, Instant);
 
+#[allow(clippy::struct_field_names)]
 struct Run<'s> {
     playbook: Arc<Playbook>,
     run_id: String,
@@ -270,7 +271,7 @@ pub async fn run(
                 run_id: run_id.clone(),
                 playbook: playbook.name.clone(),
                 vars: vars.clone(),
-                outputs: Default::default(),
+                outputs: std::collections::BTreeMap::default(),
             };
             for &d in &step.deps {
                 scope
@@ -375,7 +376,7 @@ pub async fn run(
                 let d = crate::duration::Duration(options.deadline.unwrap_or_default());
                 run.stop(&format!("the run's deadline ({d}) passed"), &cancel);
             }
-            _ = tick_opt(&mut tick) => {
+            () = tick_opt(&mut tick) => {
                 let view = View { playbook: &run.playbook, board: &run.board, runs: &run.runs, clock: &run.clock, reached: &run.reached };
                 run.sink.tick(&view, Instant::now());
             }
@@ -415,8 +416,7 @@ pub async fn run(
         .recorder
         .call(move |j| j.resources(&rid))
         .await
-        .map(|r| !r.is_empty())
-        .unwrap_or(true);
+        .map_or(true, |r| !r.is_empty());
     let policy = playbook.sandbox.teardown;
     let keep_for = playbook.sandbox.keep_for;
     let mut teardown_state = "not-needed".to_owned();
@@ -425,6 +425,11 @@ pub async fn run(
     let mut teardown_abandoned = abandoned;
     if abandoned {
         teardown_state = "abandoned".into();
+        let rid = run_id.clone();
+        let _ = shared
+            .recorder
+            .call(move |j| j.set_teardown_state(&rid, "abandoned", None))
+            .await;
     } else if has_resources {
         let keep_reason = match (policy, state, keep_for) {
             (TeardownPolicy::Never, _, _) => {

@@ -126,7 +126,7 @@ pub async fn launch(with: &Launch, cx: &StepCx, attempt: u32) -> Result<Outputs,
         let instance = out
             .reservations()
             .iter()
-            .flat_map(|r| r.instances())
+            .flat_map(aws_sdk_ec2::types::Reservation::instances)
             .find(|i| i.instance_id() == Some(id.as_str()))
             .cloned();
         let state = instance
@@ -209,7 +209,7 @@ pub async fn find_instance(clients: &Clients, token: &str) -> Result<Option<Stri
     Ok(out
         .reservations()
         .iter()
-        .flat_map(|r| r.instances())
+        .flat_map(aws_sdk_ec2::types::Reservation::instances)
         .filter(|i| i.state().and_then(|s| s.name()) != Some(&InstanceStateName::Terminated))
         .find_map(|i| i.instance_id().map(str::to_owned)))
 }
@@ -232,7 +232,7 @@ pub async fn instance_owner(clients: &Clients, id: &str) -> Result<Owner, String
     let Some(instance) = out
         .reservations()
         .iter()
-        .flat_map(|r| r.instances())
+        .flat_map(aws_sdk_ec2::types::Reservation::instances)
         .find(|i| i.instance_id() == Some(id))
     else {
         return Ok(Owner::Gone);

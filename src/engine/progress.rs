@@ -41,7 +41,7 @@ pub fn log_line(e: &Event) -> String {
             steps,
         } => format!("run {run_id} of `{playbook}` ({steps} steps)"),
         What::GuardPassed { account, arn } => format!("account {account} ({arn})"),
-        What::StepStarted { step } => step.clone(),
+        What::StepStarted { step } | What::StepCancelled { step } => step.clone(),
         What::AttemptFailed {
             step,
             attempt,
@@ -66,7 +66,6 @@ pub fn log_line(e: &Event) -> String {
             if *timed_out { " timed out" } else { "" },
             if *attempts == 1 { "" } else { "s" }
         ),
-        What::StepCancelled { step } => step.clone(),
         What::StepSkipped { step, because } => format!("{step}: `{because}` failed"),
         What::StepNotStarted { step, reason } => format!("{step}: {reason}"),
         What::MilestoneReached {
@@ -85,7 +84,7 @@ pub fn log_line(e: &Event) -> String {
                 _ => format!("`{milestone}` at {after}"),
             }
         }
-        What::Stopping { reason } => reason.clone(),
+        What::Stopping { reason } | What::TeardownKept { reason } => reason.clone(),
         What::ResourceIntended { step, kind, token } => format!("{step}: {kind} {token}"),
         What::ResourceCreated { step, kind, id } => format!("{step}: {kind} {id}"),
         What::TeardownStarted { resources } => format!("{resources} resource(s)"),
@@ -105,7 +104,6 @@ pub fn log_line(e: &Event) -> String {
             format!("deadline passed; still waiting on {}", on.join(", "))
         }
         What::TeardownFinished { state } => state.clone(),
-        What::TeardownKept { reason } => reason.clone(),
         What::RunFinished { state, exit_code } => format!("{state} (exit {exit_code})"),
     };
     format!(
@@ -291,6 +289,103 @@ impl Sink for BarsSink {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn at(secs: f64, what: What) -> Event {
+        Event {
+            at: "2026-11-25T10:15:00.000Z".into(),
+            elapsed_secs: secs,
+            what,
+        }
+    }
+
+    #[test]
+    fn log_lines_say_what_happened_in_one_line_each() {
+        let events = [
+            at(
+                0.0,
+                What::RunStarted {
+                    run_id: "r1".into(),
+                    playbook: "checkout".into(),
+                    steps: 4,
+                },
+            ),
+            at(0.0, What::StepStarted { step: "db".into() }),
+            at(
+                12.5,
+                What::AttemptFailed {
+                    step: "db".into(),
+                    attempt: 1,
+                    reason: "Throttling: Rate exceeded".into(),
+                },
+            ),
+            at(
+                61.0,
+                What::StepSucceeded {
+                    step: "db".into(),
+                    attempts: 2,
+                    duration_secs: 61.0,
+                },
+            ),
+            at(
+                61.0,
+                What::StepFailed {
+                    step: "probe".into(),
+                    timed_out: true,
+                    attempts: 3,
+                    reason: "timed out after 1m".into(),
+                },
+            ),
+            at(
+                61.0,
+                What::StepSkipped {
+                    step: "dns".into(),
+                    because: "probe".into(),
+                },
+            ),
+            at(
+                61.2,
+                What::MilestoneReached {
+                    milestone: "recovered".into(),
+                    after_secs: 61.2,
+                    target_secs: Some(60.0),
+                    met: Some(false),
+                },
+            ),
+            at(
+                62.0,
+                What::ResourceLeft {
+                    step: "db".into(),
+                    kind: "rds-instance".into(),
+                    id: "fd-r1-db-1".into(),
+                    reason: "its tags say run `r0` created it, not this run: not deleting it"
+                        .into(),
+                },
+            ),
+            at(
+                63.0,
+                What::RunFinished {
+                    state: "failed".into(),
+                    exit_code: 6,
+                },
+            ),
+        ];
+        let text: Vec<String> = events.iter().map(log_line).collect();
+        insta::assert_snapshot!(text.join("\n"), @r"
+        2026-11-25T10:15:00.000Z +0:00.0 run-started run r1 of `checkout` (4 steps)
+        2026-11-25T10:15:00.000Z +0:00.0 step-started db
+        2026-11-25T10:15:00.000Z +0:12.5 attempt-failed db attempt 1: Throttling: Rate exceeded
+        2026-11-25T10:15:00.000Z +1:01.0 step-succeeded db in 1:01.0 (2 attempts)
+        2026-11-25T10:15:00.000Z +1:01.0 step-failed probe timed out after 3 attempts: timed out after 1m
+        2026-11-25T10:15:00.000Z +1:01.0 step-skipped dns: `probe` failed
+        2026-11-25T10:15:00.000Z +1:01.2 milestone-reached `recovered` at 1:01.2 (target 1:00.0: MISSED)
+        2026-11-25T10:15:00.000Z +1:02.0 resource-left rds-instance fd-r1-db-1 (step db) LEFT BEHIND: its tags say run `r0` created it, not this run: not deleting it
+        2026-11-25T10:15:00.000Z +1:03.0 run-finished failed (exit 6)
+        ");
+        assert_eq!(
+            events[3].to_json(),
+            r#"{"at":"2026-11-25T10:15:00.000Z","elapsed_secs":61.0,"event":"step-succeeded","step":"db","attempts":2,"duration_secs":61.0}"#
+        );
+    }
 
     #[test]
     fn clock_text_reads_like_a_stopwatch() {

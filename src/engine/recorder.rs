@@ -15,7 +15,9 @@ use crate::journal::{Journal, JournalError};
 const BATCH: usize = 512;
 
 type Reply = Box<dyn FnOnce() + Send>;
-struct Job(Box<dyn FnOnce(&Journal) -> Option<Reply> + Send>);
+type Write = dyn FnOnce(&Journal) -> Option<Reply> + Send;
+
+struct Job(Box<Write>);
 
 impl std::fmt::Debug for Job {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -301,6 +301,119 @@ pub fn state_name(s: &StepState) -> &'static str {
 mod tests {
     use super::*;
 
+    fn step(id: &str, state: StepState, failures: &[&str]) -> StepReport {
+        StepReport {
+            id: id.into(),
+            uses: "run".into(),
+            state,
+            milestone: None,
+            attempts: 1,
+            start_secs: Some(0.0),
+            duration_secs: Some(1.0),
+            started_at: None,
+            finished_at: None,
+            failures: failures.iter().map(|f| (*f).to_owned()).collect(),
+            outputs: BTreeMap::new(),
+        }
+    }
+
+    fn report(state: RunState, teardown: TeardownReport) -> Report {
+        Report {
+            format_version: FORMAT_VERSION,
+            run_id: "20261125-101500-1a2b3c4d".into(),
+            playbook: PlaybookInfo {
+                name: "checkout".into(),
+                file: "checkout.yaml".into(),
+                owner: None,
+            },
+            account: Some("123456789012".into()),
+            region: Some("us-east-1".into()),
+            started_at: "2026-11-25T10:15:00.000Z".into(),
+            finished_at: "2026-11-25T10:52:13.500Z".into(),
+            duration_secs: 2233.5,
+            state,
+            exit_code: 0,
+            stop_reason: Some("`db` failed and aborts the run".into()),
+            rto: Measure {
+                target_secs: Some(1800.0),
+                measured_secs: Some(1980.25),
+                met: Some(false),
+            },
+            rpo: Measure {
+                target_secs: Some(86400.0),
+                measured_secs: None,
+                met: None,
+            },
+            milestones: vec![MilestoneReport {
+                name: "data".into(),
+                target_secs: Some(1200.0),
+                reached_secs: None,
+                reached_at: None,
+                met: Some(false),
+            }],
+            steps: vec![
+                step("network", StepState::Succeeded, &[]),
+                step(
+                    "db",
+                    StepState::Failed {
+                        reason: "the process exited with 3: disk full".into(),
+                    },
+                    &["the process exited with 3: disk full"],
+                ),
+                step("probe", StepState::TimedOut, &["timed out after 15m"]),
+                step(
+                    "dns",
+                    StepState::Skipped {
+                        because: "db".into(),
+                    },
+                    &[],
+                ),
+                step("app", StepState::Cancelled, &[]),
+            ],
+            resources: Vec::new(),
+            teardown,
+        }
+    }
+
+    #[test]
+    fn the_summary_names_what_failed_and_what_is_left_behind() {
+        let left = TeardownReport {
+            policy: "always".into(),
+            state: "incomplete".into(),
+            kept: None,
+            left: vec![LeftReport {
+                step: "app".into(),
+                kind: "ec2-instance".into(),
+                id: "i-0abc".into(),
+                reason: "deleting it failed 5 times: UnauthorizedOperation".into(),
+            }],
+        };
+        insta::assert_snapshot!(render_summary(&report(RunState::Failed, left)), @r"
+        drill 20261125-101500-1a2b3c4d of `checkout`: FAILED in 37m13.5s
+          stopped: `db` failed and aborts the run
+          RTO 33m00.2s (target 30m00.0s): MISSED
+          milestone `data` not reached (target 20m00.0s): MISSED
+          RPO not measured (target 24h00m00s)
+          steps: 1 cancelled, 1 failed, 1 skipped, 1 succeeded, 1 timed-out
+            db: failed: the process exited with 3: disk full
+            probe: timed out: timed out after 15m
+            dns: skipped because `db` failed
+            app: cancelled
+          teardown: INCOMPLETE: 1 resource IS LEFT BEHIND
+            ec2-instance i-0abc (step `app`): deleting it failed 5 times: UnauthorizedOperation
+        ");
+        let kept = TeardownReport {
+            policy: "on-success".into(),
+            state: "kept".into(),
+            kept: Some(
+                "the drill failed and the policy is `on-success`: kept for investigation".into(),
+            ),
+            left: Vec::new(),
+        };
+        let text = render_summary(&report(RunState::Failed, kept));
+        assert!(text.ends_with("teardown: kept (the drill failed and the policy is `on-success`: kept for investigation); `firedrill teardown 20261125-101500-1a2b3c4d` deletes them\n"), "{text}");
+    }
+
     #[test]
     fn durations_read_well() {
         assert_eq!(human(0.25), "0.250s");

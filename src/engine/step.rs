@@ -337,12 +337,12 @@ mod tests {
     #[test]
     fn tokens_are_short_safe_and_derived_from_the_run() {
         let c = cx("Restore_DB", "20261125-101500-1a2b3c4d");
-        assert_eq!(c.token(1), "fd-20261125101500-1a2b3c4d-restore-db-1");
+        assert_eq!(c.token(1), "fd-202611251015001a2b3c4d-restore-db-1");
         let long = cx(&"x".repeat(200), "20261125-101500-1a2b3c4d");
         let t = long.token(12);
         assert!(t.len() <= 64, "{t}");
         assert!(t.ends_with("-12"));
-        assert!(t.starts_with("fd-20261125101500-1a2b3c4d-"));
+        assert!(t.starts_with("fd-202611251015001a2b3c4d-"));
         assert!(!cx("a__b", "r").token(1).contains("--"));
     }
 

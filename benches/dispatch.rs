@@ -1,0 +1,193 @@
+//! Benchmark program (not a timed test) of the dispatcher: a generated layered DAG of `run`
+//! steps (`sleep 0.05`), each step needing two steps of the layer before, is run by
+//! `firedrill run` and, in the same benchmark run, by `make -j<width>` from a Makefile
+//! generated from the same graph. Prints both wall times as ratios to the critical path
+//! (layers × 50 ms); the median of several runs each, alternated.
+//!
+//! `cargo bench --bench dispatch` (200 steps: width 20, 10 layers; then 2,000 steps: width 20,
+//! 100 layers). `-- --reps N` sets the runs per tool.
+
+#![allow(clippy::cast_precision_loss)]
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const SLEEP: &str = "0.05";
+
+fn id(layer: usize, w: usize) -> String {
+    format!("s{layer}_{w}")
+}
+
+fn deps(layer: usize, w: usize, width: usize) -> Vec<String> {
+    if layer == 0 {
+        return Vec::new();
+    }
+    let mut d = vec![id(layer - 1, w), id(layer - 1, (w + 1) % width)];
+    d.dedup();
+    d
+}
+
+fn playbook(width: usize, layers: usize) -> String {
+    let mut y = String::from(
+        "version: 1\nname: dispatch-bench\nsandbox: { accounts: [\"123456789012\"] }\nsteps:\n",
+    );
+    for layer in 0..layers {
+        for w in 0..width {
+            let _ = writeln!(
+                y,
+                "  {}:\n    uses: run\n    with: {{ command: 'sleep {SLEEP}' }}",
+                id(layer, w)
+            );
+            let d = deps(layer, w, width);
+            if !d.is_empty() {
+                let _ = writeln!(y, "    needs: [{}]", d.join(", "));
+            }
+        }
+    }
+    y
+}
+
+fn makefile(width: usize, layers: usize) -> String {
+    let mut m = String::from(".PHONY: all");
+    let all: Vec<String> = (0..width).map(|w| id(layers - 1, w)).collect();
+    for layer in 0..layers {
+        for w in 0..width {
+            let _ = write!(m, " {}", id(layer, w));
+        }
+    }
+    let _ = writeln!(m, "\nall: {}", all.join(" "));
+    for layer in 0..layers {
+        for w in 0..width {
+            let _ = writeln!(
+                m,
+                "{}: {}\n\t@sleep {SLEEP}",
+                id(layer, w),
+                deps(layer, w, width).join(" ")
+            );
+        }
+    }
+    m
+}
+
+fn time(cmd: &mut Command) -> Duration {
+    let began = Instant::now();
+    let status = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("runs");
+    let took = began.elapsed();
+    assert!(status.success(), "{cmd:?} failed: {status}");
+    took
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn bench(dir: &Path, width: usize, layers: usize, reps: usize) {
+    let pb = dir.join(format!("dag-{width}x{layers}.yaml"));
+    let mk = dir.join(format!("Makefile-{width}x{layers}"));
+    std::fs::write(&pb, playbook(width, layers)).expect("write");
+    std::fs::write(&mk, makefile(width, layers)).expect("write");
+    let state = dir.join("state");
+    let (mut fd, mut make) = (Vec::new(), Vec::new());
+    for _ in 0..reps {
+        fd.push(time(
+            Command::new(env!("CARGO_BIN_EXE_firedrill"))
+                .arg("--state-dir")
+                .arg(&state)
+                .arg("run")
+                .arg(&pb),
+        ));
+        make.push(time(
+            Command::new("make")
+                .arg(format!("-j{width}"))
+                .arg("-f")
+                .arg(&mk)
+                .arg("all"),
+        ));
+    }
+    // One more firedrill run with JSON events, to see where the time goes: the dispatch
+    // latency (the last dependency done to the dependent started) is firedrill's own; a step's
+    // duration beyond the sleep is the cost of a process on this machine, which make pays too.
+    let out = Command::new(env!("CARGO_BIN_EXE_firedrill"))
+        .arg("--state-dir")
+        .arg(&state)
+        .args(["run", "--log-format", "json"])
+        .arg(&pb)
+        .stderr(Stdio::null())
+        .output()
+        .expect("runs");
+    let events: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let at = |kind: &str| -> std::collections::HashMap<String, f64> {
+        events
+            .iter()
+            .filter(|e| e["event"] == kind)
+            .filter_map(|e| Some((e["step"].as_str()?.to_owned(), e["elapsed_secs"].as_f64()?)))
+            .collect()
+    };
+    let (started, ended) = (at("step-started"), at("step-succeeded"));
+    let mut latency = Vec::new();
+    for layer in 1..layers {
+        for w in 0..width {
+            let ready = deps(layer, w, width)
+                .iter()
+                .map(|d| ended[d])
+                .fold(0.0, f64::max);
+            latency.push(started[&id(layer, w)] - ready);
+        }
+    }
+    let durations: Vec<f64> = events
+        .iter()
+        .filter(|e| e["event"] == "step-succeeded")
+        .filter_map(|e| e["duration_secs"].as_f64())
+        .collect();
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+    let max = |v: &[f64]| v.iter().copied().fold(0.0, f64::max);
+
+    let critical = Duration::from_secs_f64(SLEEP.parse::<f64>().expect("a number") * layers as f64);
+    let (fd, make) = (median(fd), median(make));
+    let ratio = |d: Duration| d.as_secs_f64() / critical.as_secs_f64();
+    println!(
+        "{} steps (width {width}, {layers} layers), critical path {:.0} ms, median of {reps}:",
+        width * layers,
+        critical.as_secs_f64() * 1000.0
+    );
+    println!(
+        "  firedrill run   {:>8.0} ms  {:.3}x the critical path",
+        fd.as_secs_f64() * 1000.0,
+        ratio(fd)
+    );
+    println!(
+        "  make -j{width:<8} {:>8.0} ms  {:.3}x the critical path",
+        make.as_secs_f64() * 1000.0,
+        ratio(make)
+    );
+    println!(
+        "  firedrill dispatch latency: mean {:.2} ms, max {:.1} ms; a `sleep {SLEEP}` step takes {:.1} ms on average, {:.1} ms at most",
+        mean(&latency) * 1000.0,
+        max(&latency) * 1000.0,
+        mean(&durations) * 1000.0,
+        max(&durations) * 1000.0
+    );
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let reps = args
+        .iter()
+        .position(|a| a == "--reps")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(5);
+    let dir = tempfile::tempdir().expect("tempdir");
+    bench(dir.path(), 20, 10, reps);
+    bench(dir.path(), 20, 100, reps.min(3));
+}
