@@ -7,7 +7,8 @@ use std::sync::Arc;
 use clap::{Args, ValueEnum};
 use tokio::sync::mpsc;
 
-use super::{eprint, print, sandbox};
+use super::sandbox::{self, runtime};
+use super::{eprint, print};
 use crate::aws::{AwsOptions, Clients};
 use crate::diag;
 use crate::duration::Duration;
@@ -75,6 +76,15 @@ pub enum LogFormatArg {
     Json,
 }
 
+impl From<LogFormatArg> for LogFormat {
+    fn from(f: LogFormatArg) -> Self {
+        match f {
+            LogFormatArg::Text => LogFormat::Text,
+            LogFormatArg::Json => LogFormat::Json,
+        }
+    }
+}
+
 /// `firedrill teardown`.
 #[derive(Args, Debug)]
 pub struct TeardownArgs {
@@ -86,14 +96,6 @@ pub struct TeardownArgs {
     /// Event lines as text or JSON.
     #[arg(long, value_enum, default_value_t = LogFormatArg::Text)]
     pub log_format: LogFormatArg,
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("a tokio runtime")
 }
 
 /// The directory of a run's files (its report, its lock).
@@ -266,7 +268,7 @@ async fn run_async(
             .unwrap_or_else(|| record.region.clone());
         clients = Some(Clients::for_sandbox(&record.endpoint, &region).await);
         endpoint = Some(record.endpoint.clone());
-        local_sandbox = Some(format!("{}#{}", record.started_at, record.serve_pid));
+        local_sandbox = Some(record.identity());
     } else if needs_aws {
         let options = AwsOptions {
             region: args.region.clone(),
@@ -306,19 +308,7 @@ async fn run_async(
         }
     };
     let recorder = Recorder::start(journal);
-    let graph: teardown::Graph = playbook
-        .steps
-        .iter()
-        .map(|s| {
-            (
-                s.id.clone(),
-                s.deps
-                    .iter()
-                    .map(|&d| playbook.steps[d].id.clone())
-                    .collect(),
-            )
-        })
-        .collect();
+    let graph = teardown::graph_of(&playbook);
     let new_run = (
         run_id.clone(),
         playbook.name.clone(),
@@ -427,10 +417,7 @@ async fn run_async(
     };
     let resume = resume_command(state_dir, &run_id);
     let mut signals = signals(resume.clone());
-    let format = match args.log_format {
-        LogFormatArg::Text => LogFormat::Text,
-        LogFormatArg::Json => LogFormat::Json,
-    };
+    let format = args.log_format.into();
     let outcome = if let Some(b) = bars_sink.as_mut() {
         let out = dispatch::run(drill, &mut signals, b as &mut dyn Sink).await;
         b.finish();
@@ -564,10 +551,7 @@ async fn teardown_async(args: &TeardownArgs, state_dir: &Path) -> u8 {
             return exit::INTERNAL;
         }
     });
-    let format = match args.log_format {
-        LogFormatArg::Text => LogFormat::Text,
-        LogFormatArg::Json => LogFormat::Json,
-    };
+    let format = args.log_format.into();
     let mut signals = signals(String::from("firedrill teardown"));
     let mut code = exit::OK;
     let mut any = false;
@@ -643,7 +627,7 @@ async fn teardown_run(
     // Where the run's resources live.
     let clients = if let Some(marker) = &r.local_sandbox {
         match sandbox::running(state_dir) {
-            Some(now) if &format!("{}#{}", now.started_at, now.serve_pid) == marker => {
+            Some(now) if &now.identity() == marker => {
                 Clients::for_sandbox(&now.endpoint, r.region.as_deref().unwrap_or(&now.region))
                     .await
             }

@@ -114,7 +114,8 @@ impl StartArgs {
     }
 }
 
-fn runtime() -> tokio::runtime::Runtime {
+/// The runtime of the commands that talk to AWS or the sandbox.
+pub(super) fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -23,7 +23,7 @@ use super::report::{
     TeardownReport,
 };
 use super::step::{Outputs, Scope, Shared, StepCx, StepError};
-use super::teardown::{self, Graph};
+use super::teardown;
 use crate::attempts::{self, Failure, Success};
 use crate::board::{Board, StepState};
 use crate::exit;
@@ -468,20 +468,8 @@ pub async fn run(
             teardown_state = "kept".into();
             kept = Some(reason);
         } else {
-            let graph: Graph = playbook
-                .steps
-                .iter()
-                .map(|s| {
-                    (
-                        s.id.clone(),
-                        s.deps
-                            .iter()
-                            .map(|&d| playbook.steps[d].id.clone())
-                            .collect(),
-                    )
-                })
-                .collect();
-            let mut emitted = Vec::new();
+            let graph = teardown::graph_of(&playbook);
+            // Teardown events are shown as they happen: a long teardown is never silent.
             let outcome = teardown::run(
                 shared.clients.as_ref(),
                 &shared.recorder,
@@ -489,12 +477,9 @@ pub async fn run(
                 &graph,
                 options.teardown,
                 signals,
-                &mut |what| emitted.push((Instant::now(), what)),
+                &mut |what| run.emit(what),
             )
             .await;
-            for (at, what) in emitted {
-                run.emit_at(at, what);
-            }
             teardown_state = outcome.state.name().into();
             teardown_abandoned = outcome.state == teardown::State::Abandoned;
             let rid = run_id.clone();

@@ -27,6 +27,18 @@ use crate::playbook::Retry;
 /// Each step's dependencies, by id.
 pub type Graph = BTreeMap<String, Vec<String>>;
 
+/// The dependencies of `playbook`'s steps, by id (what the journal keeps for a later teardown).
+pub fn graph_of(playbook: &crate::playbook::Playbook) -> Graph {
+    playbook
+        .steps
+        .iter()
+        .map(|s| {
+            let deps = s.deps.iter().map(|&d| playbook.steps[d].id.clone());
+            (s.id.clone(), deps.collect())
+        })
+        .collect()
+}
+
 /// How teardown behaves.
 #[derive(Clone, Copy, Debug)]
 pub struct Options {

@@ -404,6 +404,12 @@ impl SandboxRecord {
         std::fs::rename(tmp, path)
     }
 
+    /// What tells this sandbox from a later one started in its place (a run records it: a
+    /// restarted sandbox no longer holds the run's resources).
+    pub fn identity(&self) -> String {
+        format!("{}#{}", self.started_at, self.serve_pid)
+    }
+
     /// Removes the record.
     pub fn remove(state_dir: &Path) {
         let _ = std::fs::remove_file(Self::path(state_dir));
