@@ -372,14 +372,30 @@ impl Journal {
     }
 
     /// Runs `f` in one transaction (one durable commit for many writes). A failed statement
-    /// inside does not undo the others.
+    /// inside does not undo the others; a failed commit is rolled back, so that the next
+    /// batch starts clean.
     pub fn batch<R>(&self, f: impl FnOnce(&Self) -> R) -> Result<R, JournalError> {
         self.conn
             .execute_batch("BEGIN IMMEDIATE")
             .map_err(self.fail())?;
         let out = f(self);
-        self.conn.execute_batch("COMMIT").map_err(self.fail())?;
+        if let Err(e) = self.conn.execute_batch("COMMIT") {
+            let _ = self.conn.execute_batch("ROLLBACK");
+            return Err(self.fail()(e));
+        }
         Ok(out)
+    }
+
+    /// Marks a run that is still `running` as `crashed` (its process died); a run that
+    /// finished keeps its state and report.
+    pub fn mark_crashed(&self, run_id: &str) -> Result<(), JournalError> {
+        self.conn
+            .execute(
+                "UPDATE runs SET state = 'crashed', finished_at = COALESCE(finished_at, ?2) WHERE id = ?1 AND state = 'running'",
+                params![run_id, now()],
+            )
+            .map_err(self.fail())?;
+        Ok(())
     }
 
     /// Appends an event to a run, now.

@@ -199,14 +199,28 @@ pub async fn run(
     signal_group(pid, rustix::process::Signal::KILL);
     let status = status.map_err(|source| Error::Spawn { program, source })?;
     let outputs = parse_outputs(&std::fs::read_to_string(&outputs_file).map_err(Error::Outputs)?);
+    // A process that escaped the group (`setsid`) may hold the pipes open: the step does not
+    // wait for it beyond the grace period.
+    let stdout = drain(stdout, spec.grace).await;
+    let stderr = drain(stderr, spec.grace).await;
     Ok(Outcome {
         exit_code: status.code(),
         signal: std::os::unix::process::ExitStatusExt::signal(&status),
-        stdout: stdout.await.unwrap_or_default(),
-        stderr: stderr.await.unwrap_or_default(),
+        stdout,
+        stderr,
         outputs,
         cancelled,
     })
+}
+
+/// What a tail reader collected, waiting at most `limit` for the stream to close.
+async fn drain(mut reader: tokio::task::JoinHandle<String>, limit: Duration) -> String {
+    if let Ok(joined) = tokio::time::timeout(limit, &mut reader).await {
+        joined.unwrap_or_default()
+    } else {
+        reader.abort();
+        "(the output stream stayed open: a process outside the step's group holds it)".into()
+    }
 }
 
 /// Kills a process group when dropped.

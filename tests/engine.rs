@@ -115,6 +115,7 @@ async fn run_yaml(yaml: &str, parallel: Option<usize>, deadline: Option<Duration
             teardown: teardown::Options {
                 deadline: Duration::from_mins(1),
                 poll: Duration::from_millis(50),
+                signalled: false,
             },
             seed: 1,
             tick: None,

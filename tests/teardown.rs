@@ -107,6 +107,7 @@ async fn tear_down(sandbox: &TestSandbox, recorder: &Recorder) -> teardown::Outc
         teardown::Options {
             deadline: std::time::Duration::from_mins(1),
             poll: std::time::Duration::from_millis(50),
+            signalled: false,
         },
         &mut signals,
         &mut |_| {},

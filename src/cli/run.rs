@@ -48,8 +48,8 @@ pub struct RunArgs {
     #[arg(long)]
     pub region: Option<String>,
     /// At most this many steps at once [default: no cap].
-    #[arg(long)]
-    pub parallel: Option<usize>,
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub parallel: Option<u32>,
     /// Stop dispatching this long after the start (then tear down), e.g. `2h`.
     #[arg(long)]
     pub deadline: Option<Duration>,
@@ -405,11 +405,14 @@ async fn run_async(
         identity,
         shared,
         options: dispatch::Options {
-            parallel: args.parallel,
+            parallel: args
+                .parallel
+                .map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
             deadline: args.deadline.map(|d| d.0),
             teardown: teardown::Options {
                 deadline: args.teardown_timeout.0,
                 poll,
+                signalled: false,
             },
             seed: crate::sandbox::faults::hash(0, &[&run_id]),
             tick: bars.then(|| std::time::Duration::from_millis(100)),
@@ -566,14 +569,14 @@ async fn teardown_async(args: &TeardownArgs, state_dir: &Path) -> u8 {
         };
         any = true;
         let c = teardown_run(&r, state_dir, &recorder, args, format, &mut signals).await;
-        if r.state == "running" {
-            let rid = r.id.clone();
-            let _ = recorder
-                .call(move |j| j.finish_run(&rid, "crashed", ""))
-                .await;
-        }
+        // Under the run's lock: a run still marked running here is one that crashed.
+        let rid = r.id.clone();
+        let _ = recorder.call(move |j| j.mark_crashed(&rid)).await;
         drop(lock);
         code = code.max(c);
+        if c == exit::INTERRUPTED {
+            break; // a signal stopped this teardown: do not go on to the next run
+        }
     }
     if !any && code == exit::OK {
         print("nothing to tear down: every run's resources are deleted\n");
@@ -693,6 +696,7 @@ async fn teardown_run(
             } else {
                 std::time::Duration::from_secs(5)
             },
+            signalled: false,
         },
         signals,
         &mut say,

@@ -248,7 +248,7 @@ pub async fn run(
             arn: id.arn.clone(),
         });
     }
-    let vars = resolve_vars(&playbook, &run_id);
+    let vars = Arc::new(playbook.vars.clone());
     let cancel = CancellationToken::new();
     let (events_tx, mut events_rx) = mpsc::unbounded_channel::<What>();
     let mut set: JoinSet<Joined> = JoinSet::new();
@@ -423,6 +423,7 @@ pub async fn run(
     let mut kept = None;
     let mut left: Vec<LeftReport> = Vec::new();
     let mut teardown_abandoned = abandoned;
+    let mut interrupted_in_teardown = false;
     if abandoned {
         teardown_state = "abandoned".into();
         let rid = run_id.clone();
@@ -447,8 +448,13 @@ pub async fn run(
                 ))
             }
             (_, s, Some(keep)) if s != RunState::Interrupted => {
-                let until = run.clock.wall(Instant::now())
-                    + chrono::Duration::from_std(keep.0).unwrap_or(chrono::TimeDelta::MAX);
+                // Bounded: a huge `keep_for` keeps resources for a century, never panics.
+                let now = run.clock.wall(Instant::now());
+                let century = chrono::TimeDelta::days(36_525);
+                let keep_delta = chrono::Duration::from_std(keep.0)
+                    .unwrap_or(century)
+                    .min(century);
+                let until = now.checked_add_signed(keep_delta).unwrap_or(now);
                 Some((
                     format!("kept for {keep} (`keep_for`), until {}", rfc3339(until)),
                     Some(rfc3339(until)),
@@ -475,13 +481,17 @@ pub async fn run(
                 &shared.recorder,
                 &run_id,
                 &graph,
-                options.teardown,
+                teardown::Options {
+                    signalled: interrupted,
+                    ..options.teardown
+                },
                 signals,
                 &mut |what| run.emit(what),
             )
             .await;
             teardown_state = outcome.state.name().into();
             teardown_abandoned = outcome.state == teardown::State::Abandoned;
+            interrupted_in_teardown = outcome.interrupted;
             let rid = run_id.clone();
             let ts = teardown_state.clone();
             let _ = shared
@@ -504,7 +514,7 @@ pub async fn run(
                 .collect();
         }
     }
-    let exit_code = if state == RunState::Interrupted {
+    let exit_code = if state == RunState::Interrupted || interrupted_in_teardown {
         exit::INTERRUPTED
     } else if matches!(teardown_state.as_str(), "incomplete" | "abandoned") {
         exit::TEARDOWN_INCOMPLETE
@@ -608,7 +618,7 @@ fn finish_step(
                     reason,
                 },
             );
-            if aborts {
+            if aborts && !cancel.is_cancelled() {
                 let why = run.board.stopped().unwrap_or("aborted").to_owned();
                 run.emit(What::Stopping { reason: why });
                 cancel.cancel();
@@ -625,32 +635,6 @@ fn targets_missed(playbook: &Playbook, reached: &HashMap<String, Duration>) -> b
             .for_milestone(m)
             .is_some_and(|t| reached.get(*m).is_none_or(|after| *after > t.0))
     })
-}
-
-/// The playbook's vars, resolved: a var may use `${env.*}`, `${run.*}` and secrets from the
-/// environment. One that cannot be resolved stays unresolved (as written) and fails the steps
-/// that use it, with the reason.
-fn resolve_vars(playbook: &Playbook, run_id: &str) -> std::collections::BTreeMap<String, String> {
-    use crate::template::{Ref, SecretSource};
-    playbook
-        .vars
-        .iter()
-        .map(|(k, v)| {
-            let value = v
-                .render(|r| match r {
-                    Ref::Env(name)
-                    | Ref::Secret {
-                        source: SecretSource::Env,
-                        key: name,
-                    } => std::env::var(name).map_err(|_| ()),
-                    Ref::Run(f) if f == "id" => Ok(run_id.to_owned()),
-                    Ref::Run(f) if f == "playbook" => Ok(playbook.name.clone()),
-                    _ => Err(()),
-                })
-                .unwrap_or_else(|()| v.raw().to_owned());
-            (k.clone(), value)
-        })
-        .collect()
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -117,12 +117,20 @@ pub async fn launch(with: &Launch, cx: &StepCx, attempt: u32) -> Result<Outputs,
 
     // Await: poll until running (one DescribeInstances per poll).
     let instance = loop {
-        let out = ec2
-            .describe_instances()
-            .instance_ids(&id)
-            .send()
-            .await
-            .map_err(|e| StepError::failed(format!("DescribeInstances: {}", sdk_error(&e))))?;
+        let out = match ec2.describe_instances().instance_ids(&id).send().await {
+            Ok(out) => out,
+            // Eventual consistency: a new instance can be unknown to describes for a moment.
+            Err(e) if sdk_code(&e).is_some_and(|c| c.starts_with("InvalidInstanceID")) => {
+                cx.pause().await?;
+                continue;
+            }
+            Err(e) => {
+                return Err(StepError::failed(format!(
+                    "DescribeInstances: {}",
+                    sdk_error(&e)
+                )));
+            }
+        };
         let instance = out
             .reservations()
             .iter()

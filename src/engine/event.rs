@@ -43,7 +43,10 @@ impl Clock {
 
     /// The wall-clock time of `at`.
     pub fn wall(&self, at: Instant) -> DateTime<Utc> {
-        self.wall + chrono::Duration::from_std(self.elapsed(at)).unwrap_or(chrono::TimeDelta::MAX)
+        chrono::Duration::from_std(self.elapsed(at))
+            .ok()
+            .and_then(|d| self.wall.checked_add_signed(d))
+            .unwrap_or(self.wall)
     }
 }
 

@@ -53,8 +53,9 @@ pub struct Scope {
     pub run_id: String,
     /// The playbook's name.
     pub playbook: String,
-    /// The playbook's vars, resolved.
-    pub vars: BTreeMap<String, String>,
+    /// The playbook's vars, as written: resolved when a step uses them, so that a secret in
+    /// a var is masked like any other and a var that cannot be resolved fails the step.
+    pub vars: Arc<BTreeMap<String, Template>>,
     /// The outputs of the steps this one depends on.
     pub outputs: BTreeMap<String, Outputs>,
 }
@@ -118,18 +119,30 @@ impl StepCx {
 
     /// `template` with its references resolved.
     pub fn render(&self, template: &Template) -> Result<String, StepError> {
-        template.render(|r| self.resolve(r))
+        template.render(|r| self.resolve(r, 0))
     }
 
-    /// The value of one reference.
-    pub fn resolve(&self, r: &Ref) -> Result<String, StepError> {
+    /// The value of one reference (`depth`: how many vars deep we are).
+    fn resolve(&self, r: &Ref, depth: u32) -> Result<String, StepError> {
         match r {
-            Ref::Var(name) => self
-                .scope
-                .vars
-                .get(name)
-                .cloned()
-                .ok_or_else(|| StepError::failed(format!("`${{vars.{name}}}` has no value"))),
+            Ref::Var(name) => {
+                let var =
+                    self.scope.vars.get(name).ok_or_else(|| {
+                        StepError::failed(format!("`${{vars.{name}}}` has no value"))
+                    })?;
+                if depth > 16 {
+                    return Err(StepError::failed(format!(
+                        "`${{vars.{name}}}` refers to vars too deeply"
+                    )));
+                }
+                var.render(|inner| self.resolve(inner, depth + 1))
+                    .map_err(|e| match e {
+                        StepError::Failed(why) => {
+                            StepError::Failed(format!("in `${{vars.{name}}}`: {why}"))
+                        }
+                        other @ StepError::Cancelled => other,
+                    })
+            }
             Ref::Output { step, key } => self
                 .scope
                 .outputs
@@ -219,7 +232,10 @@ impl StepCx {
             .filter(char::is_ascii_alphanumeric)
             .map(|c| c.to_ascii_lowercase())
             .collect();
-        let suffix = format!("-{attempt}");
+        // A hash of the whole id keeps two steps apart when their ids differ only in case,
+        // punctuation or beyond the part that fits.
+        let hash = crate::sandbox::faults::hash(0, &[&self.step]) & 0xff_ffff;
+        let suffix = format!("-{hash:06x}-{attempt}");
         let room = 64usize.saturating_sub(3 + run.len() + 1 + suffix.len());
         let step: String = step.chars().take(room).collect();
         let mut token = format!("fd-{run}-{}{suffix}", step.trim_matches('-'));
@@ -234,7 +250,9 @@ impl StepCx {
         let mut tags = self.shared.tags.clone();
         tags.push((super::resource::TAG_STEP.into(), self.step.clone()));
         tags.push((super::resource::TAG_TOKEN.into(), token.to_owned()));
-        tags.push(("Name".into(), token.to_owned()));
+        if !tags.iter().any(|(k, _)| k == "Name") {
+            tags.push(("Name".into(), token.to_owned()));
+        }
         tags
     }
 
@@ -320,7 +338,13 @@ mod tests {
             playbook: "pb".into(),
             ..Scope::default()
         };
-        scope.vars.insert("region".into(), "eu-west-1".into());
+        scope.vars = Arc::new(BTreeMap::from([
+            ("region".to_string(), Template::literal("eu-west-1")),
+            (
+                "token".to_string(),
+                Template::parse("t=${secret:env:PATH}").expect("valid"),
+            ),
+        ]));
         scope.outputs.insert(
             "db".into(),
             Outputs::from([("endpoint".to_string(), "db.local".to_string())]),
@@ -337,7 +361,21 @@ mod tests {
     #[test]
     fn tokens_are_short_safe_and_derived_from_the_run() {
         let c = cx("Restore_DB", "20261125-101500-1a2b3c4d");
-        assert_eq!(c.token(1), "fd-202611251015001a2b3c4d-restore-db-1");
+        let t = c.token(1);
+        assert!(
+            t.starts_with("fd-202611251015001a2b3c4d-restore-db-"),
+            "{t}"
+        );
+        assert!(
+            t.ends_with("-1") && t.len() == "fd-202611251015001a2b3c4d-restore-db-".len() + 8,
+            "{t}"
+        );
+        assert_ne!(cx("db_1", "r").token(1), cx("DB-1", "r").token(1));
+        let (a, b) = (
+            format!("{}-a", "x".repeat(80)),
+            format!("{}-b", "x".repeat(80)),
+        );
+        assert_ne!(cx(&a, "r").token(1), cx(&b, "r").token(1));
         let long = cx(&"x".repeat(200), "20261125-101500-1a2b3c4d");
         let t = long.token(12);
         assert!(t.len() <= 64, "{t}");
@@ -368,5 +406,13 @@ mod tests {
         let secret = Template::parse("${secret:env:PATH}").expect("valid");
         assert_eq!(c.render(&secret).expect("renders"), path);
         assert_eq!(c.mask(&format!("it was {path}!")), "it was ***!");
+        // A secret reached through a var is masked too.
+        let through_var = cx("app", "run-1");
+        let t = Template::parse("${vars.token}").expect("valid");
+        assert_eq!(
+            through_var.render(&t).expect("renders"),
+            format!("t={path}")
+        );
+        assert_eq!(through_var.mask(&path), "***");
     }
 }

@@ -46,6 +46,8 @@ pub struct Options {
     pub deadline: Duration,
     /// How often to ask whether a deleted resource is gone.
     pub poll: Duration,
+    /// Whether a first signal came already (then the next one stops waiting).
+    pub signalled: bool,
 }
 
 /// How a teardown ended.
@@ -84,6 +86,8 @@ pub struct Left {
 pub struct Outcome {
     /// How it ended.
     pub state: State,
+    /// Whether a signal arrived while it ran.
+    pub interrupted: bool,
     /// How many resources it settled (deleted, already gone, never created).
     pub settled: usize,
     /// What is left behind.
@@ -107,7 +111,8 @@ enum Settled {
 }
 
 /// Tears down run `run_id`: every resource of its journal not yet deleted. `signals` delivers
-/// the second Ctrl-C, which stops waiting (what is unfinished stays in the journal).
+/// Ctrl-C: when `options.signalled` (a first one came already) the next stops waiting (what is
+/// unfinished stays in the journal); otherwise the first is noted and teardown goes on.
 pub async fn run(
     clients: Option<&Clients>,
     recorder: &Recorder,
@@ -117,6 +122,8 @@ pub async fn run(
     signals: &mut mpsc::UnboundedReceiver<()>,
     emit: &mut dyn FnMut(What),
 ) -> Outcome {
+    let signalled_before = options.signalled;
+    let mut interrupted = options.signalled;
     let rid = run_id.to_owned();
     let resources = match recorder.call(move |j| j.resources(&rid)).await {
         Ok(all) => all
@@ -126,6 +133,7 @@ pub async fn run(
         Err(e) => {
             return Outcome {
                 state: State::Incomplete,
+                interrupted: false,
                 settled: 0,
                 left: vec![Left {
                     resource: placeholder(run_id),
@@ -141,6 +149,8 @@ pub async fn run(
     let mut pending: Vec<usize> = (0..resources.len()).collect();
     let mut finished = vec![false; resources.len()];
     let mut set: JoinSet<(usize, Settled)> = JoinSet::new();
+    let mut tasks: std::collections::HashMap<tokio::task::Id, usize> =
+        std::collections::HashMap::new();
     let mut in_flight: BTreeSet<usize> = BTreeSet::new();
     let mut settled = 0;
     let mut left = Vec::new();
@@ -155,7 +165,7 @@ pub async fn run(
                 let (clients, recorder, run_id) =
                     (clients.cloned(), recorder.clone(), run_id.to_owned());
                 let stop = stop.clone();
-                set.spawn(async move {
+                let handle = set.spawn(async move {
                     let how = settle(
                         clients.as_ref(),
                         &recorder,
@@ -167,6 +177,7 @@ pub async fn run(
                     .await;
                     (r, how)
                 });
+                tasks.insert(handle.id(), r);
                 in_flight.insert(r);
                 false
             } else {
@@ -179,10 +190,13 @@ pub async fn run(
         tokio::select! {
             joined = set.join_next() => {
                 let Some(joined) = joined else { continue };
-                let (r, how) = joined.unwrap_or_else(|e| (usize::MAX, Settled::Left(e.to_string())));
-                if r == usize::MAX {
-                    continue;
-                }
+                let (r, how) = match joined {
+                    Ok(done) => done,
+                    Err(e) => match tasks.get(&e.id()) {
+                        Some(&r) => (r, Settled::Left(format!("its deletion failed: {e}"))),
+                        None => continue,
+                    },
+                };
                 in_flight.remove(&r);
                 finished[r] = true;
                 let res = &resources[r];
@@ -213,6 +227,13 @@ pub async fn run(
                 break;
             }
             Some(()) = signals.recv() => {
+                if !interrupted {
+                    interrupted = true;
+                    emit(What::Stopping {
+                        reason: "interrupted during teardown: teardown goes on; signal again to stop waiting".into(),
+                    });
+                    continue;
+                }
                 stop.cancel();
                 set.abort_all();
                 state = State::Abandoned;
@@ -223,14 +244,24 @@ pub async fn run(
             }
         }
     }
-    if state == State::Done && !left.is_empty() {
-        state = State::Incomplete;
+    if state == State::Done {
+        // Resources that never got their turn (the graph they wait on is circular): name them.
+        for &r in &pending {
+            left.push(Left {
+                resource: resources[r].clone(),
+                reason: "teardown could not order it (the recorded step graph is circular)".into(),
+            });
+        }
+        if !left.is_empty() {
+            state = State::Incomplete;
+        }
     }
     emit(What::TeardownFinished {
         state: state.name().into(),
     });
     Outcome {
         state,
+        interrupted: interrupted && !signalled_before,
         settled,
         left,
     }
@@ -309,6 +340,27 @@ async fn mark(recorder: &Recorder, row: i64, status: ResourceStatus, detail: &st
         .await;
 }
 
+/// How many times, a second apart, a resource must look absent before teardown believes it.
+const ABSENT_CHECKS: u32 = 3;
+
+/// Asks `look` until it answers something other than absent (`absent`), an error, or it has
+/// answered absent [`ABSENT_CHECKS`] times.
+async fn confirmed_absent<T, F, Fut>(mut look: F, absent: impl Fn(&T) -> bool) -> Result<T, String>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, String>>,
+{
+    let mut n = 1;
+    loop {
+        let answer = look().await?;
+        if !absent(&answer) || n >= ABSENT_CHECKS {
+            return Ok(answer);
+        }
+        n += 1;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
 /// Deletes one resource, or says why it cannot.
 async fn settle(
     clients: Option<&Clients>,
@@ -331,7 +383,7 @@ async fn settle(
     };
     let id = match &r.resource_id {
         Some(id) => id.clone(),
-        None => match kind.find(clients, &r.token).await {
+        None => match confirmed_absent(|| kind.find(clients, &r.token), Option::is_none).await {
             Ok(Some(id)) => {
                 let (row, found) = (r.id, id.clone());
                 let _ = recorder.call(move |j| j.created(row, &found)).await;
@@ -355,7 +407,14 @@ async fn settle(
             }
         },
     };
-    match kind.owner(clients, &id).await {
+    // AWS is eventually consistent: a resource created a moment ago can be invisible for a
+    // moment. "Gone" before any deletion was asked for is believed only when it holds.
+    let owner = if r.status == ResourceStatus::Deleting {
+        kind.owner(clients, &id).await
+    } else {
+        confirmed_absent(|| kind.owner(clients, &id), |o| *o == Owner::Gone).await
+    };
+    match owner {
         Ok(Owner::Gone) => {
             mark(recorder, r.id, ResourceStatus::Deleted, "already gone").await;
             return Settled::Gone("already gone");
@@ -433,6 +492,53 @@ mod tests {
             status: ResourceStatus::Created,
             detail: String::new(),
         }
+    }
+
+    #[tokio::test]
+    async fn resources_that_cannot_be_ordered_are_reported_not_forgotten() {
+        let dir = tempfile::tempdir().expect("state");
+        let recorder = Recorder::start(crate::journal::Journal::open(dir.path()).expect("open"));
+        recorder
+            .call(|j| {
+                j.begin_run(&crate::journal::NewRun {
+                    id: "r",
+                    playbook: "p",
+                    playbook_path: "p.yaml",
+                    region: None,
+                    teardown: "always",
+                    endpoint: None,
+                    role_arn: None,
+                    local_sandbox: None,
+                    graph: "{}",
+                })?;
+                j.intend("r", "a", "ec2-instance", "ta", "us-east-1")?;
+                j.intend("r", "b", "ec2-instance", "tb", "us-east-1")
+            })
+            .await
+            .expect("journaled");
+        // A corrupt journal: a and b depend on each other.
+        let graph: Graph = [
+            ("a".to_string(), vec!["b".to_string()]),
+            ("b".to_string(), vec!["a".to_string()]),
+        ]
+        .into();
+        let (_keep, mut signals) = mpsc::unbounded_channel();
+        let out = run(
+            None,
+            &recorder,
+            "r",
+            &graph,
+            Options {
+                deadline: Duration::from_secs(5),
+                poll: Duration::from_millis(10),
+                signalled: false,
+            },
+            &mut signals,
+            &mut |_| {},
+        )
+        .await;
+        assert_eq!(out.state, State::Incomplete);
+        assert_eq!(out.left.len(), 2, "{:?}", out.left);
     }
 
     #[test]
