@@ -140,6 +140,70 @@ fn steps_this_version_cannot_execute_are_refused_before_anything_runs() {
 }
 
 #[test]
+fn a_secret_in_a_var_never_reaches_the_report() {
+    let dir = tempfile::tempdir().expect("dir");
+    std::fs::write(
+        dir.path().join("drill.yaml"),
+        r#"version: 1
+name: secrets
+sandbox: { accounts: ["123456789012"] }
+vars:
+  auth: "Bearer ${secret:env:DRILL_TOKEN}"
+steps:
+  call:
+    uses: run
+    with: { command: 'echo "calling with ${vars.auth}"; echo "token=${vars.auth}" >> "$FIREDRILL_OUTPUTS"', outputs: [token] }
+"#,
+    )
+    .expect("write");
+    let state = dir.path().join("state");
+    let report = dir.path().join("report.json");
+    let out = Test::new()
+        .env("FIREDRILL_STATE_DIR", state.to_str().expect("utf-8"))
+        .env("DRILL_TOKEN", "s3cr3t-value")
+        .args([
+            "run",
+            dir.path().join("drill.yaml").to_str().expect("utf-8"),
+            "--report",
+            report.to_str().expect("utf-8"),
+        ])
+        .run();
+    let text = std::fs::read_to_string(&report).expect("report");
+    assert!(text.contains("calling with Bearer ***"), "{text}");
+    assert!(!text.contains("s3cr3t-value"), "{text}");
+    assert!(!out.stdout.contains("s3cr3t-value"));
+    // The database and its write-ahead log.
+    for file in std::fs::read_dir(&state).expect("state dir").flatten() {
+        if file
+            .file_name()
+            .to_string_lossy()
+            .starts_with("journal.sqlite3")
+        {
+            let bytes = std::fs::read(file.path()).expect("journal file");
+            assert!(
+                !String::from_utf8_lossy(&bytes).contains("s3cr3t-value"),
+                "{} holds the secret",
+                file.path().display()
+            );
+        }
+    }
+}
+
+#[test]
+fn parallel_zero_is_a_usage_error() {
+    Test::new()
+        .args([
+            "run",
+            "examples/quickstart/playbook.yaml",
+            "--parallel",
+            "0",
+        ])
+        .code(exit::INVALID)
+        .stderr_has("--parallel")
+        .run();
+}
+
+#[test]
 fn the_first_signal_cancels_running_steps_and_ends_the_run_interrupted() {
     let dir = tempfile::tempdir().expect("dir");
     std::fs::write(
