@@ -683,7 +683,22 @@ async fn teardown_run(
         eprint(&format!("run {}: {refusal}\n", r.id));
         return exit::REFUSED;
     }
-    let graph: teardown::Graph = serde_json::from_str(&r.graph).unwrap_or_default();
+    let graph: teardown::Graph = match serde_json::from_str(&r.graph) {
+        Ok(graph) => graph,
+        Err(e) => {
+            // Without the steps' dependencies, the safe order is the reverse of creation.
+            eprint(&format!(
+                "run {}: warning: the journal's step graph is unreadable ({e}); deleting in reverse creation order, one at a time\n",
+                r.id
+            ));
+            let rid = r.id.clone();
+            let resources = recorder
+                .call(move |j| j.resources(&rid))
+                .await
+                .unwrap_or_default();
+            teardown::creation_chain(&resources)
+        }
+    };
     let outcome = teardown::run(
         Some(&clients),
         recorder,

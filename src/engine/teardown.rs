@@ -27,6 +27,24 @@ use crate::playbook::Retry;
 /// Each step's dependencies, by id.
 pub type Graph = BTreeMap<String, Vec<String>>;
 
+/// A graph in which each step that created resources depends on the one that created
+/// resources before it: teardown then goes in reverse creation order, one step at a time.
+pub fn creation_chain(resources: &[ResourceRecord]) -> Graph {
+    let mut graph = Graph::new();
+    let mut previous: Option<&str> = None;
+    for r in resources {
+        if graph.contains_key(&r.step) {
+            continue;
+        }
+        graph.insert(
+            r.step.clone(),
+            previous.map(|p| vec![p.to_owned()]).unwrap_or_default(),
+        );
+        previous = Some(&r.step);
+    }
+    graph
+}
+
 /// The dependencies of `playbook`'s steps, by id (what the journal keeps for a later teardown).
 pub fn graph_of(playbook: &crate::playbook::Playbook) -> Graph {
     playbook
@@ -559,6 +577,11 @@ mod tests {
             res(5, "cache"),
         ];
         let b = blockers(&resources, &graph);
+        // Without a graph, the chain of creation gives the same order here, one step at a time.
+        let chained = blockers(&resources, &creation_chain(&resources));
+        assert_eq!(chained[0], vec![1, 2, 3, 4]);
+        assert_eq!(chained[3], vec![4], "app waits for cache, created after it");
+        assert!(chained[4].is_empty());
         assert_eq!(b[0], vec![1, 2, 3], "the network waits for db and app");
         assert_eq!(
             b[1],
