@@ -371,6 +371,14 @@ impl Journal {
         Ok(())
     }
 
+    /// Whether commits wait for the disk (`synchronous = FULL`, the default) or not
+    /// (`NORMAL`: in WAL mode, safe against a crash of the process, not against power loss).
+    pub fn set_durable(&self, durable: bool) {
+        let _ =
+            self.conn
+                .pragma_update(None, "synchronous", if durable { "FULL" } else { "NORMAL" });
+    }
+
     /// Runs `f` in one transaction (one durable commit for many writes). A failed statement
     /// inside does not undo the others; a failed commit is rolled back, so that the next
     /// batch starts clean.

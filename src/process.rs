@@ -161,7 +161,15 @@ pub async fn run(
             (first.clone(), rest.to_vec())
         }
     };
-    let mut cmd = tokio::process::Command::new(&program);
+    let path_env = spec
+        .env
+        .iter()
+        .rev()
+        .find(|(k, _)| k == "PATH")
+        .map(|(_, v)| v.clone())
+        .or_else(|| std::env::var("PATH").ok())
+        .unwrap_or_default();
+    let mut cmd = tokio::process::Command::new(resolve(&program, &path_env));
     cmd.args(&args)
         .current_dir(&spec.dir)
         .env("FIREDRILL_OUTPUTS", &outputs_file)
@@ -211,6 +219,39 @@ pub async fn run(
         outputs,
         cancelled,
     })
+}
+
+/// `program` found on `path` once, and remembered: spawning by a full path spares every step
+/// the search (a failed exec per directory before the right one).
+fn resolve(program: &str, path: &str) -> PathBuf {
+    use std::collections::HashMap;
+    use std::os::unix::fs::PermissionsExt;
+    use std::sync::{Mutex, OnceLock};
+    static FOUND: OnceLock<Mutex<HashMap<(String, String), PathBuf>>> = OnceLock::new();
+    if program.contains('/') {
+        return PathBuf::from(program);
+    }
+    let key = (program.to_owned(), path.to_owned());
+    let found = FOUND.get_or_init(Mutex::default);
+    if let Some(p) = found.lock().ok().and_then(|m| m.get(&key).cloned()) {
+        return p;
+    }
+    let hit = std::env::split_paths(path)
+        .map(|dir| dir.join(program))
+        .find(|p| {
+            p.metadata()
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        });
+    match hit {
+        Some(p) => {
+            if let Ok(mut m) = found.lock() {
+                m.insert(key, p.clone());
+            }
+            p
+        }
+        // Not found: let the spawn report it as it would.
+        None => PathBuf::from(program),
+    }
 }
 
 /// What a tail reader collected, waiting at most `limit` for the stream to close.
@@ -289,6 +330,28 @@ mod tests {
             .await,
             Err(Error::Spawn { .. })
         ));
+    }
+
+    #[test]
+    fn programs_are_found_on_the_path_once() {
+        let path = std::env::var("PATH").unwrap_or_default();
+        let sh = resolve("sh", &path);
+        assert!(sh.is_absolute() && sh.ends_with("sh"), "{}", sh.display());
+        assert_eq!(resolve("sh", &path), sh, "remembered");
+        assert_eq!(
+            resolve("./local-tool", &path),
+            PathBuf::from("./local-tool")
+        );
+        assert_eq!(
+            resolve("no-such-program-anywhere", &path),
+            PathBuf::from("no-such-program-anywhere"),
+            "left for the spawn to report"
+        );
+        assert_eq!(
+            resolve("sh", "/nonexistent"),
+            PathBuf::from("sh"),
+            "per PATH"
+        );
     }
 
     #[test]

@@ -17,7 +17,11 @@ const BATCH: usize = 512;
 type Reply = Box<dyn FnOnce() + Send>;
 type Write = dyn FnOnce(&Journal) -> Option<Reply> + Send;
 
-struct Job(Box<Write>);
+struct Job {
+    write: Box<Write>,
+    /// Whether someone waits for it to be on disk (an intent, a status).
+    durable: bool,
+}
 
 impl std::fmt::Debug for Job {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -47,9 +51,14 @@ impl Recorder {
                             Err(_) => break,
                         }
                     }
+                    // A batch of events only is committed without a disk sync (WAL with
+                    // synchronous NORMAL: safe against a crash of the process, not of the
+                    // machine); one that anybody waits for is synced before they hear back.
+                    let durable = jobs.iter().any(|job| job.durable);
+                    journal.set_durable(durable);
                     let replies = journal.batch(|j| {
                         jobs.into_iter()
-                            .filter_map(|job| (job.0)(j))
+                            .filter_map(|job| (job.write)(j))
                             .collect::<Vec<_>>()
                     });
                     // Answers go out only after the commit: an intent is durable when its
@@ -68,10 +77,13 @@ impl Recorder {
 
     /// Queues a write whose outcome nobody waits for (a step event).
     pub fn send(&self, write: impl FnOnce(&Journal) + Send + 'static) {
-        let _ = self.tx.send(Job(Box::new(move |j| {
-            write(j);
-            None
-        })));
+        let _ = self.tx.send(Job {
+            write: Box::new(move |j| {
+                write(j);
+                None
+            }),
+            durable: false,
+        });
     }
 
     /// Runs `f` on the journal and returns its answer once the write is committed.
@@ -80,12 +92,15 @@ impl Recorder {
         f: impl FnOnce(&Journal) -> Result<R, JournalError> + Send + 'static,
     ) -> Result<R, JournalError> {
         let (tx, rx) = oneshot::channel();
-        let job = Job(Box::new(move |j| {
-            let out = f(j);
-            Some(Box::new(move || {
-                let _ = tx.send(out);
-            }) as Reply)
-        }));
+        let job = Job {
+            write: Box::new(move |j| {
+                let out = f(j);
+                Some(Box::new(move || {
+                    let _ = tx.send(out);
+                }) as Reply)
+            }),
+            durable: true,
+        };
         self.tx.send(job).map_err(|_| JournalError::Closed)?;
         rx.await.map_err(|_| JournalError::Closed)?
     }
@@ -96,12 +111,15 @@ impl Recorder {
         f: impl FnOnce(&Journal) -> Result<R, JournalError> + Send + 'static,
     ) -> Result<R, JournalError> {
         let (tx, rx) = mpsc::channel();
-        let job = Job(Box::new(move |j| {
-            let out = f(j);
-            Some(Box::new(move || {
-                let _ = tx.send(out);
-            }) as Reply)
-        }));
+        let job = Job {
+            write: Box::new(move |j| {
+                let out = f(j);
+                Some(Box::new(move || {
+                    let _ = tx.send(out);
+                }) as Reply)
+            }),
+            durable: true,
+        };
         self.tx.send(job).map_err(|_| JournalError::Closed)?;
         rx.recv().map_err(|_| JournalError::Closed)?
     }
