@@ -396,7 +396,6 @@ pub async fn run(
         }
     }
     run.report_unstarted();
-    let dispatch_end = Instant::now();
 
     // The verdict of the drill itself, before teardown.
     let any_failed = run.board.states().iter().any(StepState::is_failure);
@@ -560,7 +559,6 @@ pub async fn run(
         },
         end,
     );
-    let _ = dispatch_end;
     let (rid, json, st) = (run_id.clone(), report.to_json(), state.name());
     let _ = shared
         .recorder

@@ -105,25 +105,6 @@ impl Recorder {
         rx.await.map_err(|_| JournalError::Closed)?
     }
 
-    /// Like [`Recorder::call`], blocking: for code outside the runtime.
-    pub fn call_blocking<R: Send + 'static>(
-        &self,
-        f: impl FnOnce(&Journal) -> Result<R, JournalError> + Send + 'static,
-    ) -> Result<R, JournalError> {
-        let (tx, rx) = mpsc::channel();
-        let job = Job {
-            write: Box::new(move |j| {
-                let out = f(j);
-                Some(Box::new(move || {
-                    let _ = tx.send(out);
-                }) as Reply)
-            }),
-            durable: true,
-        };
-        self.tx.send(job).map_err(|_| JournalError::Closed)?;
-        rx.recv().map_err(|_| JournalError::Closed)?
-    }
-
     /// Waits until everything queued so far is committed.
     pub async fn flush(&self) -> Result<(), JournalError> {
         self.call(|_| Ok(())).await
