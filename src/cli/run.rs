@@ -546,14 +546,7 @@ async fn teardown_async(args: &TeardownArgs, state_dir: &Path) -> u8 {
             runs
         }
     };
-    drop(journal);
-    let recorder = Recorder::start(match Journal::open(state_dir) {
-        Ok(j) => j,
-        Err(e) => {
-            eprint(&format!("error: {e}\n"));
-            return exit::INTERNAL;
-        }
-    });
+    let recorder = Recorder::start(journal);
     let format = args.log_format.into();
     let mut signals = signals(String::from("firedrill teardown"));
     let mut code = exit::OK;
