@@ -199,7 +199,7 @@ pub struct ResourceRecord {
     pub detail: String,
 }
 
-/// A new run.
+/// A new run. The default is a run of no playbook, torn down `always`, with no graph.
 #[derive(Clone, Debug)]
 pub struct NewRun<'a> {
     /// The run id.
@@ -220,6 +220,22 @@ pub struct NewRun<'a> {
     pub local_sandbox: Option<&'a str>,
     /// Each step's dependencies, as JSON.
     pub graph: &'a str,
+}
+
+impl Default for NewRun<'_> {
+    fn default() -> Self {
+        Self {
+            id: "",
+            playbook: "",
+            playbook_path: "",
+            region: None,
+            teardown: "always",
+            endpoint: None,
+            role_arn: None,
+            local_sandbox: None,
+            graph: "{}",
+        }
+    }
 }
 
 /// The journal in a state directory.
@@ -631,14 +647,7 @@ mod tests {
         journal
             .begin_run(&NewRun {
                 id,
-                playbook: "p",
-                playbook_path: "p.yaml",
-                region: Some("us-east-1"),
-                teardown: "always",
-                endpoint: None,
-                role_arn: None,
-                local_sandbox: None,
-                graph: "{}",
+                ..NewRun::default()
             })
             .expect("begin");
     }

@@ -82,14 +82,7 @@ async fn run_yaml(yaml: &str, parallel: Option<usize>, deadline: Option<Duration
         .call(move |j| {
             j.begin_run(&NewRun {
                 id: &rid,
-                playbook: "t",
-                playbook_path: "t.yaml",
-                region: None,
-                teardown: "always",
-                endpoint: None,
-                role_arn: None,
-                local_sandbox: None,
-                graph: "{}",
+                ..NewRun::default()
             })
         })
         .await

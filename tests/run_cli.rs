@@ -142,8 +142,8 @@ fn steps_this_version_cannot_execute_are_refused_before_anything_runs() {
 #[test]
 fn a_secret_in_a_var_never_reaches_the_report() {
     let dir = tempfile::tempdir().expect("dir");
-    std::fs::write(
-        dir.path().join("drill.yaml"),
+    let playbook = write_drill(
+        dir.path(),
         r#"version: 1
 name: secrets
 sandbox: { accounts: ["123456789012"] }
@@ -154,8 +154,7 @@ steps:
     uses: run
     with: { command: 'echo "calling with ${vars.auth}"; echo "token=${vars.auth}" >> "$FIREDRILL_OUTPUTS"', outputs: [token] }
 "#,
-    )
-    .expect("write");
+    );
     let state = dir.path().join("state");
     let report = dir.path().join("report.json");
     let out = Test::new()
@@ -163,7 +162,7 @@ steps:
         .env("DRILL_TOKEN", "s3cr3t-value")
         .args([
             "run",
-            dir.path().join("drill.yaml").to_str().expect("utf-8"),
+            playbook.to_str().expect("utf-8"),
             "--report",
             report.to_str().expect("utf-8"),
         ])
@@ -206,8 +205,8 @@ fn parallel_zero_is_a_usage_error() {
 #[test]
 fn the_first_signal_cancels_running_steps_and_ends_the_run_interrupted() {
     let dir = tempfile::tempdir().expect("dir");
-    std::fs::write(
-        dir.path().join("drill.yaml"),
+    let playbook = write_drill(
+        dir.path(),
         r#"version: 1
 name: interrupt
 sandbox: { accounts: ["123456789012"] }
@@ -220,9 +219,7 @@ steps:
     needs: [long]
     with: { command: 'true' }
 "#,
-    )
-    .expect("write");
-    let playbook = dir.path().join("drill.yaml");
+    );
     let mut live = Live::start(
         &dir.path().join("state"),
         &["run", playbook.to_str().expect("utf-8")],
@@ -259,8 +256,8 @@ steps:
 fn the_second_signal_stops_waiting_and_prints_the_resume_command() {
     let dir = tempfile::tempdir().expect("dir");
     // A step that ignores SIGTERM: after the first signal, the run waits out its grace period.
-    std::fs::write(
-        dir.path().join("drill.yaml"),
+    let playbook = write_drill(
+        dir.path(),
         r#"version: 1
 name: stubborn
 sandbox: { accounts: ["123456789012"] }
@@ -269,9 +266,7 @@ steps:
     uses: run
     with: { command: "trap '' TERM; sleep 600 & echo $! > sleep.pid; wait" }
 "#,
-    )
-    .expect("write");
-    let playbook = dir.path().join("drill.yaml");
+    );
     let state = dir.path().join("state");
     let mut live = Live::start(&state, &["run", playbook.to_str().expect("utf-8")]);
     let run_id = run_id_of(&live.wait_for("run-started"));
@@ -310,11 +305,17 @@ steps:
         .run();
 }
 
-fn sandbox_playbook(dir: &std::path::Path, endpoint: &str, hold: &str) -> std::path::PathBuf {
+/// Writes a playbook into `dir`; returns its path.
+fn write_drill(dir: &std::path::Path, yaml: &str) -> std::path::PathBuf {
     let path = dir.join("drill.yaml");
-    std::fs::write(
-        &path,
-        format!(
+    std::fs::write(&path, yaml).expect("write");
+    path
+}
+
+fn sandbox_playbook(dir: &std::path::Path, endpoint: &str, hold: &str) -> std::path::PathBuf {
+    write_drill(
+        dir,
+        &format!(
             r#"version: 1
 name: crash
 sandbox:
@@ -336,8 +337,6 @@ steps:
 "#
         ),
     )
-    .expect("write");
-    path
 }
 
 async fn seeded_sandbox() -> TestSandbox {
@@ -346,38 +345,10 @@ async fn seeded_sandbox() -> TestSandbox {
         ..ProxyConfig::default()
     })
     .await;
-    let text = std::fs::read_to_string(support::root().join("examples/quickstart/seed.yaml"))
+    let seed = std::fs::read_to_string(support::root().join("examples/quickstart/seed.yaml"))
         .expect("seed file");
-    let file = firedrill::diag::SourceFile {
-        name: "seed.yaml".into(),
-        text,
-    };
-    let seed = firedrill::sandbox::seed::parse(&file).expect("valid seed");
-    firedrill::sandbox::seed::apply(&seed, &sandbox.clients().await, &sandbox.endpoint)
-        .await
-        .expect("seeded");
+    sandbox.seed(&seed).await;
     sandbox
-}
-
-async fn instance_state(sandbox: &TestSandbox, id: &str) -> String {
-    let out = sandbox
-        .clients()
-        .await
-        .ec2()
-        .describe_instances()
-        .instance_ids(id)
-        .send()
-        .await
-        .expect("describe");
-    out.reservations()
-        .iter()
-        .flat_map(aws_sdk_ec2::types::Reservation::instances)
-        .find_map(|i| {
-            i.state()
-                .and_then(|s| s.name())
-                .map(|n| n.as_str().to_owned())
-        })
-        .unwrap_or_default()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -410,7 +381,7 @@ async fn after_a_sigkill_teardown_deletes_everything_the_run_created() {
         .map(|r| r.resource_id.clone().expect("an id"))
         .collect();
     for id in &ids {
-        assert_eq!(instance_state(&sandbox, id).await, "running");
+        assert_eq!(sandbox.instance_state(id).await, "running");
     }
 
     let state_arg = state.to_str().expect("utf-8").to_owned();
@@ -436,7 +407,7 @@ async fn after_a_sigkill_teardown_deletes_everything_the_run_created() {
         "{after:#?}"
     );
     for id in &ids {
-        assert_eq!(instance_state(&sandbox, id).await, "terminated");
+        assert_eq!(sandbox.instance_state(id).await, "terminated");
     }
     assert_eq!(
         journal.run(&run_id).expect("run").expect("recorded").state,
@@ -492,7 +463,7 @@ async fn a_whole_drill_on_the_sandbox_passes_and_leaves_nothing_behind() {
     for r in resources {
         assert_eq!(r["status"], "deleted");
         let id = r["resource_id"].as_str().expect("id");
-        assert_eq!(instance_state(&sandbox, id).await, "terminated");
+        assert_eq!(sandbox.instance_state(id).await, "terminated");
     }
     // The images chosen are the newest tagged ones.
     assert!(

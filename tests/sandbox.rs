@@ -6,10 +6,9 @@ mod support;
 use std::time::{Duration, Instant};
 
 use firedrill::aws::RetrySettings;
-use firedrill::diag::SourceFile;
 use firedrill::guard::{self, Refusal};
+use firedrill::sandbox::ProxyConfig;
 use firedrill::sandbox::faults::FaultConfig;
-use firedrill::sandbox::{ProxyConfig, seed};
 use support::sandbox::TestSandbox;
 
 const SEED: &str = "
@@ -26,14 +25,7 @@ hosted_zones:
 
 async fn seeded(config: ProxyConfig) -> TestSandbox {
     let sandbox = TestSandbox::start(config).await;
-    let file = SourceFile {
-        name: "seed.yaml".into(),
-        text: SEED.into(),
-    };
-    let seed_file = seed::parse(&file).expect("a valid seed");
-    seed::apply(&seed_file, &sandbox.clients().await, &sandbox.endpoint)
-        .await
-        .expect("seeded");
+    sandbox.seed(SEED).await;
     sandbox
 }
 
@@ -459,15 +451,8 @@ async fn the_seed_creates_a_tagged_production_side_with_aged_recovery_points() {
     .await;
     let text = std::fs::read_to_string(support::root().join("examples/quickstart/seed.yaml"))
         .expect("seed");
-    let file = SourceFile {
-        name: "examples/quickstart/seed.yaml".into(),
-        text,
-    };
-    let seed_file = seed::parse(&file).expect("the quickstart seed is valid");
+    let seeded = sandbox.seed(&text).await;
     let clients = sandbox.clients().await;
-    let seeded = seed::apply(&seed_file, &clients, &sandbox.endpoint)
-        .await
-        .expect("seeded");
     assert!(seeded.created.iter().any(|c| c == "bucket shop-backups"));
     let snaps = clients
         .rds()

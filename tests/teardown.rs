@@ -54,27 +54,6 @@ async fn launch(sandbox: &TestSandbox, tags: &[(&str, &str)]) -> String {
         .to_owned()
 }
 
-async fn state_of(sandbox: &TestSandbox, id: &str) -> String {
-    sandbox
-        .clients()
-        .await
-        .ec2()
-        .describe_instances()
-        .instance_ids(id)
-        .send()
-        .await
-        .expect("describe")
-        .reservations()
-        .iter()
-        .flat_map(aws_sdk_ec2::types::Reservation::instances)
-        .find_map(|i| {
-            i.state()
-                .and_then(|s| s.name())
-                .map(|n| n.as_str().to_owned())
-        })
-        .unwrap_or_default()
-}
-
 async fn journal() -> (tempfile::TempDir, Recorder) {
     let dir = tempfile::tempdir().expect("state");
     let recorder = Recorder::start(Journal::open(dir.path()).expect("journal"));
@@ -82,14 +61,7 @@ async fn journal() -> (tempfile::TempDir, Recorder) {
         .call(|j| {
             j.begin_run(&NewRun {
                 id: RUN,
-                playbook: "p",
-                playbook_path: "p.yaml",
-                region: Some("us-east-1"),
-                teardown: "always",
-                endpoint: None,
-                role_arn: None,
-                local_sandbox: None,
-                graph: "{}",
+                ..NewRun::default()
             })
         })
         .await
@@ -163,9 +135,9 @@ async fn teardown_never_deletes_what_the_tags_do_not_confirm() {
             .any(|(id, why)| id == &other_run && why.contains("20260101-000000-ffffffff")),
         "{reasons:?}"
     );
-    assert_eq!(state_of(&sandbox, &production).await, "running");
-    assert_eq!(state_of(&sandbox, &other_run).await, "running");
-    assert_eq!(state_of(&sandbox, &ours).await, "terminated");
+    assert_eq!(sandbox.instance_state(&production).await, "running");
+    assert_eq!(sandbox.instance_state(&other_run).await, "running");
+    assert_eq!(sandbox.instance_state(&ours).await, "terminated");
     let rows = recorder
         .call(|j| j.resources(RUN))
         .await
@@ -212,7 +184,7 @@ async fn an_unconfirmed_create_is_found_by_its_token_or_proved_absent() {
     let outcome = tear_down(&sandbox, &recorder).await;
     assert_eq!(outcome.state, State::Done, "{:?}", outcome.left);
     assert_eq!(outcome.settled, 2);
-    assert_eq!(state_of(&sandbox, &made).await, "terminated");
+    assert_eq!(sandbox.instance_state(&made).await, "terminated");
     let rows = recorder
         .call(|j| j.resources(RUN))
         .await

@@ -124,14 +124,7 @@ mod tests {
             .call(|j| {
                 j.begin_run(&NewRun {
                     id: "r",
-                    playbook: "p",
-                    playbook_path: "p.yaml",
-                    region: None,
-                    teardown: "always",
-                    endpoint: None,
-                    role_arn: None,
-                    local_sandbox: None,
-                    graph: "{}",
+                    ..NewRun::default()
                 })
             })
             .await

@@ -520,14 +520,7 @@ mod tests {
             .call(|j| {
                 j.begin_run(&crate::journal::NewRun {
                     id: "r",
-                    playbook: "p",
-                    playbook_path: "p.yaml",
-                    region: None,
-                    teardown: "always",
-                    endpoint: None,
-                    role_arn: None,
-                    local_sandbox: None,
-                    graph: "{}",
+                    ..crate::journal::NewRun::default()
                 })?;
                 j.intend("r", "a", "ec2-instance", "ta", "us-east-1")?;
                 j.intend("r", "b", "ec2-instance", "tb", "us-east-1")

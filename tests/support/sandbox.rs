@@ -2,7 +2,8 @@
 //! ports, stopped when dropped, so tests run in parallel without sharing state.
 
 use firedrill::aws::{AwsOptions, Clients, RetrySettings};
-use firedrill::sandbox::{LocalSandbox, ProxyConfig, SandboxOptions, Stats, local};
+use firedrill::diag::SourceFile;
+use firedrill::sandbox::{LocalSandbox, ProxyConfig, SandboxOptions, Stats, local, seed};
 
 /// A running sandbox and the directory of its logs.
 pub struct TestSandbox {
@@ -47,6 +48,39 @@ impl TestSandbox {
             ..AwsOptions::default()
         };
         Clients::new(&options).await.expect("clients")
+    }
+
+    /// Creates the production side described by seed-file `text`.
+    pub async fn seed(&self, text: &str) -> seed::Seeded {
+        let file = SourceFile {
+            name: "seed.yaml".into(),
+            text: text.into(),
+        };
+        let seed_file = seed::parse(&file).expect("a valid seed");
+        seed::apply(&seed_file, &self.clients().await, &self.endpoint)
+            .await
+            .expect("seeded")
+    }
+
+    /// The state of EC2 instance `id` (`running`, `terminated`, ...), empty when unknown.
+    pub async fn instance_state(&self, id: &str) -> String {
+        self.clients()
+            .await
+            .ec2()
+            .describe_instances()
+            .instance_ids(id)
+            .send()
+            .await
+            .expect("describe")
+            .reservations()
+            .iter()
+            .flat_map(aws_sdk_ec2::types::Reservation::instances)
+            .find_map(|i| {
+                i.state()
+                    .and_then(|s| s.name())
+                    .map(|n| n.as_str().to_owned())
+            })
+            .unwrap_or_default()
     }
 
     /// The layer's call counts.
