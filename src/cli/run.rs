@@ -288,10 +288,6 @@ async fn run_async(
             }
         }
     }
-    if !needs_aws && args.sandbox.is_none() {
-        clients = None;
-    }
-
     let run_id = journal::new_run_id();
     let Ok(Some(lock)) = lock_run(state_dir, &run_id) else {
         eprint(&format!(
@@ -498,12 +494,8 @@ async fn teardown_async(args: &TeardownArgs, state_dir: &Path) -> u8 {
             return exit::INTERNAL;
         }
     };
-    let runs = match (&args.run, journal.unfinished_teardowns()) {
-        (_, Err(e)) => {
-            eprint(&format!("error: {e}\n"));
-            return exit::INTERNAL;
-        }
-        (Some(run), Ok(_)) => match journal.run(run) {
+    let runs = if let Some(run) = &args.run {
+        match journal.run(run) {
             Ok(Some(r)) => vec![r],
             Ok(None) => {
                 let known: Vec<String> = journal
@@ -522,29 +514,35 @@ async fn teardown_async(args: &TeardownArgs, state_dir: &Path) -> u8 {
                 eprint(&format!("error: {e}\n"));
                 return exit::INTERNAL;
             }
-        },
-        (None, Ok(ids)) => {
-            let now = chrono::Utc::now();
-            let mut runs = Vec::new();
-            for id in ids {
-                let Ok(Some(r)) = journal.run(&id) else {
-                    continue;
-                };
-                if let Some(until) = r
-                    .keep_until
-                    .as_deref()
-                    .and_then(|u| chrono::DateTime::parse_from_rfc3339(u).ok())
-                    && until > now
-                {
-                    print(&format!(
-                        "run {id}: kept until {until} (`keep_for`); `firedrill teardown {id}` deletes it now\n"
-                    ));
-                    continue;
-                }
-                runs.push(r);
-            }
-            runs
         }
+    } else {
+        let ids = match journal.unfinished_teardowns() {
+            Ok(ids) => ids,
+            Err(e) => {
+                eprint(&format!("error: {e}\n"));
+                return exit::INTERNAL;
+            }
+        };
+        let now = chrono::Utc::now();
+        let mut runs = Vec::new();
+        for id in ids {
+            let Ok(Some(r)) = journal.run(&id) else {
+                continue;
+            };
+            if let Some(until) = r
+                .keep_until
+                .as_deref()
+                .and_then(|u| chrono::DateTime::parse_from_rfc3339(u).ok())
+                && until > now
+            {
+                print(&format!(
+                    "run {id}: kept until {until} (`keep_for`); `firedrill teardown {id}` deletes it now\n"
+                ));
+                continue;
+            }
+            runs.push(r);
+        }
+        runs
     };
     let recorder = Recorder::start(journal);
     let format = args.log_format.into();
