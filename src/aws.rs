@@ -185,6 +185,21 @@ impl Clients {
         Self::new(&options).await.expect("a region is given")
     }
 
+    /// The same clients in another region (a backup copy's), with the same credentials,
+    /// endpoint, timeouts and retries.
+    #[must_use]
+    pub fn in_region(&self, region: &str) -> Self {
+        Self {
+            config: self
+                .config
+                .to_builder()
+                .region(Region::new(region.to_owned()))
+                .build(),
+            region: region.to_owned(),
+            endpoint: self.endpoint.clone(),
+        }
+    }
+
     /// The shared configuration.
     pub fn config(&self) -> &SdkConfig {
         &self.config

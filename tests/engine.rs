@@ -96,6 +96,10 @@ async fn run_yaml(yaml: &str, parallel: Option<usize>, deadline: Option<Duration
         tags: Vec::new(),
         auto_approve: false,
         prompter: None,
+        pollers: Arc::new(firedrill::engine::poll::Pollers::new(
+            None,
+            Duration::from_millis(50),
+        )),
     });
     let drill = Drill {
         playbook,

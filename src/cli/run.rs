@@ -17,7 +17,7 @@ use crate::engine::event::{Clock, Event, What};
 use crate::engine::progress::{BarsSink, LogFormat, LogSink, log_line};
 use crate::engine::recorder::Recorder;
 use crate::engine::report::{self, Report};
-use crate::engine::resource::{TAG_PLAYBOOK, TAG_RUN};
+use crate::engine::resource::{TAG_EXPIRES, TAG_PLAYBOOK, TAG_RUN};
 use crate::engine::step::Shared;
 use crate::engine::{self, builtin::Prompter, teardown};
 use crate::exit;
@@ -364,9 +364,22 @@ async fn run_async(
     let bars = args.log_format == LogFormatArg::Text && std::io::stderr().is_terminal();
     let mut bars_sink = bars.then(BarsSink::new);
     let prompter = interactive.then(|| Prompter::new(bars_sink.as_ref().map(BarsSink::multi)));
+    // When a janitor may call what this run leaves abandoned: the end of `keep_for` (plus the
+    // deadline, if any), else a day.
+    let lifetime = playbook
+        .sandbox
+        .keep_for
+        .map_or(std::time::Duration::from_hours(24), |d| d.0)
+        + args.deadline.map_or(std::time::Duration::ZERO, |d| d.0);
+    let expires = chrono::Utc::now()
+        + chrono::Duration::from_std(lifetime).unwrap_or(chrono::Duration::days(36_500));
     let mut tags = vec![
         (TAG_RUN.to_owned(), run_id.clone()),
         (TAG_PLAYBOOK.to_owned(), playbook.name.clone()),
+        (
+            TAG_EXPIRES.to_owned(),
+            crate::engine::event::rfc3339(expires),
+        ),
     ];
     tags.extend(
         playbook
@@ -381,6 +394,7 @@ async fn run_async(
     } else {
         std::time::Duration::from_secs(5)
     };
+    let pollers = Arc::new(crate::engine::poll::Pollers::new(clients.clone(), poll));
     let shared = Arc::new(Shared {
         clients,
         recorder: recorder.clone(),
@@ -394,6 +408,7 @@ async fn run_async(
         tags,
         auto_approve: args.auto_approve,
         prompter,
+        pollers,
     });
     let drill = Drill {
         playbook: playbook.clone(),
@@ -732,10 +747,7 @@ async fn teardown_run(
                 eprint(&format!(
                     "  {} {} (step `{}`): {}\n",
                     l.resource.kind,
-                    l.resource
-                        .resource_id
-                        .as_deref()
-                        .unwrap_or(&l.resource.token),
+                    crate::engine::resource::label(&l.resource),
                     l.resource.step,
                     l.reason
                 ));

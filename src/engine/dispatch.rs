@@ -272,6 +272,8 @@ pub async fn run(
                 playbook: playbook.name.clone(),
                 vars: vars.clone(),
                 outputs: std::collections::BTreeMap::default(),
+                started_at: run.clock.started_wall(),
+                rpo_target: playbook.targets.rpo.map(|d| d.0),
             };
             for &d in &step.deps {
                 scope
@@ -503,11 +505,7 @@ pub async fn run(
                 .map(|l| LeftReport {
                     step: l.resource.step.clone(),
                     kind: l.resource.kind.clone(),
-                    id: l
-                        .resource
-                        .resource_id
-                        .clone()
-                        .unwrap_or(l.resource.token.clone()),
+                    id: super::resource::label(&l.resource),
                     reason: l.reason,
                 })
                 .collect();

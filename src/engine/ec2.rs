@@ -3,16 +3,85 @@
 //! (`ClientToken`) and its `firedrill:token` tag come from the run id, so a crash between the
 //! call and its answer leaves an instance that teardown can find.
 
+use std::sync::Arc;
+
 use aws_sdk_ec2::types::{
-    Filter, IamInstanceProfileSpecification, InstanceStateName, ResourceType, SummaryStatus, Tag,
-    TagSpecification,
+    Filter, IamInstanceProfileSpecification, Instance, InstanceStateName, ResourceType,
+    SummaryStatus, Tag, TagSpecification, Volume, VolumeState,
 };
+
+use super::poll::{Found, Poller, Pollers};
 
 use super::resource::{Owner, ResourceKind, TAG_RUN, TAG_TOKEN, sdk_code, sdk_error};
 use super::step::{Outputs, StepCx, StepError};
 use crate::aws::Clients;
 use crate::kinds::common::Selector;
-use crate::kinds::ec2::{Launch, LaunchWait};
+use crate::kinds::ec2::{Launch, LaunchWait, RestoreVolume};
+
+/// How many rounds in a row a just-created resource may be missing from describes (eventual
+/// consistency) before the step fails.
+const MISSING_ROUNDS: u32 = 5;
+
+/// How many identifiers one EC2 describe filters on.
+pub const BATCH: usize = 200;
+
+fn filter(name: &str, values: Vec<String>) -> Filter {
+    Filter::builder()
+        .name(name)
+        .set_values(Some(values))
+        .build()
+}
+
+/// Starts a poller of EC2 instances.
+pub fn instance_poller(clients: &Clients, interval: std::time::Duration) -> Poller<Instance> {
+    let ec2 = clients.ec2();
+    Poller::start(
+        Arc::new(move |ids: Vec<String>| {
+            let ec2 = ec2.clone();
+            Box::pin(async move {
+                let out = ec2
+                    .describe_instances()
+                    .filters(filter("instance-id", ids))
+                    .send()
+                    .await
+                    .map_err(|e| format!("DescribeInstances: {}", sdk_error(&e)))?;
+                Ok(out
+                    .reservations()
+                    .iter()
+                    .flat_map(aws_sdk_ec2::types::Reservation::instances)
+                    .filter_map(|i| Some((i.instance_id()?.to_owned(), i.clone())))
+                    .collect::<Found<_>>())
+            })
+        }),
+        BATCH,
+        interval,
+    )
+}
+
+/// Starts a poller of EBS volumes.
+pub fn volume_poller(clients: &Clients, interval: std::time::Duration) -> Poller<Volume> {
+    let ec2 = clients.ec2();
+    Poller::start(
+        Arc::new(move |ids: Vec<String>| {
+            let ec2 = ec2.clone();
+            Box::pin(async move {
+                let out = ec2
+                    .describe_volumes()
+                    .filters(filter("volume-id", ids))
+                    .send()
+                    .await
+                    .map_err(|e| format!("DescribeVolumes: {}", sdk_error(&e)))?;
+                Ok(out
+                    .volumes()
+                    .iter()
+                    .filter_map(|v| Some((v.volume_id()?.to_owned(), v.clone())))
+                    .collect::<Found<_>>())
+            })
+        }),
+        BATCH,
+        interval,
+    )
+}
 
 /// Runs attempt `attempt` of an `ec2.launch` step.
 pub async fn launch(with: &Launch, cx: &StepCx, attempt: u32) -> Result<Outputs, StepError> {
@@ -68,17 +137,6 @@ pub async fn launch(with: &Launch, cx: &StepCx, attempt: u32) -> Result<Outputs,
         .transpose()?;
 
     let token = cx.token(attempt);
-    let tags: Vec<Tag> = cx
-        .tags(&token)
-        .into_iter()
-        .map(|(k, v)| Tag::builder().key(k).value(v).build())
-        .collect();
-    let tag_spec = |kind: ResourceType| {
-        TagSpecification::builder()
-            .resource_type(kind)
-            .set_tags(Some(tags.clone()))
-            .build()
-    };
     let id = cx
         .create(ResourceKind::Ec2Instance, &token, || async {
             let mut request = ec2
@@ -88,8 +146,8 @@ pub async fn launch(with: &Launch, cx: &StepCx, attempt: u32) -> Result<Outputs,
                 .min_count(1)
                 .max_count(1)
                 .client_token(&token)
-                .tag_specifications(tag_spec(ResourceType::Instance))
-                .tag_specifications(tag_spec(ResourceType::Volume))
+                .tag_specifications(tag_spec(cx, &token, ResourceType::Instance))
+                .tag_specifications(tag_spec(cx, &token, ResourceType::Volume))
                 .set_subnet_id(subnet)
                 .set_security_group_ids((!groups.is_empty()).then_some(groups));
             if let Some(data) = user_data {
@@ -115,49 +173,35 @@ pub async fn launch(with: &Launch, cx: &StepCx, attempt: u32) -> Result<Outputs,
         })
         .await?;
 
-    // Await: poll until running (one DescribeInstances per poll).
-    let instance = loop {
-        let out = match ec2.describe_instances().instance_ids(&id).send().await {
-            Ok(out) => out,
+    // Await, through the run's shared instance poller.
+    let poller = cx.pollers().ec2_instances()?;
+    let mut missing = 0;
+    let instance = cx
+        .wait_for(poller, &id, |i| {
             // Eventual consistency: a new instance can be unknown to describes for a moment.
-            Err(e) if sdk_code(&e).is_some_and(|c| c.starts_with("InvalidInstanceID")) => {
-                cx.pause().await?;
-                continue;
-            }
-            Err(e) => {
-                return Err(StepError::failed(format!(
-                    "DescribeInstances: {}",
-                    sdk_error(&e)
-                )));
-            }
-        };
-        let instance = out
-            .reservations()
-            .iter()
-            .flat_map(aws_sdk_ec2::types::Reservation::instances)
-            .find(|i| i.instance_id() == Some(id.as_str()))
-            .cloned();
-        let state = instance
-            .as_ref()
-            .and_then(|i| i.state())
-            .and_then(|s| s.name())
-            .cloned();
-        match state {
-            Some(InstanceStateName::Running) => break instance.expect("a state has an instance"),
-            Some(
-                s @ (InstanceStateName::Terminated
-                | InstanceStateName::ShuttingDown
-                | InstanceStateName::Stopped
-                | InstanceStateName::Stopping),
-            ) => {
-                return Err(StepError::failed(format!(
+            let Some(i) = i else {
+                missing += 1;
+                return (missing > MISSING_ROUNDS).then(|| {
+                    Err(StepError::failed(format!(
+                        "instance {id} is not listed by DescribeInstances"
+                    )))
+                });
+            };
+            match i.state().and_then(|s| s.name()) {
+                Some(InstanceStateName::Running) => Some(Ok(i.clone())),
+                Some(
+                    s @ (InstanceStateName::Terminated
+                    | InstanceStateName::ShuttingDown
+                    | InstanceStateName::Stopped
+                    | InstanceStateName::Stopping),
+                ) => Some(Err(StepError::failed(format!(
                     "instance {id} is {} instead of running",
                     s.as_str()
-                )));
+                )))),
+                _ => None,
             }
-            _ => cx.pause().await?,
-        }
-    };
+        })
+        .await?;
     if with.wait_for == LaunchWait::StatusOk {
         loop {
             let out = ec2
@@ -222,38 +266,15 @@ pub async fn find_instance(clients: &Clients, token: &str) -> Result<Option<Stri
         .find_map(|i| i.instance_id().map(str::to_owned)))
 }
 
-/// Who owns instance `id`.
-pub async fn instance_owner(clients: &Clients, id: &str) -> Result<Owner, String> {
-    let out = match clients
-        .ec2()
-        .describe_instances()
-        .instance_ids(id)
-        .send()
-        .await
-    {
-        Ok(out) => out,
-        Err(e) if sdk_code(&e).is_some_and(|c| c.starts_with("InvalidInstanceID")) => {
-            return Ok(Owner::Gone);
+/// Who owns instance `id`, from what the instance poller sees.
+pub async fn instance_owner(pollers: &Pollers, id: &str) -> Result<Owner, String> {
+    Ok(match pollers.ec2_instances()?.look(id).await? {
+        None => Owner::Gone,
+        Some(i) if i.state().and_then(|s| s.name()) == Some(&InstanceStateName::Terminated) => {
+            Owner::Gone
         }
-        Err(e) => return Err(format!("DescribeInstances: {}", sdk_error(&e))),
-    };
-    let Some(instance) = out
-        .reservations()
-        .iter()
-        .flat_map(aws_sdk_ec2::types::Reservation::instances)
-        .find(|i| i.instance_id() == Some(id))
-    else {
-        return Ok(Owner::Gone);
-    };
-    if instance.state().and_then(|s| s.name()) == Some(&InstanceStateName::Terminated) {
-        return Ok(Owner::Gone);
-    }
-    Ok(instance
-        .tags()
-        .iter()
-        .find(|t| t.key() == Some(TAG_RUN))
-        .and_then(|t| t.value())
-        .map_or(Owner::Untagged, |v| Owner::Run(v.to_owned())))
+        Some(i) => ec2_owner(i.tags()),
+    })
 }
 
 /// Asks for the termination of instance `id`.
@@ -268,6 +289,276 @@ pub async fn terminate_instance(clients: &Clients, id: &str) -> Result<(), Strin
         Ok(_) => Ok(()),
         Err(e) if sdk_code(&e).is_some_and(|c| c.starts_with("InvalidInstanceID")) => Ok(()),
         Err(e) => Err(format!("TerminateInstances: {}", sdk_error(&e))),
+    }
+}
+
+fn tag_spec(cx: &StepCx, token: &str, kind: ResourceType) -> TagSpecification {
+    let tags: Vec<Tag> = cx
+        .tags(token)
+        .into_iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect();
+    TagSpecification::builder()
+        .resource_type(kind)
+        .set_tags(Some(tags))
+        .build()
+}
+
+/// A chosen EBS snapshot.
+struct SnapshotPoint {
+    id: String,
+    created: chrono::DateTime<chrono::Utc>,
+}
+
+/// The EBS snapshot `with.snapshot` picks.
+async fn volume_snapshot(
+    cx: &StepCx,
+    clients: &Clients,
+    with: &RestoreVolume,
+) -> Result<SnapshotPoint, StepError> {
+    let mut request = clients.ec2().describe_snapshots();
+    let looked_for = match &with.snapshot {
+        Selector::Id(id) => {
+            let id = cx.render(id)?;
+            request = request.snapshot_ids(&id);
+            format!("snapshot `{id}`")
+        }
+        Selector::Latest => {
+            let volume = with
+                .source_volume
+                .as_ref()
+                .ok_or_else(|| StepError::failed("`snapshot: latest` needs a `source_volume`"))?;
+            let volume = cx.render(volume)?;
+            request = request
+                .owner_ids("self")
+                .filters(filter("volume-id", vec![volume.clone()]));
+            format!("a completed snapshot of volume `{volume}` owned by this account")
+        }
+        Selector::LatestTagged(tags) => {
+            request = request.owner_ids("self");
+            for (k, v) in tags {
+                request = request.filters(filter(&format!("tag:{k}"), vec![v.0.clone()]));
+            }
+            let tags: Vec<String> = tags.iter().map(|(k, v)| format!("{k}={}", v.0)).collect();
+            format!(
+                "a completed snapshot owned by this account tagged {}",
+                tags.join(", ")
+            )
+        }
+    };
+    let missing = || {
+        StepError::failed(format!(
+            "no snapshot found: looked for {looked_for} in {}",
+            clients.region
+        ))
+    };
+    let snapshots = match request.send().await {
+        Ok(out) => out.snapshots().to_vec(),
+        Err(e) if sdk_code(&e).is_some_and(|c| c.starts_with("InvalidSnapshot")) => {
+            return Err(missing());
+        }
+        Err(e) => {
+            return Err(StepError::failed(format!(
+                "DescribeSnapshots: {}",
+                sdk_error(&e)
+            )));
+        }
+    };
+    snapshots
+        .iter()
+        .filter(|s| s.state() == Some(&aws_sdk_ec2::types::SnapshotState::Completed))
+        .filter_map(|s| {
+            Some(SnapshotPoint {
+                id: s.snapshot_id()?.to_owned(),
+                created: super::rds::to_chrono(s.start_time()?)?,
+            })
+        })
+        .max_by_key(|p| p.created)
+        .ok_or_else(missing)
+}
+
+/// Runs attempt `attempt` of an `ec2.restore-volume` step: the volume, available, then
+/// attached when asked.
+pub async fn restore_volume(
+    with: &RestoreVolume,
+    cx: &StepCx,
+    attempt: u32,
+) -> Result<Outputs, StepError> {
+    let clients = cx.clients()?;
+    let ec2 = clients.ec2();
+    let point = volume_snapshot(cx, clients, with).await?;
+    let attach_to = with
+        .attach
+        .as_ref()
+        .map(|a| cx.render(&a.instance).map(|i| (i, a.device.clone())))
+        .transpose()?;
+    let zone = match (&with.availability_zone, &attach_to) {
+        (Some(z), _) => cx.render(z)?,
+        (None, Some((instance, _))) => {
+            let out = ec2
+                .describe_instances()
+                .filters(filter("instance-id", vec![instance.clone()]))
+                .send()
+                .await
+                .map_err(|e| StepError::failed(format!("DescribeInstances: {}", sdk_error(&e))))?;
+            out.reservations()
+                .iter()
+                .flat_map(aws_sdk_ec2::types::Reservation::instances)
+                .find_map(|i| i.placement()?.availability_zone().map(str::to_owned))
+                .ok_or_else(|| {
+                    StepError::failed(format!(
+                        "instance `{instance}` to attach to is not found in {}",
+                        clients.region
+                    ))
+                })?
+        }
+        (None, None) => return Err(StepError::failed("the volume needs an availability zone")),
+    };
+    let token = cx.token(attempt);
+    let id = cx
+        .create(ResourceKind::Ec2Volume, &token, || async {
+            let out = ec2
+                .create_volume()
+                .snapshot_id(&point.id)
+                .availability_zone(&zone)
+                .volume_type(with.volume_type.as_str().into())
+                .set_size(with.size_gib.and_then(|s| i32::try_from(s).ok()))
+                .client_token(&token)
+                .tag_specifications(tag_spec(cx, &token, ResourceType::Volume))
+                .send()
+                .await
+                .map_err(|e| {
+                    StepError::failed(format!(
+                        "CreateVolume from {} in {zone}: {}",
+                        point.id,
+                        sdk_error(&e)
+                    ))
+                })?;
+            out.volume_id()
+                .map(str::to_owned)
+                .ok_or_else(|| StepError::failed("CreateVolume gave no volume id"))
+        })
+        .await?;
+    let poller = cx.pollers().ec2_volumes()?;
+    let mut missing = 0;
+    cx.wait_for(poller, &id, |v| {
+        let Some(v) = v else {
+            missing += 1;
+            return (missing > MISSING_ROUNDS).then(|| {
+                Err(StepError::failed(format!(
+                    "volume {id} is not listed by DescribeVolumes"
+                )))
+            });
+        };
+        match v.state() {
+            Some(VolumeState::Available) => Some(Ok(())),
+            Some(s @ (VolumeState::Error | VolumeState::Deleting | VolumeState::Deleted)) => {
+                Some(Err(StepError::failed(format!(
+                    "volume {id} is {} instead of available",
+                    s.as_str()
+                ))))
+            }
+            _ => None,
+        }
+    })
+    .await?;
+    if let Some((instance, device)) = &attach_to {
+        ec2.attach_volume()
+            .volume_id(&id)
+            .instance_id(instance)
+            .device(device)
+            .send()
+            .await
+            .map_err(|e| {
+                StepError::failed(format!(
+                    "AttachVolume {id} to {instance} as {device}: {}",
+                    sdk_error(&e)
+                ))
+            })?;
+        cx.wait_for(poller, &id, |v| {
+            let attached = v?.attachments().iter().any(|a| {
+                a.instance_id() == Some(instance.as_str())
+                    && a.state() == Some(&aws_sdk_ec2::types::VolumeAttachmentState::Attached)
+            });
+            attached.then_some(Ok(()))
+        })
+        .await?;
+    }
+    let mut out = Outputs::new();
+    out.insert("id".into(), id);
+    out.insert("snapshot_id".into(), point.id);
+    out.insert("snapshot_time".into(), super::event::rfc3339(point.created));
+    out.insert("rpo_secs".into(), cx.rpo_secs(point.created));
+    out.insert("availability_zone".into(), zone);
+    Ok(out)
+}
+
+/// The volume created with `token`, if one exists.
+pub async fn find_volume(clients: &Clients, token: &str) -> Result<Option<String>, String> {
+    let out = clients
+        .ec2()
+        .describe_volumes()
+        .filters(filter(&format!("tag:{TAG_TOKEN}"), vec![token.to_owned()]))
+        .send()
+        .await
+        .map_err(|e| format!("DescribeVolumes: {}", sdk_error(&e)))?;
+    Ok(out
+        .volumes()
+        .iter()
+        .filter(|v| v.state() != Some(&VolumeState::Deleted))
+        .find_map(|v| v.volume_id().map(str::to_owned)))
+}
+
+fn ec2_owner(tags: &[Tag]) -> Owner {
+    tags.iter()
+        .find(|t| t.key() == Some(TAG_RUN))
+        .and_then(|t| t.value())
+        .map_or(Owner::Untagged, |v| Owner::Run(v.to_owned()))
+}
+
+/// Who owns volume `id`, from what the volume poller sees.
+pub async fn volume_owner(pollers: &Pollers, id: &str) -> Result<Owner, String> {
+    Ok(match pollers.ec2_volumes()?.look(id).await? {
+        None => Owner::Gone,
+        Some(v) if v.state() == Some(&VolumeState::Deleted) => Owner::Gone,
+        Some(v) => ec2_owner(v.tags()),
+    })
+}
+
+/// Deletes volume `id`; an attached volume is detached (forced: the instance is a drill's
+/// too) and the delete is retried once it is free.
+pub async fn delete_volume(clients: &Clients, id: &str) -> Result<(), String> {
+    let ec2 = clients.ec2();
+    match ec2.delete_volume().volume_id(id).send().await {
+        Ok(_) => Ok(()),
+        Err(e) if sdk_code(&e).is_some_and(|c| c.starts_with("InvalidVolume.NotFound")) => Ok(()),
+        Err(e) if sdk_code(&e) == Some("VolumeInUse") => {
+            let out = ec2
+                .describe_volumes()
+                .volume_ids(id)
+                .send()
+                .await
+                .map_err(|e| format!("DescribeVolumes: {}", sdk_error(&e)))?;
+            let attachments = out
+                .volumes()
+                .iter()
+                .flat_map(|v| v.attachments().iter().cloned())
+                .collect::<Vec<_>>();
+            for a in attachments {
+                ec2.detach_volume()
+                    .volume_id(id)
+                    .set_instance_id(a.instance_id().map(str::to_owned))
+                    .set_device(a.device().map(str::to_owned))
+                    .force(true)
+                    .send()
+                    .await
+                    .map_err(|e| format!("DetachVolume: {}", sdk_error(&e)))?;
+            }
+            Err(format!(
+                "volume {id} was attached: detached it, deleting once it is free"
+            ))
+        }
+        Err(e) => Err(format!("DeleteVolume: {}", sdk_error(&e))),
     }
 }
 

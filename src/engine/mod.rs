@@ -4,20 +4,26 @@
 //!   dependencies succeed; it ends in a named state, then applies the teardown policy.
 //! - [`step`]: what a running step sees (resolved references, clients, the journal) and the
 //!   action interface's one way to create: intent journaled first, id after.
-//! - [`builtin`], [`ec2`]: the step kinds this version executes.
+//! - [`builtin`], [`ec2`], [`rds`], [`cloudformation`], [`route53`], [`backups`]: the step
+//!   kinds this version executes; [`poll`]: the shared pollers they wait through.
 //! - [`resource`]: the kinds of resource a run creates, and how teardown finds, checks and
 //!   deletes each; [`teardown`]: teardown itself.
 //! - [`recorder`]: the thread that writes the journal; [`event`]: what happens, on the run's
 //!   monotonic clock; [`progress`]: bars and log lines; [`report`]: the JSON run report.
 
+pub mod backups;
 pub mod builtin;
+pub mod cloudformation;
 pub mod dispatch;
 pub mod ec2;
 pub mod event;
+pub mod poll;
 pub mod progress;
+pub mod rds;
 pub mod recorder;
 pub mod report;
 pub mod resource;
+pub mod route53;
 pub mod step;
 pub mod teardown;
 
@@ -28,9 +34,13 @@ use step::{Outputs, StepCx, StepError};
 /// the language; the engine learns them issue by issue). A run refuses, before it starts,
 /// a playbook with steps it cannot execute.
 pub fn executable(action: &Action) -> bool {
-    matches!(
+    !matches!(
         action,
-        Action::Run(_) | Action::Wait(_) | Action::Manual(_) | Action::Ec2Launch(_)
+        Action::ProbeHttp(_)
+            | Action::ProbeTcp(_)
+            | Action::ProbeDns(_)
+            | Action::ProbeSql(_)
+            | Action::ProbeCommand(_)
     )
 }
 
@@ -49,6 +59,13 @@ pub async fn perform(action: &Action, cx: &StepCx, attempt: u32) -> Result<Outpu
         Action::Wait(with) => builtin::wait(with, cx).await,
         Action::Manual(with) => builtin::manual(with, cx).await,
         Action::Ec2Launch(with) => ec2::launch(with, cx, attempt).await,
+        Action::Ec2RestoreVolume(with) => ec2::restore_volume(with, cx, attempt).await,
+        Action::RdsRestoreSnapshot(with) => rds::restore_snapshot(with, cx, attempt).await,
+        Action::RdsRestorePitr(with) => rds::restore_pitr(with, cx, attempt).await,
+        Action::RdsRestoreCluster(with) => rds::restore_cluster(with, cx, attempt).await,
+        Action::CloudFormationStack(with) => cloudformation::create(with, cx, attempt).await,
+        Action::Route53Record(with) => route53::upsert(with, cx).await,
+        Action::CheckBackups(with) => backups::check(with, cx).await,
         other => Err(StepError::failed(format!(
             "`{}` steps are not executed by this version of firedrill",
             other.name()

@@ -6,8 +6,8 @@
 //! confirm it: a journal row that points at anything else (a pre-existing resource, another
 //! run's) is refused and reported, never deleted.
 
-use super::ec2;
-use crate::aws::Clients;
+use super::poll::Pollers;
+use super::{cloudformation, ec2, rds, route53};
 
 /// The tag holding the id of the run that created a resource.
 pub const TAG_RUN: &str = "firedrill:run-id";
@@ -17,12 +17,27 @@ pub const TAG_PLAYBOOK: &str = "firedrill:playbook";
 pub const TAG_STEP: &str = "firedrill:step";
 /// The tag holding the name or idempotency token a resource was created with.
 pub const TAG_TOKEN: &str = "firedrill:token";
+/// The tag holding when a resource may be considered abandoned (RFC 3339): the end of the
+/// run's `keep_for`, or a day after the run started.
+pub const TAG_EXPIRES: &str = "firedrill:expires-at";
 
 /// A kind of resource.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ResourceKind {
     /// An EC2 instance (`ec2.launch`).
     Ec2Instance,
+    /// An EBS volume (`ec2.restore-volume`).
+    Ec2Volume,
+    /// An RDS DB instance (`rds.restore-snapshot`, `rds.restore-pitr`, and an Aurora
+    /// cluster's instances).
+    RdsInstance,
+    /// An Aurora DB cluster (`rds.restore-cluster`).
+    RdsCluster,
+    /// A CloudFormation stack (`cloudformation.stack`).
+    CfnStack,
+    /// A Route53 record set a drill changed (`route53.record`): "deleting" it puts back what
+    /// was there before.
+    Route53Record,
 }
 
 /// Who a resource belongs to, by its tags.
@@ -34,16 +49,30 @@ pub enum Owner {
     Run(String),
     /// No firedrill run tag: not created by firedrill.
     Untagged,
+    /// It is no longer what the run made it (a record someone changed since): the reason.
+    Changed(String),
 }
 
 impl ResourceKind {
     /// Every kind.
-    pub const ALL: &'static [ResourceKind] = &[ResourceKind::Ec2Instance];
+    pub const ALL: &'static [ResourceKind] = &[
+        ResourceKind::Ec2Instance,
+        ResourceKind::Ec2Volume,
+        ResourceKind::RdsInstance,
+        ResourceKind::RdsCluster,
+        ResourceKind::CfnStack,
+        ResourceKind::Route53Record,
+    ];
 
     /// The name in the journal.
     pub fn name(self) -> &'static str {
         match self {
             ResourceKind::Ec2Instance => "ec2-instance",
+            ResourceKind::Ec2Volume => "ec2-volume",
+            ResourceKind::RdsInstance => "rds-instance",
+            ResourceKind::RdsCluster => "rds-cluster",
+            ResourceKind::CfnStack => "cloudformation-stack",
+            ResourceKind::Route53Record => "route53-record",
         }
     }
 
@@ -53,31 +82,58 @@ impl ResourceKind {
     }
 
     /// The id of the resource created with `token`, if one exists.
-    pub async fn find(self, clients: &Clients, token: &str) -> Result<Option<String>, String> {
+    pub async fn find(self, pollers: &Pollers, token: &str) -> Result<Option<String>, String> {
+        let clients = pollers.clients()?;
         match self {
             ResourceKind::Ec2Instance => ec2::find_instance(clients, token).await,
+            ResourceKind::Ec2Volume => ec2::find_volume(clients, token).await,
+            // RDS identifiers and stack names are the tokens themselves.
+            ResourceKind::RdsInstance | ResourceKind::RdsCluster | ResourceKind::CfnStack => {
+                Ok((self.owner(pollers, token).await? != Owner::Gone).then(|| token.to_owned()))
+            }
+            // The record's journal row holds everything before the change is made.
+            ResourceKind::Route53Record => Ok(None),
         }
     }
 
     /// Who owns resource `id`, by its tags.
-    pub async fn owner(self, clients: &Clients, id: &str) -> Result<Owner, String> {
+    pub async fn owner(self, pollers: &Pollers, id: &str) -> Result<Owner, String> {
         match self {
-            ResourceKind::Ec2Instance => ec2::instance_owner(clients, id).await,
+            ResourceKind::Ec2Instance => ec2::instance_owner(pollers, id).await,
+            ResourceKind::Ec2Volume => ec2::volume_owner(pollers, id).await,
+            ResourceKind::RdsInstance => rds::instance_owner(pollers, id).await,
+            ResourceKind::RdsCluster => rds::cluster_owner(pollers, id).await,
+            ResourceKind::CfnStack => cloudformation::stack_owner(pollers, id).await,
+            ResourceKind::Route53Record => route53::record_owner(pollers.clients()?, id).await,
         }
     }
 
     /// Asks for the deletion of resource `id`.
-    pub async fn delete(self, clients: &Clients, id: &str) -> Result<(), String> {
+    pub async fn delete(self, pollers: &Pollers, id: &str) -> Result<(), String> {
+        let clients = pollers.clients()?;
         match self {
             ResourceKind::Ec2Instance => ec2::terminate_instance(clients, id).await,
+            ResourceKind::Ec2Volume => ec2::delete_volume(clients, id).await,
+            ResourceKind::RdsInstance => rds::delete_instance(clients, id).await,
+            ResourceKind::RdsCluster => rds::delete_cluster(clients, id).await,
+            ResourceKind::CfnStack => cloudformation::delete_stack(clients, id).await,
+            ResourceKind::Route53Record => route53::restore_record(clients, id).await,
         }
     }
 
     /// Whether resource `id` is gone.
-    pub async fn is_gone(self, clients: &Clients, id: &str) -> Result<bool, String> {
-        match self {
-            ResourceKind::Ec2Instance => Ok(ec2::instance_owner(clients, id).await? == Owner::Gone),
-        }
+    pub async fn is_gone(self, pollers: &Pollers, id: &str) -> Result<bool, String> {
+        Ok(self.owner(pollers, id).await? == Owner::Gone)
+    }
+}
+
+/// How a journaled resource reads in messages: its id (a changed record: its name, type and
+/// zone), or the token it was intended with when it has no id yet.
+pub fn label(r: &crate::journal::ResourceRecord) -> String {
+    match (&r.resource_id, ResourceKind::parse(&r.kind)) {
+        (Some(id), Some(ResourceKind::Route53Record)) => route53::label(id),
+        (Some(id), _) => id.clone(),
+        (None, _) => r.token.clone(),
     }
 }
 

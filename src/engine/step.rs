@@ -37,6 +37,13 @@ impl StepError {
     }
 }
 
+/// A failure with a reason from a lower layer (a poller, a describe call).
+impl From<String> for StepError {
+    fn from(reason: String) -> Self {
+        StepError::Failed(reason)
+    }
+}
+
 impl std::fmt::Display for StepError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -58,6 +65,10 @@ pub struct Scope {
     pub vars: Arc<BTreeMap<String, Template>>,
     /// The outputs of the steps this one depends on.
     pub outputs: BTreeMap<String, Outputs>,
+    /// When the drill started (wall clock): what RPOs are measured from.
+    pub started_at: chrono::DateTime<chrono::Utc>,
+    /// The playbook's `targets.rpo`: what `check.backups` holds backups to by default.
+    pub rpo_target: Option<Duration>,
 }
 
 /// Settings every step of a run shares.
@@ -79,6 +90,8 @@ pub struct Shared {
     pub auto_approve: bool,
     /// Where manual gates ask, when a person is there.
     pub prompter: Option<super::builtin::Prompter>,
+    /// The pollers every step waits through.
+    pub pollers: Arc<super::poll::Pollers>,
 }
 
 /// The context of one step.
@@ -307,6 +320,85 @@ impl StepCx {
         Ok(id)
     }
 
+    /// `templates`, each with its references resolved.
+    pub fn render_all(&self, templates: &[Template]) -> Result<Vec<String>, StepError> {
+        templates.iter().map(|t| self.render(t)).collect()
+    }
+
+    /// The run's pollers.
+    pub fn pollers(&self) -> &super::poll::Pollers {
+        &self.shared.pollers
+    }
+
+    /// Asks `poller` about resource `id`, round after round, until `ready` gives an answer
+    /// (`ready` sees `None` while the describe does not list the resource), or the run stops.
+    pub async fn wait_for<T, R>(
+        &self,
+        poller: &super::poll::Poller<T>,
+        id: &str,
+        mut ready: impl FnMut(Option<&T>) -> Option<Result<R, StepError>>,
+    ) -> Result<R, StepError>
+    where
+        T: Clone + PartialEq + Send + 'static,
+    {
+        loop {
+            let seen = tokio::select! {
+                seen = poller.look(id) => seen.map_err(StepError::Failed)?,
+                () = self.cancel.cancelled() => return Err(StepError::Cancelled),
+            };
+            if let Some(answer) = ready(seen.as_ref()) {
+                return answer;
+            }
+        }
+    }
+
+    /// The RPO a recovery point at `point` implies: the drill's start minus `point`, in whole
+    /// seconds (never negative).
+    pub fn rpo_secs(&self, point: chrono::DateTime<chrono::Utc>) -> String {
+        (self.scope.started_at - point)
+            .num_seconds()
+            .max(0)
+            .to_string()
+    }
+
+    /// Records a change whose whole description (`id`) is known before it is made, such as a
+    /// record set's old and new contents: journaled durably, intent and id together, before
+    /// the caller makes the change. Teardown then knows what to undo even if the run dies
+    /// between the change and its answer.
+    pub async fn create_described(
+        &self,
+        kind: ResourceKind,
+        token: &str,
+        id: &str,
+    ) -> Result<(), StepError> {
+        let region = self
+            .shared
+            .clients
+            .as_ref()
+            .map(|c| c.region.clone())
+            .unwrap_or_default();
+        let (run_id, step, token_owned, id_owned) = (
+            self.scope.run_id.clone(),
+            self.step.clone(),
+            token.to_owned(),
+            id.to_owned(),
+        );
+        self.shared
+            .recorder
+            .call(move |j| {
+                let row = j.intend(&run_id, &step, kind.name(), &token_owned, &region)?;
+                j.created(row, &id_owned)
+            })
+            .await
+            .map_err(|e| StepError::failed(format!("cannot journal the change: {e}")))?;
+        let _ = self.events.send(What::ResourceCreated {
+            step: self.step.clone(),
+            kind: kind.name().into(),
+            id: token.to_owned(),
+        });
+        Ok(())
+    }
+
     /// Sleeps for the poll interval, or returns `Cancelled` when the run stops first.
     pub async fn pause(&self) -> Result<(), StepError> {
         tokio::select! {
@@ -332,6 +424,10 @@ mod tests {
             tags: Vec::new(),
             auto_approve: false,
             prompter: None,
+            pollers: Arc::new(crate::engine::poll::Pollers::new(
+                None,
+                Duration::from_millis(10),
+            )),
         };
         let mut scope = Scope {
             run_id: run_id.into(),

@@ -9,6 +9,7 @@
 //! is proved absent and recorded so.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::mpsc;
@@ -17,6 +18,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::event::What;
+use super::poll::Pollers;
 use super::recorder::Recorder;
 use super::resource::{Owner, ResourceKind};
 use crate::attempts;
@@ -175,24 +177,19 @@ pub async fn run(
     let stop = CancellationToken::new();
     let deadline = Instant::now() + options.deadline;
     let mut state = State::Done;
+    // Deletions wait through shared pollers, like the run's creations.
+    let pollers = Arc::new(Pollers::new(clients.cloned(), options.poll));
     loop {
         // Start every deletion whose dependents' resources are all finished.
         pending.retain(|&r| {
             if blockers[r].iter().all(|&b| finished[b]) {
                 let resource = resources[r].clone();
-                let (clients, recorder, run_id) =
-                    (clients.cloned(), recorder.clone(), run_id.to_owned());
+                let (pollers, recorder, run_id) =
+                    (pollers.clone(), recorder.clone(), run_id.to_owned());
                 let stop = stop.clone();
                 let handle = set.spawn(async move {
-                    let how = settle(
-                        clients.as_ref(),
-                        &recorder,
-                        &run_id,
-                        &resource,
-                        options.poll,
-                        &stop,
-                    )
-                    .await;
+                    let how =
+                        settle(&pollers, &recorder, &run_id, &resource, options.poll, &stop).await;
                     (r, how)
                 });
                 tasks.insert(handle.id(), r);
@@ -218,7 +215,7 @@ pub async fn run(
                 in_flight.remove(&r);
                 finished[r] = true;
                 let res = &resources[r];
-                let id = res.resource_id.clone().unwrap_or_else(|| res.token.clone());
+                let id = super::resource::label(res);
                 match how {
                     Settled::Gone(how) => {
                         settled += 1;
@@ -289,7 +286,7 @@ fn describe(r: &ResourceRecord) -> String {
     format!(
         "{} {} (step `{}`)",
         r.kind,
-        r.resource_id.as_deref().unwrap_or(&r.token),
+        super::resource::label(r),
         r.step
     )
 }
@@ -381,7 +378,7 @@ where
 
 /// Deletes one resource, or says why it cannot.
 async fn settle(
-    clients: Option<&Clients>,
+    pollers: &Pollers,
     recorder: &Recorder,
     run_id: &str,
     r: &ResourceRecord,
@@ -396,12 +393,12 @@ async fn settle(
         mark(recorder, r.id, ResourceStatus::Failed, &why).await;
         return Settled::Left(why);
     };
-    let Some(clients) = clients else {
+    if pollers.clients().is_err() {
         return Settled::Left("no AWS clients to delete it with".into());
-    };
+    }
     let id = match &r.resource_id {
         Some(id) => id.clone(),
-        None => match confirmed_absent(|| kind.find(clients, &r.token), Option::is_none).await {
+        None => match confirmed_absent(|| kind.find(pollers, &r.token), Option::is_none).await {
             Ok(Some(id)) => {
                 let (row, found) = (r.id, id.clone());
                 let _ = recorder.call(move |j| j.created(row, &found)).await;
@@ -428,9 +425,9 @@ async fn settle(
     // AWS is eventually consistent: a resource created a moment ago can be invisible for a
     // moment. "Gone" before any deletion was asked for is believed only when it holds.
     let owner = if r.status == ResourceStatus::Deleting {
-        kind.owner(clients, &id).await
+        kind.owner(pollers, &id).await
     } else {
-        confirmed_absent(|| kind.owner(clients, &id), |o| *o == Owner::Gone).await
+        confirmed_absent(|| kind.owner(pollers, &id), |o| *o == Owner::Gone).await
     };
     match owner {
         Ok(Owner::Gone) => {
@@ -441,6 +438,11 @@ async fn settle(
         Ok(Owner::Run(owner)) => {
             let why =
                 format!("its tags say run `{owner}` created it, not this run: not deleting it");
+            mark(recorder, r.id, ResourceStatus::Failed, &why).await;
+            return Settled::Left(why);
+        }
+        Ok(Owner::Changed(why)) => {
+            let why = format!("{why}: not touching it");
             mark(recorder, r.id, ResourceStatus::Failed, &why).await;
             return Settled::Left(why);
         }
@@ -459,7 +461,7 @@ async fn settle(
         None,
         u64::try_from(r.id).unwrap_or(0),
         stop,
-        |_| kind.delete(clients, &id),
+        |_| kind.delete(pollers, &id),
         |_, _| {},
     )
     .await;
@@ -474,7 +476,7 @@ async fn settle(
     }
     let mut errors = 0;
     loop {
-        match kind.is_gone(clients, &id).await {
+        match kind.is_gone(pollers, &id).await {
             Ok(true) => {
                 mark(recorder, r.id, ResourceStatus::Deleted, "").await;
                 return Settled::Gone("deleted");
