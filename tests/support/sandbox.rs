@@ -87,4 +87,228 @@ impl TestSandbox {
     pub async fn stats(&self) -> Stats {
         local::stats(&self.endpoint).await.expect("stats")
     }
+
+    /// Everything on the production side, as text that changes when any of it changes: the
+    /// seeded DB instances, clusters, snapshots, images, EBS snapshots and every record of
+    /// every hosted zone.
+    pub async fn production(&self) -> String {
+        let c = self.clients().await;
+        let (rds, ec2, r53) = (c.rds(), c.ec2(), c.route53());
+        let prod = |tags: Vec<(Option<&str>, Option<&str>)>| {
+            tags.iter()
+                .any(|(k, v)| *k == Some(seed::SIDE_TAG.0) && *v == Some(seed::SIDE_TAG.1))
+        };
+        let mut out = Vec::new();
+        for d in rds
+            .describe_db_instances()
+            .send()
+            .await
+            .expect("dbs")
+            .db_instances()
+        {
+            if prod(d.tag_list().iter().map(|t| (t.key(), t.value())).collect()) {
+                out.push(format!(
+                    "db {:?} {:?} {:?} {:?}",
+                    d.db_instance_identifier(),
+                    d.db_instance_status(),
+                    d.db_instance_class(),
+                    d.tag_list()
+                ));
+            }
+        }
+        for d in rds
+            .describe_db_clusters()
+            .send()
+            .await
+            .expect("clusters")
+            .db_clusters()
+        {
+            if prod(d.tag_list().iter().map(|t| (t.key(), t.value())).collect()) {
+                out.push(format!(
+                    "cluster {:?} {:?}",
+                    d.db_cluster_identifier(),
+                    d.status()
+                ));
+            }
+        }
+        // Snapshots of drill copies (moto takes one when a cluster is made) are not production's.
+        let drill = |id: Option<&str>| id.is_some_and(|i| i.contains("fd-"));
+        for s in rds
+            .describe_db_snapshots()
+            .send()
+            .await
+            .expect("snaps")
+            .db_snapshots()
+        {
+            if drill(s.db_snapshot_identifier()) {
+                continue;
+            }
+            out.push(format!(
+                "db-snapshot {:?} {:?} {:?}",
+                s.db_snapshot_identifier(),
+                s.status(),
+                s.snapshot_create_time()
+            ));
+        }
+        for s in rds
+            .describe_db_cluster_snapshots()
+            .send()
+            .await
+            .expect("cluster snaps")
+            .db_cluster_snapshots()
+        {
+            if drill(s.db_cluster_snapshot_identifier()) {
+                continue;
+            }
+            out.push(format!(
+                "cluster-snapshot {:?} {:?}",
+                s.db_cluster_snapshot_identifier(),
+                s.status()
+            ));
+        }
+        for i in ec2
+            .describe_images()
+            .owners("self")
+            .send()
+            .await
+            .expect("images")
+            .images()
+        {
+            out.push(format!(
+                "image {:?} {:?} {:?}",
+                i.image_id(),
+                i.state(),
+                i.tags()
+            ));
+        }
+        for s in ec2
+            .describe_snapshots()
+            .owner_ids("self")
+            .send()
+            .await
+            .expect("snapshots")
+            .snapshots()
+        {
+            if prod(s.tags().iter().map(|t| (t.key(), t.value())).collect()) {
+                out.push(format!(
+                    "ebs-snapshot {:?} {:?} {:?}",
+                    s.snapshot_id(),
+                    s.state(),
+                    s.tags()
+                ));
+            }
+        }
+        for z in r53
+            .list_hosted_zones()
+            .send()
+            .await
+            .expect("zones")
+            .hosted_zones()
+        {
+            let sets = r53
+                .list_resource_record_sets()
+                .hosted_zone_id(z.id())
+                .send()
+                .await
+                .expect("records");
+            for r in sets.resource_record_sets() {
+                out.push(format!(
+                    "record {} {} {:?} {:?}",
+                    r.name(),
+                    r.r#type().as_str(),
+                    r.ttl(),
+                    r.resource_records()
+                ));
+            }
+        }
+        out.sort();
+        out.join("\n")
+    }
+
+    /// Asserts that the production side is still `before` (from [`Self::production`]),
+    /// naming the lines that changed.
+    pub async fn assert_production_unchanged(&self, before: &str) {
+        let after = self.production().await;
+        let (b, a): (Vec<&str>, Vec<&str>) = (before.lines().collect(), after.lines().collect());
+        let gone: Vec<&&str> = b.iter().filter(|l| !a.contains(l)).collect();
+        let new: Vec<&&str> = a.iter().filter(|l| !b.contains(l)).collect();
+        assert!(
+            gone.is_empty() && new.is_empty(),
+            "the production side changed:\n  before: {gone:#?}\n  after: {new:#?}"
+        );
+    }
+
+    /// Everything a drill may have created that still exists: DB instances and clusters,
+    /// running instances, volumes and live stacks that carry a firedrill run tag.
+    pub async fn drill_leftovers(&self) -> Vec<String> {
+        const RUN_TAG: &str = "firedrill:run-id";
+        let c = self.clients().await;
+        let mut left = Vec::new();
+        for d in c
+            .rds()
+            .describe_db_instances()
+            .send()
+            .await
+            .expect("dbs")
+            .db_instances()
+        {
+            if d.tag_list().iter().any(|t| t.key() == Some(RUN_TAG)) {
+                left.push(format!("db {:?}", d.db_instance_identifier()));
+            }
+        }
+        for d in c
+            .rds()
+            .describe_db_clusters()
+            .send()
+            .await
+            .expect("clusters")
+            .db_clusters()
+        {
+            if d.tag_list().iter().any(|t| t.key() == Some(RUN_TAG)) {
+                left.push(format!("cluster {:?}", d.db_cluster_identifier()));
+            }
+        }
+        let ec2 = c.ec2();
+        for i in ec2
+            .describe_instances()
+            .send()
+            .await
+            .expect("instances")
+            .reservations()
+            .iter()
+            .flat_map(aws_sdk_ec2::types::Reservation::instances)
+        {
+            let live = i.state().and_then(|s| s.name())
+                != Some(&aws_sdk_ec2::types::InstanceStateName::Terminated);
+            if live && i.tags().iter().any(|t| t.key() == Some(RUN_TAG)) {
+                left.push(format!("instance {:?}", i.instance_id()));
+            }
+        }
+        for v in ec2
+            .describe_volumes()
+            .send()
+            .await
+            .expect("volumes")
+            .volumes()
+        {
+            if v.tags().iter().any(|t| t.key() == Some(RUN_TAG)) {
+                left.push(format!("volume {:?}", v.volume_id()));
+            }
+        }
+        for s in c
+            .cloudformation()
+            .describe_stacks()
+            .send()
+            .await
+            .expect("stacks")
+            .stacks()
+        {
+            let live = s.stack_status()
+                != Some(&aws_sdk_cloudformation::types::StackStatus::DeleteComplete);
+            if live && s.tags().iter().any(|t| t.key() == Some(RUN_TAG)) {
+                left.push(format!("stack {:?}", s.stack_name()));
+            }
+        }
+        left
+    }
 }

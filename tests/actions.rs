@@ -1,0 +1,501 @@
+//! The AWS restore actions, each run as a user runs them (`firedrill run` against a seeded local
+//! sandbox with lifecycle delays): the happy path with its outputs and tags, the clear error
+//! when nothing matches, and teardown. The production side is compared before and after.
+
+mod support;
+
+use firedrill::exit;
+use firedrill::sandbox::ProxyConfig;
+use serde_json::Value;
+use support::Test;
+use support::sandbox::TestSandbox;
+
+/// The production side these drills restore from.
+const SEED: &str = r"
+region: us-east-1
+rds_instances:
+  - id: shop-prod
+    snapshots:
+      - { id: shop-prod-nightly-2, age: 26h }
+      - { id: shop-prod-nightly-1, age: 2h, tags: { kind: nightly } }
+      - { id: shop-prod-manual, age: 1h }
+aurora_clusters:
+  - id: orders-prod
+    snapshots: [{ id: orders-prod-nightly, age: 20h }]
+images:
+  - { name: shop-app, tags: { role: shop }, age: 5d }
+ebs_snapshots:
+  - size_gib: 20
+    tags: { volume: shop-uploads }
+    snapshots: [{ age: 6h }, { age: 30h }]
+hosted_zones:
+  - name: shop.internal.
+    records:
+      - { name: www, type: A, values: [10.0.1.10], ttl: 300 }
+";
+
+async fn sandbox() -> TestSandbox {
+    let sandbox = TestSandbox::start(ProxyConfig {
+        time_scale: 0.01,
+        ..ProxyConfig::default()
+    })
+    .await;
+    sandbox.seed(SEED).await;
+    sandbox
+}
+
+/// A drill: the playbook (header pointed at `sandbox`, then `rest`), run with `args`.
+struct Drill {
+    dir: tempfile::TempDir,
+    playbook: std::path::PathBuf,
+}
+
+impl Drill {
+    fn new(sandbox: &TestSandbox, rest: &str) -> Self {
+        let dir = tempfile::tempdir().expect("dir");
+        let playbook = dir.path().join("drill.yaml");
+        std::fs::write(
+            &playbook,
+            format!(
+                "version: 1\nname: actions\ntargets: {{ rpo: 26h }}\nsandbox:\n  accounts: [\"123456789012\"]\n  region: us-east-1\n  endpoint: {}\n{rest}",
+                sandbox.endpoint
+            ),
+        )
+        .expect("write");
+        Self { dir, playbook }
+    }
+
+    fn state(&self) -> String {
+        self.dir
+            .path()
+            .join("state")
+            .to_str()
+            .expect("utf-8")
+            .to_owned()
+    }
+
+    /// Runs it, expecting exit `code`; gives the output and the report.
+    async fn run(&self, code: u8) -> (support::Output, Value) {
+        let (state, playbook) = (
+            self.state(),
+            self.playbook.to_str().expect("utf-8").to_owned(),
+        );
+        let report = self.dir.path().join("report.json");
+        let report_arg = report.to_str().expect("utf-8").to_owned();
+        let out = tokio::task::spawn_blocking(move || {
+            Test::new()
+                .env("FIREDRILL_STATE_DIR", &state)
+                .args(["run", &playbook, "--report", &report_arg])
+                .code(code)
+                .run()
+        })
+        .await
+        .expect("ran");
+        let doc =
+            serde_json::from_str(&std::fs::read_to_string(&report).expect("report")).expect("JSON");
+        (out, doc)
+    }
+
+    /// `firedrill teardown RUN`, expecting exit `code`.
+    async fn teardown(&self, run: &str, code: u8) -> support::Output {
+        let (state, run) = (self.state(), run.to_owned());
+        tokio::task::spawn_blocking(move || {
+            Test::new()
+                .env("FIREDRILL_STATE_DIR", &state)
+                .args(["teardown", &run])
+                .code(code)
+                .run()
+        })
+        .await
+        .expect("ran")
+    }
+}
+
+fn step<'a>(doc: &'a Value, id: &str) -> &'a Value {
+    doc["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .find(|s| s["id"] == id)
+        .unwrap_or_else(|| panic!("no step {id} in {doc}"))
+}
+
+fn output<'a>(doc: &'a Value, id: &str, key: &str) -> &'a str {
+    step(doc, id)["outputs"][key]
+        .as_str()
+        .unwrap_or_else(|| panic!("step {id} has no output {key}: {doc}"))
+}
+
+fn secs(doc: &Value, id: &str, key: &str) -> i64 {
+    output(doc, id, key).parse().expect("seconds")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_snapshot_restore_picks_the_tagged_snapshot_tags_what_it_makes_and_is_torn_down() {
+    let sandbox = sandbox().await;
+    let production = sandbox.production().await;
+    let drill = Drill::new(
+        &sandbox,
+        r"  teardown: never
+steps:
+  db:
+    uses: rds.restore-snapshot
+    with: { source: shop-prod, snapshot: { latest_tagged: { kind: nightly } } }
+",
+    );
+    let (_, doc) = drill.run(exit::OK).await;
+    assert_eq!(doc["state"], "passed", "{doc}");
+    assert_eq!(output(&doc, "db", "snapshot_id"), "shop-prod-nightly-1");
+    // Two hours old, measured from the drill's start.
+    let rpo = secs(&doc, "db", "rpo_secs");
+    assert!((7200..7260).contains(&rpo), "{rpo}");
+    assert_eq!(output(&doc, "db", "port"), "5432");
+    let id = output(&doc, "db", "id");
+    let run = doc["run_id"].as_str().expect("run id");
+    assert!(id.starts_with("fd-") && id.len() <= 63, "{id}");
+    assert!(output(&doc, "db", "endpoint").starts_with(id));
+
+    // What it made is tagged with the run, the playbook, the token and when it expires.
+    let rds = sandbox.clients().await.rds();
+    let db = rds
+        .describe_db_instances()
+        .db_instance_identifier(id)
+        .send()
+        .await
+        .expect("the restored instance exists")
+        .db_instances()[0]
+        .clone();
+    let tag = |k: &str| {
+        db.tag_list()
+            .iter()
+            .find(|t| t.key() == Some(k))
+            .and_then(|t| t.value())
+            .map(str::to_owned)
+    };
+    assert_eq!(tag("firedrill:run-id").as_deref(), Some(run));
+    assert_eq!(tag("firedrill:playbook").as_deref(), Some("actions"));
+    assert_eq!(tag("firedrill:token").as_deref(), Some(id));
+    assert!(
+        tag("firedrill:expires-at").is_some_and(|t| t.starts_with("20")),
+        "{db:?}"
+    );
+
+    drill
+        .teardown(run, exit::OK)
+        .await
+        .stdout
+        .contains("deleted");
+    assert!(sandbox.drill_leftovers().await.is_empty());
+    sandbox.assert_production_unchanged(&production).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restore_with_no_matching_snapshot_names_the_source_and_the_filters() {
+    let sandbox = sandbox().await;
+    let drill = Drill::new(
+        &sandbox,
+        r"steps:
+  db:
+    uses: rds.restore-snapshot
+    with: { source: shop-prod, snapshot: { latest_tagged: { kind: weekly } } }
+  orders:
+    uses: rds.restore-cluster
+    with: { source: orders-staging }
+",
+    );
+    let (out, doc) = drill.run(exit::STEP_FAILED).await;
+    let db = step(&doc, "db")["failures"].to_string();
+    let text = format!("{}{}", out.stdout, doc);
+    assert!(
+        text.contains(
+            "no snapshot found: looked for an available snapshot of DB instance `shop-prod` tagged kind=weekly in us-east-1"
+        ),
+        "{db}\n{text}"
+    );
+    assert!(
+        text.contains(
+            "no cluster snapshot found: looked for an available snapshot of DB cluster `orders-staging` in us-east-1"
+        ),
+        "{text}"
+    );
+    assert!(sandbox.drill_leftovers().await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn point_in_time_and_aurora_restores_give_their_endpoints_and_leave_nothing() {
+    let sandbox = sandbox().await;
+    let production = sandbox.production().await;
+    let drill = Drill::new(
+        &sandbox,
+        r"steps:
+  pitr:
+    uses: rds.restore-pitr
+    with: { source: shop-prod }
+  orders:
+    uses: rds.restore-cluster
+    with: { source: orders-prod, snapshot: orders-prod-nightly, instances: 2 }
+",
+    );
+    let (out, doc) = drill.run(exit::OK).await;
+    assert!(
+        out.stdout.contains("teardown: done, 4 resources deleted"),
+        "{}",
+        out.stdout
+    );
+    // The latest restorable time is moments before the drill.
+    assert!(secs(&doc, "pitr", "rpo_secs") < 600, "{doc}");
+    assert!(output(&doc, "pitr", "restore_time").starts_with("20"));
+    let cluster = output(&doc, "orders", "id");
+    assert!(output(&doc, "orders", "endpoint").starts_with(cluster));
+    assert!(output(&doc, "orders", "reader_endpoint").contains("cluster-ro"));
+    let instances: Vec<&str> = output(&doc, "orders", "instance_ids").split(',').collect();
+    assert_eq!(
+        instances,
+        [format!("{cluster}-i1"), format!("{cluster}-i2")]
+    );
+    let rpo = secs(&doc, "orders", "rpo_secs");
+    assert!((72_000..72_060).contains(&rpo), "{rpo}");
+    assert!(sandbox.drill_leftovers().await.is_empty());
+    sandbox.assert_production_unchanged(&production).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restored_volume_is_attached_then_detached_and_deleted_by_teardown() {
+    let sandbox = sandbox().await;
+    let drill = Drill::new(
+        &sandbox,
+        r"steps:
+  app:
+    uses: ec2.launch
+    with: { image: { latest_tagged: { role: shop } } }
+  data:
+    uses: ec2.restore-volume
+    with:
+      snapshot: { latest_tagged: { volume: shop-uploads } }
+      attach: { instance: '${steps.app.outputs.id}', device: /dev/sdf }
+",
+    );
+    let (_, doc) = drill.run(exit::OK).await;
+    assert_eq!(
+        output(&doc, "data", "availability_zone"),
+        output(&doc, "app", "availability_zone")
+    );
+    let rpo = secs(&doc, "data", "rpo_secs");
+    assert!((21_600..21_660).contains(&rpo), "the 6 h snapshot: {rpo}");
+    let volume = output(&doc, "data", "id");
+    let gone = sandbox
+        .clients()
+        .await
+        .ec2()
+        .describe_volumes()
+        .volume_ids(volume)
+        .send()
+        .await;
+    assert!(gone.is_err() || gone.expect("ok").volumes().is_empty());
+    assert!(sandbox.drill_leftovers().await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stack_gives_its_outputs_and_is_deleted() {
+    let sandbox = sandbox().await;
+    let drill = Drill::new(
+        &sandbox,
+        r"steps:
+  network:
+    uses: cloudformation.stack
+    with:
+      template: network.yaml
+      parameters: { Cidr: 10.98.0.0/16 }
+  app:
+    uses: ec2.launch
+    with:
+      image: { latest_tagged: { role: shop } }
+      subnet: ${steps.network.outputs.Subnet}
+",
+    );
+    std::fs::write(
+        drill.dir.path().join("network.yaml"),
+        r#"Parameters:
+  Cidr: { Type: String }
+Resources:
+  Vpc:
+    Type: AWS::EC2::VPC
+    Properties: { CidrBlock: !Ref Cidr }
+  Subnet:
+    Type: AWS::EC2::Subnet
+    Properties: { VpcId: !Ref Vpc, CidrBlock: 10.98.1.0/24 }
+Outputs:
+  Subnet: { Value: !Ref Subnet }
+"#,
+    )
+    .expect("template");
+    let (_, doc) = drill.run(exit::OK).await;
+    assert!(output(&doc, "network", "Subnet").starts_with("subnet-"));
+    assert!(output(&doc, "network", "stack_id").starts_with("arn:aws:cloudformation:"));
+    assert!(sandbox.drill_leftovers().await.is_empty());
+}
+
+async fn record(sandbox: &TestSandbox, name: &str) -> Option<(i64, Vec<String>)> {
+    let r53 = sandbox.clients().await.route53();
+    let zone = r53
+        .list_hosted_zones_by_name()
+        .dns_name("shop.internal.")
+        .send()
+        .await
+        .expect("zones")
+        .hosted_zones()[0]
+        .id()
+        .to_owned();
+    r53.list_resource_record_sets()
+        .hosted_zone_id(zone)
+        .send()
+        .await
+        .expect("records")
+        .resource_record_sets()
+        .iter()
+        .find(|r| r.name() == name && r.r#type().as_str() == "A")
+        .map(|r| {
+            (
+                r.ttl().unwrap_or_default(),
+                r.resource_records()
+                    .iter()
+                    .map(|v| v.value().to_owned())
+                    .collect(),
+            )
+        })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cutover_is_undone_exactly_and_a_new_record_is_deleted() {
+    let sandbox = sandbox().await;
+    let production = sandbox.production().await;
+    let drill = Drill::new(
+        &sandbox,
+        r"  teardown: never
+steps:
+  www:
+    uses: route53.record
+    with: { zone: shop.internal., name: www, type: A, value: 10.9.9.9, ttl: 30 }
+  api:
+    uses: route53.record
+    with: { zone: shop.internal., name: api.shop.internal., type: A, value: [10.9.9.1, 10.9.9.2] }
+",
+    );
+    let (_, doc) = drill.run(exit::OK).await;
+    assert_eq!(output(&doc, "www", "fqdn"), "www.shop.internal.");
+    assert_eq!(
+        record(&sandbox, "www.shop.internal.").await,
+        Some((30, vec!["10.9.9.9".to_string()]))
+    );
+    assert_eq!(
+        record(&sandbox, "api.shop.internal.")
+            .await
+            .map(|r| r.1.len()),
+        Some(2)
+    );
+    let run = doc["run_id"].as_str().expect("run id");
+    drill.teardown(run, exit::OK).await;
+    // The exact record set that was there, TTL included; the new one is gone.
+    assert_eq!(
+        record(&sandbox, "www.shop.internal.").await,
+        Some((300, vec!["10.0.1.10".to_string()]))
+    );
+    assert_eq!(record(&sandbox, "api.shop.internal.").await, None);
+    sandbox.assert_production_unchanged(&production).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_changed_by_someone_since_the_drill_is_left_alone() {
+    let sandbox = sandbox().await;
+    let drill = Drill::new(
+        &sandbox,
+        r"  teardown: never
+steps:
+  www:
+    uses: route53.record
+    with: { zone: shop.internal., name: www, type: A, value: 10.9.9.9 }
+",
+    );
+    let (_, doc) = drill.run(exit::OK).await;
+    // Someone points the record elsewhere after the drill.
+    let r53 = sandbox.clients().await.route53();
+    let zone = output(&doc, "www", "zone_id").to_owned();
+    let set = aws_sdk_route53::types::ResourceRecordSet::builder()
+        .name("www.shop.internal.")
+        .r#type(aws_sdk_route53::types::RrType::A)
+        .ttl(120)
+        .resource_records(
+            aws_sdk_route53::types::ResourceRecord::builder()
+                .value("10.5.5.5")
+                .build()
+                .expect("record"),
+        )
+        .build()
+        .expect("set");
+    r53.change_resource_record_sets()
+        .hosted_zone_id(zone)
+        .change_batch(
+            aws_sdk_route53::types::ChangeBatch::builder()
+                .changes(
+                    aws_sdk_route53::types::Change::builder()
+                        .action(aws_sdk_route53::types::ChangeAction::Upsert)
+                        .resource_record_set(set)
+                        .build()
+                        .expect("change"),
+                )
+                .build()
+                .expect("batch"),
+        )
+        .send()
+        .await
+        .expect("changed");
+    let run = doc["run_id"].as_str().expect("run id");
+    let out = drill.teardown(run, exit::TEARDOWN_INCOMPLETE).await;
+    assert!(
+        format!("{}{}", out.stdout, out.stderr).contains("someone changed it since"),
+        "{}{}",
+        out.stdout,
+        out.stderr
+    );
+    assert_eq!(
+        record(&sandbox, "www.shop.internal.").await,
+        Some((120, vec!["10.5.5.5".to_string()]))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backup_checks_report_every_stale_or_unisolated_backup_at_once() {
+    let sandbox = sandbox().await;
+    let drill = Drill::new(
+        &sandbox,
+        r"steps:
+  fresh:
+    uses: check.backups
+    with:
+      resources: [{ type: rds-instance, id: shop-prod }, { type: rds-cluster, id: orders-prod }]
+  isolated:
+    uses: check.backups
+    on_failure: continue
+    with:
+      resources: [{ type: rds-instance, id: shop-prod }, { type: rds-cluster, id: orders-staging }]
+      max_age: 30m
+      min_points: 5
+      copy: { region: us-west-2 }
+",
+    );
+    let (_, doc) = drill.run(exit::STEP_FAILED).await;
+    assert_eq!(step(&doc, "fresh")["state"], "succeeded", "{doc}");
+    // The newest point of the two: the cluster's automated snapshot or the 1 h manual one.
+    assert!(secs(&doc, "fresh", "rpo_secs") <= 3_660, "{doc}");
+    let error = step(&doc, "isolated")["failures"][0]
+        .as_str()
+        .expect("a failure");
+    for part in [
+        "DB instance `shop-prod` has 3 recovery point(s), fewer than the 5 required",
+        "DB instance `shop-prod`: the newest recovery point (shop-prod-manual) is 1h",
+        "DB instance `shop-prod` has no copy of its backups in us-west-2",
+        "DB cluster `orders-staging` has no completed recovery point in us-east-1",
+    ] {
+        assert!(error.contains(part), "{part:?} in {error}");
+    }
+}
