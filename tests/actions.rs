@@ -315,7 +315,7 @@ async fn a_stack_gives_its_outputs_and_is_deleted() {
     );
     std::fs::write(
         drill.dir.path().join("network.yaml"),
-        r#"Parameters:
+        r"Parameters:
   Cidr: { Type: String }
 Resources:
   Vpc:
@@ -326,7 +326,7 @@ Resources:
     Properties: { VpcId: !Ref Vpc, CidrBlock: 10.98.1.0/24 }
 Outputs:
   Subnet: { Value: !Ref Subnet }
-"#,
+",
     )
     .expect("template");
     let (_, doc) = drill.run(exit::OK).await;
