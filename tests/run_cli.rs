@@ -473,3 +473,95 @@ async fn a_whole_drill_on_the_sandbox_passes_and_leaves_nothing_behind() {
         "{doc}"
     );
 }
+
+/// A drill touching every kind of production resource a restore reads or changes: a
+/// database restored from its snapshot, an app server, the production DNS record cut over to
+/// it, a data volume restored and attached; then `gate` runs `gate`.
+fn touching_playbook(dir: &std::path::Path, endpoint: &str, gate: &str) -> std::path::PathBuf {
+    write_drill(
+        dir,
+        &format!(
+            r#"version: 1
+name: safety
+sandbox:
+  accounts: ["123456789012"]
+  region: us-east-1
+  endpoint: {endpoint}
+steps:
+  db:
+    uses: rds.restore-snapshot
+    with: {{ source: shop-prod }}
+  app:
+    uses: ec2.launch
+    with: {{ image: {{ latest_tagged: {{ role: shop }} }} }}
+  dns:
+    uses: route53.record
+    with: {{ zone: shop.internal., name: www, type: A, value: '${{steps.app.outputs.private_ip}}' }}
+  data:
+    uses: ec2.restore-volume
+    with:
+      snapshot: {{ latest_tagged: {{ volume: shop-uploads }} }}
+      attach: {{ instance: '${{steps.app.outputs.id}}', device: /dev/sdf }}
+  gate:
+    uses: run
+    needs: [db, dns, data]
+    with: {{ command: '{gate}' }}
+"#
+        ),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_production_side_is_unchanged_after_a_passed_a_failed_and_a_killed_drill() {
+    let sandbox = seeded_sandbox().await;
+    let production = sandbox.production().await;
+    let dir = tempfile::tempdir().expect("dir");
+    let state = dir.path().join("state");
+    let state_arg = state.to_str().expect("utf-8").to_owned();
+
+    for (gate, code) in [("true", exit::OK), ("false", exit::STEP_FAILED)] {
+        let playbook = touching_playbook(dir.path(), &sandbox.endpoint, gate);
+        let (state_arg, playbook_arg) = (
+            state_arg.clone(),
+            playbook.to_str().expect("utf-8").to_owned(),
+        );
+        tokio::task::spawn_blocking(move || {
+            Test::new()
+                .env("FIREDRILL_STATE_DIR", &state_arg)
+                .args(["run", &playbook_arg])
+                .code(code)
+                .stdout_has("teardown: done, 4 resources deleted")
+                .run()
+        })
+        .await
+        .expect("ran");
+        sandbox.assert_production_unchanged(&production).await;
+        assert!(sandbox.drill_leftovers().await.is_empty());
+    }
+
+    // Killed mid-way, with the production record pointing at the drill's server.
+    let playbook = touching_playbook(
+        dir.path(),
+        &sandbox.endpoint,
+        "sleep 600 & echo $! > hold.pid; wait",
+    );
+    let mut live = Live::start(&state, &["run", playbook.to_str().expect("utf-8")]);
+    live.wait_for("step-started gate");
+    let pid_file = dir.path().join("hold.pid");
+    wait_for_pid(&pid_file);
+    live.signal(rustix::process::Signal::KILL);
+    let _ = live.finish();
+    firedrill::sandbox::local::signal(pid_in(&pid_file), rustix::process::Signal::KILL);
+    assert!(!sandbox.drill_leftovers().await.is_empty());
+    tokio::task::spawn_blocking(move || {
+        Test::new()
+            .env("FIREDRILL_STATE_DIR", &state_arg)
+            .args(["teardown"])
+            .stdout_has("teardown done (4 settled)")
+            .run()
+    })
+    .await
+    .expect("teardown ran");
+    sandbox.assert_production_unchanged(&production).await;
+    assert!(sandbox.drill_leftovers().await.is_empty());
+}

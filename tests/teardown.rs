@@ -194,3 +194,153 @@ async fn an_unconfirmed_create_is_found_by_its_token_or_proved_absent() {
     assert_eq!(rows[1].status, ResourceStatus::Deleted);
     assert!(rows[1].detail.contains("never created"), "{:?}", rows[1]);
 }
+
+/// Journals an intent of `kind` with `token` for step `step`.
+async fn intend(recorder: &Recorder, step: &'static str, kind: &'static str, token: &'static str) {
+    recorder
+        .call(move |j| j.intend(RUN, step, kind, token, "us-east-1"))
+        .await
+        .expect("intent");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unconfirmed_restores_volumes_and_stacks_are_found_by_their_tokens_and_deleted() {
+    let sandbox = TestSandbox::start(ProxyConfig {
+        time_scale: 0.0,
+        ..ProxyConfig::default()
+    })
+    .await;
+    let clients = sandbox.clients().await;
+    let (_dir, recorder) = journal().await;
+    // Each create call went through, and the run died before its answer was journaled.
+    let (db, stack, volume_token) = (
+        "fd-20261125120000-0000abcd-db-1",
+        "fd-20261125120000-0000abcd-net-1",
+        "fd-20261125120000-0000abcd-data-1",
+    );
+    intend(&recorder, "db", "rds-instance", db).await;
+    intend(&recorder, "net", "cloudformation-stack", stack).await;
+    intend(&recorder, "data", "ec2-volume", volume_token).await;
+    // And one whose call never went out.
+    intend(
+        &recorder,
+        "db2",
+        "rds-instance",
+        "fd-20261125120000-0000abcd-db2-1",
+    )
+    .await;
+    let rds_tags = [(TAG_RUN, RUN), (TAG_TOKEN, db)]
+        .map(|(k, v)| aws_sdk_rds::types::Tag::builder().key(k).value(v).build());
+    clients
+        .rds()
+        .create_db_instance()
+        .db_instance_identifier(db)
+        .engine("postgres")
+        .db_instance_class("db.t3.micro")
+        .allocated_storage(20)
+        .set_tags(Some(rds_tags.to_vec()))
+        .send()
+        .await
+        .expect("db");
+    clients
+        .cloudformation()
+        .create_stack()
+        .stack_name(stack)
+        .template_body("Resources:\n  Vpc:\n    Type: AWS::EC2::VPC\n    Properties: { CidrBlock: 10.1.0.0/16 }\n")
+        .tags(aws_sdk_cloudformation::types::Tag::builder().key(TAG_RUN).value(RUN).build())
+        .tags(aws_sdk_cloudformation::types::Tag::builder().key(TAG_TOKEN).value(stack).build())
+        .send()
+        .await
+        .expect("stack");
+    let volume = clients
+        .ec2()
+        .create_volume()
+        .availability_zone("us-east-1a")
+        .size(8)
+        .tag_specifications(
+            TagSpecification::builder()
+                .resource_type(ResourceType::Volume)
+                .tags(Tag::builder().key(TAG_RUN).value(RUN).build())
+                .tags(Tag::builder().key(TAG_TOKEN).value(volume_token).build())
+                .build(),
+        )
+        .send()
+        .await
+        .expect("volume")
+        .volume_id()
+        .expect("an id")
+        .to_owned();
+
+    let outcome = tear_down(&sandbox, &recorder).await;
+    assert_eq!(outcome.state, State::Done, "{:?}", outcome.left);
+    assert_eq!(outcome.settled, 4);
+    let rows = recorder
+        .call(|j| j.resources(RUN))
+        .await
+        .expect("resources");
+    assert!(
+        rows.iter().all(|r| r.status == ResourceStatus::Deleted),
+        "{rows:#?}"
+    );
+    assert_eq!(rows[2].resource_id.as_deref(), Some(volume.as_str()));
+    assert!(rows[3].detail.contains("never created"), "{:?}", rows[3]);
+    assert!(
+        sandbox.drill_leftovers().await.is_empty(),
+        "{:?}",
+        sandbox.drill_leftovers().await
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_of_the_same_name_without_the_run_tag_is_never_deleted() {
+    let sandbox = TestSandbox::start(ProxyConfig {
+        time_scale: 0.0,
+        ..ProxyConfig::default()
+    })
+    .await;
+    let (_dir, recorder) = journal().await;
+    // The journal names a database this run did not create (a tampered or mistaken row).
+    let name = "orders-prod";
+    intend(&recorder, "db", "rds-instance", name).await;
+    let row = recorder
+        .call(|j| j.resources(RUN))
+        .await
+        .expect("resources")[0]
+        .id;
+    recorder
+        .call(move |j| j.created(row, name))
+        .await
+        .expect("created");
+    sandbox
+        .clients()
+        .await
+        .rds()
+        .create_db_instance()
+        .db_instance_identifier(name)
+        .engine("postgres")
+        .db_instance_class("db.t3.micro")
+        .allocated_storage(20)
+        .send()
+        .await
+        .expect("db");
+    let outcome = tear_down(&sandbox, &recorder).await;
+    assert_eq!(outcome.state, State::Incomplete);
+    assert!(
+        outcome.left[0].reason.contains("no firedrill run tag"),
+        "{:?}",
+        outcome.left
+    );
+    let still = sandbox
+        .clients()
+        .await
+        .rds()
+        .describe_db_instances()
+        .db_instance_identifier(name)
+        .send()
+        .await
+        .expect("still there");
+    assert_eq!(
+        still.db_instances()[0].db_instance_status(),
+        Some("available")
+    );
+}
