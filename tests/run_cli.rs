@@ -130,7 +130,7 @@ fn steps_this_version_cannot_execute_are_refused_before_anything_runs() {
         .env("FIREDRILL_STATE_DIR", state.path().to_str().expect("utf-8"))
         .args(["run", "playbooks/shop.yaml"])
         .code(exit::INVALID)
-        .stderr_has("cannot execute these steps yet: `db` (rds.restore-snapshot")
+        .stderr_has("cannot execute these steps yet: `recovered` (probe.dns, line 38)")
         .stderr_has("firedrill plan playbooks/shop.yaml")
         .run();
     assert!(
