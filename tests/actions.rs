@@ -6,6 +6,7 @@ mod support;
 
 use firedrill::exit;
 use firedrill::sandbox::ProxyConfig;
+use firedrill::sandbox::faults::FaultConfig;
 use serde_json::Value;
 use support::Test;
 use support::sandbox::TestSandbox;
@@ -35,11 +36,15 @@ hosted_zones:
 ";
 
 async fn sandbox() -> TestSandbox {
-    let sandbox = TestSandbox::start(ProxyConfig {
+    sandbox_with(ProxyConfig {
         time_scale: 0.01,
         ..ProxyConfig::default()
     })
-    .await;
+    .await
+}
+
+async fn sandbox_with(config: ProxyConfig) -> TestSandbox {
+    let sandbox = TestSandbox::start(config).await;
     sandbox.seed(SEED).await;
     sandbox
 }
@@ -498,4 +503,50 @@ async fn backup_checks_report_every_stale_or_unisolated_backup_at_once() {
     ] {
         assert!(error.contains(part), "{part:?} in {error}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_drill_passes_and_cleans_up_through_throttling_and_server_errors() {
+    let sandbox = sandbox_with(ProxyConfig {
+        time_scale: 0.01,
+        seed: 7,
+        faults: FaultConfig {
+            throttle: 0.15,
+            server_error: 0.05,
+            unavailable: 0.05,
+            ..FaultConfig::default()
+        },
+    })
+    .await;
+    let production = sandbox.production().await;
+    let drill = Drill::new(
+        &sandbox,
+        r"steps:
+  db:
+    uses: rds.restore-snapshot
+    with: { source: shop-prod }
+  app:
+    uses: ec2.launch
+    with: { image: { latest_tagged: { role: shop } } }
+  data:
+    uses: ec2.restore-volume
+    with:
+      snapshot: { latest_tagged: { volume: shop-uploads } }
+      attach: { instance: '${steps.app.outputs.id}', device: /dev/sdf }
+  dns:
+    uses: route53.record
+    with: { zone: shop.internal., name: www, type: A, value: '${steps.app.outputs.private_ip}' }
+",
+    );
+    let (out, doc) = drill.run(exit::OK).await;
+    assert!(
+        out.stdout.contains("teardown: done, 4 resources deleted"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(doc["state"], "passed");
+    let faults: u64 = sandbox.stats().await.faults.values().sum();
+    assert!(faults >= 5, "the layer injected {faults} faults");
+    assert!(sandbox.drill_leftovers().await.is_empty());
+    sandbox.assert_production_unchanged(&production).await;
 }

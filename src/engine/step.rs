@@ -17,6 +17,9 @@ use super::resource::ResourceKind;
 use crate::aws::Clients;
 use crate::template::{Ref, SecretSource, Template};
 
+/// How many polling rounds in a row may fail before a step waiting on them fails.
+pub const MAX_DESCRIBE_ERRORS: u32 = 5;
+
 /// A step's outputs: output name to value.
 pub type Outputs = BTreeMap<String, String>;
 
@@ -341,13 +344,29 @@ impl StepCx {
     where
         T: Clone + PartialEq + Send + 'static,
     {
+        // A describe that fails (after the SDK's own retries) is a round without news; only
+        // several in a row fail the step.
+        let mut errors = 0;
         loop {
             let seen = tokio::select! {
-                seen = poller.look(id) => seen.map_err(StepError::Failed)?,
+                seen = poller.look(id) => seen,
                 () = self.cancel.cancelled() => return Err(StepError::Cancelled),
             };
-            if let Some(answer) = ready(seen.as_ref()) {
-                return answer;
+            match seen {
+                Ok(seen) => {
+                    errors = 0;
+                    if let Some(answer) = ready(seen.as_ref()) {
+                        return answer;
+                    }
+                }
+                Err(e) => {
+                    errors += 1;
+                    if errors >= MAX_DESCRIBE_ERRORS {
+                        return Err(StepError::failed(format!(
+                            "{e} ({errors} rounds in a row failed)"
+                        )));
+                    }
+                }
             }
         }
     }
