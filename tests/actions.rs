@@ -550,3 +550,131 @@ async fn a_drill_passes_and_cleans_up_through_throttling_and_server_errors() {
     assert!(sandbox.drill_leftovers().await.is_empty());
     sandbox.assert_production_unchanged(&production).await;
 }
+
+/// `playbooks/NAME` pointed at `sandbox`, written into a temporary directory with the
+/// playbooks' templates.
+fn shipped(sandbox: &TestSandbox, name: &str) -> Drill {
+    let dir = tempfile::tempdir().expect("dir");
+    let root = support::root().join("playbooks");
+    let text = std::fs::read_to_string(root.join(name)).expect("playbook");
+    let text = text.replacen(
+        "\nsandbox:\n",
+        &format!("\nsandbox:\n  endpoint: {}\n", sandbox.endpoint),
+        1,
+    );
+    let playbook = dir.path().join(name);
+    std::fs::write(&playbook, text).expect("write");
+    let templates = dir.path().join("templates");
+    std::fs::create_dir_all(&templates).expect("templates");
+    for t in std::fs::read_dir(root.join("templates")).expect("templates") {
+        let t = t.expect("entry").path();
+        std::fs::copy(&t, templates.join(t.file_name().expect("name"))).expect("copy");
+    }
+    Drill { dir, playbook }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_shop_drill_passes_with_its_dns_probe_and_measures_the_rpo() {
+    let sandbox = TestSandbox::start(ProxyConfig {
+        time_scale: 0.01,
+        ..ProxyConfig::default()
+    })
+    .await;
+    let seed = std::fs::read_to_string(support::root().join("examples/quickstart/seed.yaml"))
+        .expect("seed");
+    sandbox.seed(&seed).await;
+    let production = sandbox.production().await;
+    let drill = shipped(&sandbox, "shop.yaml");
+    let (out, doc) = drill.run(exit::OK).await;
+    assert_eq!(doc["state"], "passed", "{}", out.stdout);
+    // The newest snapshot is 2 h old: that is the RPO, against a 26 h target.
+    let rpo = doc["rpo"]["measured_secs"].as_f64().expect("an RPO");
+    assert!((7200.0..7300.0).contains(&rpo), "{rpo}");
+    assert_eq!(doc["rpo"]["met"], true);
+    assert_eq!(
+        output(&doc, "recovered", "values"),
+        output(&doc, "app", "private_ip")
+    );
+    assert_eq!(output(&doc, "recovered", "attempts"), "1");
+    assert!(
+        doc["rto"]["measured_secs"]
+            .as_f64()
+            .is_some_and(|s| s > 5.0)
+    );
+    assert!(sandbox.drill_leftovers().await.is_empty());
+    sandbox.assert_production_unchanged(&production).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn probes_say_what_they_saw_when_the_service_is_not_healthy() {
+    let sandbox = sandbox().await;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let open = listener.local_addr().expect("addr").port();
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        l.local_addr().expect("addr").port()
+    };
+    let drill = Drill::new(
+        &sandbox,
+        &format!(
+            r"steps:
+  open:
+    uses: probe.tcp
+    with: {{ host: 127.0.0.1, port: {open} }}
+  closed:
+    uses: probe.tcp
+    on_failure: continue
+    with: {{ host: 127.0.0.1, port: {closed} }}
+  dns:
+    uses: probe.dns
+    on_failure: continue
+    with: {{ name: www.shop.internal., via: route53, expect: 10.9.9.9 }}
+    retry: {{ interval: 100ms, until: 500ms }}
+  version:
+    uses: probe.command
+    with:
+      command: echo build 4.2.1
+      expect: {{ stdout_regex: 'build \d+\.\d+' }}
+  wrong-code:
+    uses: probe.command
+    on_failure: continue
+    with: {{ command: 'exit 3' }}
+  slow:
+    uses: probe.command
+    on_failure: continue
+    with: {{ command: 'sleep 5', attempt_timeout: 200ms }}
+"
+        ),
+    );
+    let (_, doc) = drill.run(exit::STEP_FAILED).await;
+    drop(listener);
+    assert_eq!(step(&doc, "open")["state"], "succeeded", "{doc}");
+    assert_eq!(output(&doc, "version", "stdout").trim(), "build 4.2.1");
+    let failure = |id: &str| step(&doc, id)["failures"].to_string();
+    assert!(
+        failure("closed").contains(&format!("127.0.0.1:{closed} refused the connection")),
+        "{}",
+        failure("closed")
+    );
+    assert!(
+        failure("dns").contains("www.shop.internal. A is 10.0.1.10 instead of 10.9.9.9"),
+        "{}",
+        failure("dns")
+    );
+    assert!(
+        step(&doc, "dns")["attempts"]
+            .as_u64()
+            .is_some_and(|n| n >= 3),
+        "retried until `until`: {doc}"
+    );
+    assert!(
+        failure("wrong-code").contains("exited with 3 (expected exit code 0)"),
+        "{}",
+        failure("wrong-code")
+    );
+    assert!(
+        failure("slow").contains("the command did not answer within 200ms"),
+        "{}",
+        failure("slow")
+    );
+}

@@ -128,10 +128,10 @@ fn steps_this_version_cannot_execute_are_refused_before_anything_runs() {
     let state = tempfile::tempdir().expect("state");
     Test::new()
         .env("FIREDRILL_STATE_DIR", state.path().to_str().expect("utf-8"))
-        .args(["run", "playbooks/shop.yaml"])
+        .args(["run", "playbooks/checkout-rds.yaml"])
         .code(exit::INVALID)
-        .stderr_has("cannot execute these steps yet: `recovered` (probe.dns, line 38)")
-        .stderr_has("firedrill plan playbooks/shop.yaml")
+        .stderr_has("cannot execute these steps yet: `db-answers` (probe.sql, line 58)")
+        .stderr_has("firedrill plan playbooks/checkout-rds.yaml")
         .run();
     assert!(
         !Journal::file(state.path()).exists(),

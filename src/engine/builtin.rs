@@ -9,51 +9,60 @@ use crate::kinds::builtin::{Manual, Run, Wait};
 use crate::kinds::common::Command;
 use crate::process::{self, Program, Spec};
 
-/// Runs a `run` step's process.
-pub async fn run(with: &Run, cx: &StepCx) -> Result<Outputs, StepError> {
-    let program = match &with.command {
+/// The process a `run` step or a `probe.command` runs, with its references resolved.
+pub fn spec(
+    cx: &StepCx,
+    command: &Command,
+    env: &std::collections::BTreeMap<String, crate::template::Template>,
+    dir: Option<&crate::template::Template>,
+) -> Result<Spec, StepError> {
+    let program = match command {
         Command::Shell(s) => Program::Shell(cx.render(s)?),
-        Command::Argv(argv) => Program::Argv(
-            argv.iter()
-                .map(|a| cx.render(a))
-                .collect::<Result<_, _>>()?,
-        ),
+        Command::Argv(argv) => Program::Argv(cx.render_all(argv)?),
     };
-    let env = with
-        .env
+    let env = env
         .iter()
         .map(|(k, v)| Ok((k.clone(), cx.render(v)?)))
         .collect::<Result<Vec<_>, StepError>>()?;
-    let dir = match &with.dir {
+    let dir = match dir {
         Some(d) => cx.shared.base_dir.join(cx.render(d)?),
         None => cx.shared.base_dir.clone(),
     };
-    let spec = Spec {
+    Ok(Spec {
         program,
         env,
         dir,
         grace: cx.shared.grace,
+    })
+}
+
+/// How a process that did not succeed ended, with the last line it wrote.
+pub fn how_it_ended(outcome: &process::Outcome, cx: &StepCx) -> String {
+    let (stdout, stderr) = (cx.mask(&outcome.stdout), cx.mask(&outcome.stderr));
+    let how = match (outcome.exit_code, outcome.signal) {
+        (Some(code), _) => format!("exited with {code}"),
+        (None, Some(sig)) => format!("was killed by signal {sig}"),
+        (None, None) => "ended abnormally".to_owned(),
     };
+    match last_line(&stderr).or_else(|| last_line(&stdout)) {
+        Some(line) => format!("the process {how}: {line}"),
+        None => format!("the process {how}"),
+    }
+}
+
+/// Runs a `run` step's process.
+pub async fn run(with: &Run, cx: &StepCx) -> Result<Outputs, StepError> {
+    let spec = spec(cx, &with.command, &with.env, with.dir.as_ref())?;
     let outcome = process::run(&spec, cx.cancel.cancelled())
         .await
         .map_err(|e| StepError::failed(e.to_string()))?;
     if outcome.cancelled {
         return Err(StepError::Cancelled);
     }
-    let stdout = cx.mask(&outcome.stdout);
     if !outcome.success() {
-        let stderr = cx.mask(&outcome.stderr);
-        let how = match (outcome.exit_code, outcome.signal) {
-            (Some(code), _) => format!("exited with {code}"),
-            (None, Some(sig)) => format!("was killed by signal {sig}"),
-            (None, None) => "ended abnormally".to_owned(),
-        };
-        let last = last_line(&stderr).or_else(|| last_line(&stdout));
-        return Err(StepError::failed(match last {
-            Some(line) => format!("the process {how}: {line}"),
-            None => format!("the process {how}"),
-        }));
+        return Err(StepError::failed(how_it_ended(&outcome, cx)));
     }
+    let stdout = cx.mask(&outcome.stdout);
     let mut outputs: Outputs = outcome
         .outputs
         .into_iter()

@@ -405,7 +405,7 @@ pub async fn run(
         RunState::Interrupted
     } else if any_failed || deadline_passed {
         RunState::Failed
-    } else if targets_missed(&playbook, &run.reached) {
+    } else if targets_missed(&playbook, &run.reached) || rpo_missed(&playbook, &run.runs) {
         RunState::TargetMissed
     } else {
         RunState::Passed
@@ -624,6 +624,27 @@ fn finish_step(
     }
 }
 
+/// The RPO the drill measured: the largest data loss any recovery point it restored from (or
+/// checked) implies, from the `rpo_secs` outputs of the steps whose kind measures it.
+fn measured_rpo(playbook: &Playbook, runs: &[StepRun]) -> Option<Duration> {
+    playbook
+        .steps
+        .iter()
+        .zip(runs)
+        .filter(|(s, _)| s.action.measures_rpo())
+        .filter_map(|(_, r)| r.outputs.get("rpo_secs")?.parse::<u64>().ok())
+        .max()
+        .map(Duration::from_secs)
+}
+
+fn rpo_missed(playbook: &Playbook, runs: &[StepRun]) -> bool {
+    playbook
+        .targets
+        .rpo
+        .zip(measured_rpo(playbook, runs))
+        .is_some_and(|(target, measured)| measured > target.0)
+}
+
 fn targets_missed(playbook: &Playbook, reached: &HashMap<String, Duration>) -> bool {
     playbook.milestones().keys().any(|m| {
         playbook
@@ -714,10 +735,14 @@ fn build_report(
         exit_code,
         stop_reason: run.board.stopped().map(str::to_owned),
         rto: measure(RECOVERED),
-        rpo: Measure {
-            target_secs: playbook.targets.rpo.map(|t| secs(t.0)),
-            measured_secs: None,
-            met: None,
+        rpo: {
+            let target = playbook.targets.rpo.map(|t| t.0);
+            let measured = measured_rpo(playbook, &run.runs);
+            Measure {
+                target_secs: target.map(secs),
+                measured_secs: measured.map(secs),
+                met: target.zip(measured).map(|(t, m)| m <= t),
+            }
         },
         milestones,
         steps,

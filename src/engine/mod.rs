@@ -5,7 +5,8 @@
 //! - [`step`]: what a running step sees (resolved references, clients, the journal) and the
 //!   action interface's one way to create: intent journaled first, id after.
 //! - [`builtin`], [`ec2`], [`rds`], [`cloudformation`], [`route53`], [`backups`]: the step
-//!   kinds this version executes; [`poll`]: the shared pollers they wait through.
+//!   kinds this version executes, and [`probe`]: `probe.dns`, `probe.tcp`, `probe.command`;
+//!   [`poll`]: the shared pollers they wait through.
 //! - [`resource`]: the kinds of resource a run creates, and how teardown finds, checks and
 //!   deletes each; [`teardown`]: teardown itself.
 //! - [`recorder`]: the thread that writes the journal; [`event`]: what happens, on the run's
@@ -18,6 +19,7 @@ pub mod dispatch;
 pub mod ec2;
 pub mod event;
 pub mod poll;
+pub mod probe;
 pub mod progress;
 pub mod rds;
 pub mod recorder;
@@ -34,19 +36,22 @@ use step::{Outputs, StepCx, StepError};
 /// the language; the engine learns them issue by issue). A run refuses, before it starts,
 /// a playbook with steps it cannot execute.
 pub fn executable(action: &Action) -> bool {
-    !matches!(
-        action,
-        Action::ProbeHttp(_)
-            | Action::ProbeTcp(_)
-            | Action::ProbeDns(_)
-            | Action::ProbeSql(_)
-            | Action::ProbeCommand(_)
-    )
+    !matches!(action, Action::ProbeHttp(_) | Action::ProbeSql(_))
 }
 
 /// Whether steps of `action`'s kind call AWS (and so need clients and the account guard).
 pub fn needs_aws(action: &Action) -> bool {
-    !matches!(action, Action::Run(_) | Action::Wait(_) | Action::Manual(_))
+    match action {
+        Action::Run(_)
+        | Action::Wait(_)
+        | Action::Manual(_)
+        | Action::ProbeHttp(_)
+        | Action::ProbeTcp(_)
+        | Action::ProbeSql(_)
+        | Action::ProbeCommand(_) => false,
+        Action::ProbeDns(with) => with.via == crate::kinds::probe::DnsVia::Route53,
+        _ => true,
+    }
 }
 
 /// Makes attempt `attempt` of a step: start, await completion, give the outputs.
@@ -66,6 +71,9 @@ pub async fn perform(action: &Action, cx: &StepCx, attempt: u32) -> Result<Outpu
         Action::CloudFormationStack(with) => cloudformation::create(with, cx, attempt).await,
         Action::Route53Record(with) => route53::upsert(with, cx).await,
         Action::CheckBackups(with) => backups::check(with, cx).await,
+        Action::ProbeDns(with) => probe::dns(with, cx, attempt).await,
+        Action::ProbeTcp(with) => probe::tcp(with, cx, attempt).await,
+        Action::ProbeCommand(with) => probe::command(with, cx, attempt).await,
         other => Err(StepError::failed(format!(
             "`{}` steps are not executed by this version of firedrill",
             other.name()

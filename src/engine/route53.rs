@@ -323,6 +323,51 @@ pub async fn upsert(with: &Record, cx: &StepCx) -> Result<Outputs, StepError> {
     Ok(out)
 }
 
+/// The values of `name`'s record set of `record_type`, read through the Route53 API, in `zone`
+/// (a zone name) or in the hosted zone whose name is the longest suffix of `name`.
+pub async fn lookup(
+    clients: &Clients,
+    name: &str,
+    record_type: RecordType,
+    zone: Option<&str>,
+) -> Result<Vec<String>, StepError> {
+    let name = dotted(name);
+    let zones = clients
+        .route53()
+        .list_hosted_zones()
+        .send()
+        .await
+        .map_err(|e| StepError::failed(format!("ListHostedZones: {}", sdk_error(&e))))?;
+    let fits = |z: &str| {
+        let z = dotted(z).to_ascii_lowercase();
+        let n = name.to_ascii_lowercase();
+        n == z || n.ends_with(&format!(".{z}"))
+    };
+    let chosen = zones
+        .hosted_zones()
+        .iter()
+        .filter(|z| match zone {
+            Some(wanted) => dotted(z.name()).eq_ignore_ascii_case(&dotted(wanted)),
+            None => fits(z.name()),
+        })
+        .max_by_key(|z| z.name().len())
+        .ok_or_else(|| {
+            StepError::failed(match zone {
+                Some(z) => format!("no hosted zone named `{}`", dotted(z)),
+                None => format!("no hosted zone holds {name}"),
+            })
+        })?;
+    let record_type = rr_type(record_type).as_str().to_owned();
+    let set = current(clients, &bare_zone_id(chosen.id()), &name, &record_type).await?;
+    Ok(set.map_or_else(Vec::new, |s| {
+        let c = contents_of(&s);
+        match c.alias {
+            Some((_, dns, _)) => vec![dns],
+            None => c.values,
+        }
+    }))
+}
+
 /// A journaled change as it reads in messages: `www.shop.internal. A in zone Z123`.
 pub fn label(id: &str) -> String {
     parse(id).map_or_else(

@@ -110,6 +110,8 @@ pub struct StepCx {
     pub cancel: CancellationToken,
     /// Events for the dispatcher (resources intended and created).
     pub events: mpsc::UnboundedSender<What>,
+    /// When the step started: what a probe's time to healthy is measured from.
+    pub started: tokio::time::Instant,
     /// Secret values this step resolved: masked in whatever it reports.
     secrets: Arc<Mutex<Vec<String>>>,
 }
@@ -129,6 +131,7 @@ impl StepCx {
             shared,
             cancel,
             events,
+            started: tokio::time::Instant::now(),
             secrets: Arc::default(),
         }
     }
