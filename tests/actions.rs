@@ -490,8 +490,10 @@ async fn backup_checks_report_every_stale_or_unisolated_backup_at_once() {
     );
     let (_, doc) = drill.run(exit::STEP_FAILED).await;
     assert_eq!(step(&doc, "fresh")["state"], "succeeded", "{doc}");
-    // The newest point of the two: the cluster's automated snapshot or the 1 h manual one.
-    assert!(secs(&doc, "fresh", "rpo_secs") <= 3_660, "{doc}");
+    // The RPO the backups imply is the worse of the two resources': the cluster's newest
+    // snapshot is 20 h old (the instance's, 1 h).
+    let rpo = secs(&doc, "fresh", "rpo_secs");
+    assert!((72_000..72_100).contains(&rpo), "{rpo}");
     let error = step(&doc, "isolated")["failures"][0]
         .as_str()
         .expect("a failure");
@@ -677,4 +679,80 @@ async fn probes_say_what_they_saw_when_the_service_is_not_healthy() {
         "{}",
         failure("slow")
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_aurora_and_the_file_server_drills_pass_and_leave_production_as_it_was() {
+    let sandbox = TestSandbox::start(ProxyConfig {
+        time_scale: 0.01,
+        ..ProxyConfig::default()
+    })
+    .await;
+    let seed = std::fs::read_to_string(support::root().join("playbooks/seeds/eu-west-1.yaml"))
+        .expect("seed");
+    sandbox.seed(&seed).await;
+    let production = sandbox.production().await;
+    for (name, resources) in [("orders-aurora.yaml", 6), ("files-network-ec2.yaml", 4)] {
+        let drill = shipped(&sandbox, name);
+        let (out, doc) = drill.run(exit::OK).await;
+        assert_eq!(doc["state"], "passed", "{name}: {}", out.stdout);
+        assert!(
+            out.stdout
+                .contains(&format!("teardown: done, {resources} resources deleted")),
+            "{name}: {}",
+            out.stdout
+        );
+        assert_eq!(doc["rpo"]["met"], true, "{name}: {doc}");
+        assert!(sandbox.drill_leftovers().await.is_empty(), "{name}");
+        sandbox.assert_production_unchanged(&production).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restore_from_a_copy_in_another_region_copies_it_here_and_deletes_the_copy() {
+    let sandbox = TestSandbox::start(ProxyConfig {
+        time_scale: 0.01,
+        ..ProxyConfig::default()
+    })
+    .await;
+    // The backup copies live in us-west-2; the drill runs in us-east-1.
+    sandbox
+        .seed(
+            "region: us-west-2\nrds_instances:\n  - id: shop-prod\n    snapshots: [{ id: shop-prod-copy-1, age: 5h }]\n",
+        )
+        .await;
+    sandbox.seed(SEED).await;
+    let drill = Drill::new(
+        &sandbox,
+        r"steps:
+  db:
+    uses: rds.restore-snapshot
+    with: { source: shop-prod, source_region: us-west-2 }
+",
+    );
+    let (out, doc) = drill.run(exit::OK).await;
+    assert!(
+        out.stdout.contains("resource-created db: rds-snapshot fd-"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("teardown: done, 2 resources deleted"),
+        "{}",
+        out.stdout
+    );
+    // The RPO is the original's age, not the copy's.
+    let rpo = secs(&doc, "db", "rpo_secs");
+    assert!((18_000..18_100).contains(&rpo), "{rpo}");
+    assert!(output(&doc, "db", "snapshot_id").ends_with("-copy"));
+    let copies = sandbox
+        .clients()
+        .await
+        .rds()
+        .describe_db_snapshots()
+        .db_snapshot_identifier(output(&doc, "db", "snapshot_id"))
+        .send()
+        .await;
+    assert!(copies.is_err() || copies.expect("ok").db_snapshots().is_empty());
+    assert!(sandbox.drill_leftovers().await.is_empty());
 }

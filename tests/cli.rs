@@ -8,7 +8,10 @@ use support::{Test, root, yaml_files};
 fn shipped_playbooks() -> Vec<std::path::PathBuf> {
     let mut files: Vec<_> = yaml_files(&root().join("playbooks"))
         .into_iter()
-        .filter(|p| !p.components().any(|c| c.as_os_str() == "templates"))
+        .filter(|p| {
+            !p.components()
+                .any(|c| c.as_os_str() == "templates" || c.as_os_str() == "seeds")
+        })
         .collect();
     files.extend(
         yaml_files(&root().join("examples"))
@@ -19,6 +22,22 @@ fn shipped_playbooks() -> Vec<std::path::PathBuf> {
             }),
     );
     files
+}
+
+#[test]
+fn every_shipped_seed_file_parses() {
+    let mut seeds = yaml_files(&root().join("playbooks/seeds"));
+    seeds.push(root().join("examples/quickstart/seed.yaml"));
+    assert!(seeds.len() >= 2, "{seeds:?}");
+    for path in seeds {
+        let file = firedrill::diag::SourceFile {
+            name: path.display().to_string(),
+            text: std::fs::read_to_string(&path).expect("read"),
+        };
+        if let Err(diags) = firedrill::sandbox::seed::parse(&file) {
+            panic!("{}: {diags:?}", path.display());
+        }
+    }
 }
 
 #[test]

@@ -214,6 +214,7 @@ pub struct Pollers {
     interval: Duration,
     rds_instances: OnceLock<Poller<aws_sdk_rds::types::DbInstance>>,
     rds_clusters: OnceLock<Poller<aws_sdk_rds::types::DbCluster>>,
+    rds_snapshots: OnceLock<Poller<aws_sdk_rds::types::DbSnapshot>>,
     ec2_instances: OnceLock<Poller<aws_sdk_ec2::types::Instance>>,
     ec2_volumes: OnceLock<Poller<aws_sdk_ec2::types::Volume>>,
     stacks: OnceLock<Poller<aws_sdk_cloudformation::types::Stack>>,
@@ -239,6 +240,7 @@ impl Pollers {
             interval,
             rds_instances: OnceLock::new(),
             rds_clusters: OnceLock::new(),
+            rds_snapshots: OnceLock::new(),
             ec2_instances: OnceLock::new(),
             ec2_volumes: OnceLock::new(),
             stacks: OnceLock::new(),
@@ -270,6 +272,11 @@ impl Pollers {
     /// DB clusters.
     pub fn rds_clusters(&self) -> Result<&Poller<aws_sdk_rds::types::DbCluster>, String> {
         self.get(&self.rds_clusters, super::rds::cluster_poller)
+    }
+
+    /// DB snapshots (the copies a drill makes).
+    pub fn rds_snapshots(&self) -> Result<&Poller<aws_sdk_rds::types::DbSnapshot>, String> {
+        self.get(&self.rds_snapshots, super::rds::snapshot_poller)
     }
 
     /// EC2 instances.
@@ -304,6 +311,7 @@ impl Pollers {
         };
         add(self.rds_instances.get().map(Poller::stats));
         add(self.rds_clusters.get().map(Poller::stats));
+        add(self.rds_snapshots.get().map(Poller::stats));
         add(self.ec2_instances.get().map(Poller::stats));
         add(self.ec2_volumes.get().map(Poller::stats));
         add(self.stacks.get().map(Poller::stats));

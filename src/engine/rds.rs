@@ -6,7 +6,7 @@
 //! the run's shared pollers: one `DescribeDBInstances` (or `DescribeDBClusters`) per round for
 //! every restore in flight.
 
-use aws_sdk_rds::types::{DbCluster, DbInstance, Filter, Tag};
+use aws_sdk_rds::types::{DbCluster, DbInstance, DbSnapshot, Filter, Tag};
 use chrono::{DateTime, Utc};
 
 use super::poll::{Found, Poller, Pollers};
@@ -99,6 +99,7 @@ pub fn cluster_poller(clients: &Clients, interval: std::time::Duration) -> Polle
 #[derive(Clone, Debug)]
 struct Point {
     id: String,
+    arn: Option<String>,
     created: DateTime<Utc>,
     engine: Option<String>,
 }
@@ -195,6 +196,7 @@ async fn instance_snapshot(
         .filter_map(|s| {
             Some(Point {
                 id: s.db_snapshot_identifier()?.to_owned(),
+                arn: s.db_snapshot_arn().map(str::to_owned),
                 created: to_chrono(
                     s.original_snapshot_create_time()
                         .or(s.snapshot_create_time())?,
@@ -255,6 +257,7 @@ async fn cluster_snapshot(
         .filter_map(|s| {
             Some(Point {
                 id: s.db_cluster_snapshot_identifier()?.to_owned(),
+                arn: s.db_cluster_snapshot_arn().map(str::to_owned),
                 created: to_chrono(s.snapshot_create_time()?)?,
                 engine: s.engine().map(str::to_owned),
             })
@@ -364,16 +367,15 @@ pub async fn restore_snapshot(
     attempt: u32,
 ) -> Result<Outputs, StepError> {
     let clients = cx.clients()?;
-    if let Some(region) = &with.source_region
-        && *region != clients.region
-    {
-        return Err(StepError::failed(format!(
-            "restoring from a snapshot copy in another region ({region}) is not supported by this \
-             version of firedrill: run the drill in {region}, where the copy is"
-        )));
-    }
     let source = with.source.as_ref().map(|s| cx.render(s)).transpose()?;
-    let point = instance_snapshot(cx, clients, &with.snapshot, source.as_deref()).await?;
+    let point = match &with.source_region {
+        Some(region) if *region != clients.region => {
+            let there = clients.in_region(region);
+            let found = instance_snapshot(cx, &there, &with.snapshot, source.as_deref()).await?;
+            copy_here(cx, clients, region, &found, attempt).await?
+        }
+        _ => instance_snapshot(cx, clients, &with.snapshot, source.as_deref()).await?,
+    };
     let class = with
         .instance_class
         .as_ref()
@@ -424,6 +426,122 @@ pub async fn restore_snapshot(
     out.insert("snapshot_id".into(), point.id.clone());
     rpo_outputs(&mut out, cx, point.created, "snapshot_time");
     Ok(out)
+}
+
+/// Copies snapshot `found` from `region` into the run's region (a resource of the run, deleted
+/// by teardown) and waits until the copy is available; the copy keeps the original's time.
+async fn copy_here(
+    cx: &StepCx,
+    clients: &Clients,
+    region: &str,
+    found: &Point,
+    attempt: u32,
+) -> Result<Point, StepError> {
+    let arn = found.arn.clone().ok_or_else(|| {
+        StepError::failed(format!("snapshot {} in {region} has no ARN", found.id))
+    })?;
+    let token = format!("{}-copy", cx.token(attempt));
+    let rds = clients.rds();
+    let id = cx
+        .create(ResourceKind::RdsSnapshot, &token, || async {
+            match rds
+                .copy_db_snapshot()
+                .source_db_snapshot_identifier(&arn)
+                .target_db_snapshot_identifier(&token)
+                .set_tags(Some(rds_tags(cx, &token)))
+                .send()
+                .await
+            {
+                Ok(_) => Ok(token.clone()),
+                Err(e) if already_exists(&e) => Ok(token.clone()),
+                Err(e) => Err(StepError::failed(format!(
+                    "CopyDBSnapshot of {} from {region}: {}",
+                    found.id,
+                    sdk_error(&e)
+                ))),
+            }
+        })
+        .await?;
+    let poller = cx.pollers().rds_snapshots()?;
+    let mut missing = 0;
+    cx.wait_for(poller, &id, |s| {
+        let Some(s) = s else {
+            missing += 1;
+            return (missing > MISSING_ROUNDS).then(|| {
+                Err(StepError::failed(format!(
+                    "snapshot copy {id} is not listed by DescribeDBSnapshots"
+                )))
+            });
+        };
+        match s.status() {
+            Some("available") => Some(Ok(())),
+            Some(st @ ("failed" | "deleting")) => Some(Err(StepError::failed(format!(
+                "snapshot copy {id} is `{st}` instead of becoming available"
+            )))),
+            _ => None,
+        }
+    })
+    .await?;
+    Ok(Point {
+        id,
+        arn: None,
+        created: found.created,
+        engine: found.engine.clone(),
+    })
+}
+
+/// Starts a poller of DB snapshots.
+pub fn snapshot_poller(clients: &Clients, interval: std::time::Duration) -> Poller<DbSnapshot> {
+    let rds = clients.rds();
+    Poller::start(
+        std::sync::Arc::new(move |ids: Vec<String>| {
+            let rds = rds.clone();
+            Box::pin(async move {
+                let out = rds
+                    .describe_db_snapshots()
+                    .filters(
+                        Filter::builder()
+                            .name("db-snapshot-id")
+                            .set_values(Some(ids))
+                            .build(),
+                    )
+                    .send()
+                    .await
+                    .map_err(|e| format!("DescribeDBSnapshots: {}", sdk_error(&e)))?;
+                Ok(out
+                    .db_snapshots()
+                    .iter()
+                    .filter_map(|d| Some((d.db_snapshot_identifier()?.to_owned(), d.clone())))
+                    .collect::<Found<_>>())
+            })
+        }),
+        BATCH,
+        interval,
+    )
+}
+
+/// Who owns DB snapshot `id`, from what the snapshot poller sees.
+pub async fn snapshot_owner(pollers: &Pollers, id: &str) -> Result<Owner, String> {
+    Ok(pollers
+        .rds_snapshots()?
+        .look(id)
+        .await?
+        .map_or(Owner::Gone, |s| tag_owner(s.tag_list())))
+}
+
+/// Deletes DB snapshot `id` (a copy a drill made).
+pub async fn delete_snapshot(clients: &Clients, id: &str) -> Result<(), String> {
+    match clients
+        .rds()
+        .delete_db_snapshot()
+        .db_snapshot_identifier(id)
+        .send()
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(e) if sdk_code(&e) == Some("DBSnapshotNotFound") => Ok(()),
+        Err(e) => Err(format!("DeleteDBSnapshot: {}", sdk_error(&e))),
+    }
 }
 
 /// Runs attempt `attempt` of an `rds.restore-pitr` step.

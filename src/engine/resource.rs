@@ -33,6 +33,8 @@ pub enum ResourceKind {
     RdsInstance,
     /// An Aurora DB cluster (`rds.restore-cluster`).
     RdsCluster,
+    /// A DB snapshot copied from another region (`rds.restore-snapshot` with `source_region`).
+    RdsSnapshot,
     /// A CloudFormation stack (`cloudformation.stack`).
     CfnStack,
     /// A Route53 record set a drill changed (`route53.record`): "deleting" it puts back what
@@ -60,6 +62,7 @@ impl ResourceKind {
         ResourceKind::Ec2Volume,
         ResourceKind::RdsInstance,
         ResourceKind::RdsCluster,
+        ResourceKind::RdsSnapshot,
         ResourceKind::CfnStack,
         ResourceKind::Route53Record,
     ];
@@ -71,6 +74,7 @@ impl ResourceKind {
             ResourceKind::Ec2Volume => "ec2-volume",
             ResourceKind::RdsInstance => "rds-instance",
             ResourceKind::RdsCluster => "rds-cluster",
+            ResourceKind::RdsSnapshot => "rds-snapshot",
             ResourceKind::CfnStack => "cloudformation-stack",
             ResourceKind::Route53Record => "route53-record",
         }
@@ -88,7 +92,10 @@ impl ResourceKind {
             ResourceKind::Ec2Instance => ec2::find_instance(clients, token).await,
             ResourceKind::Ec2Volume => ec2::find_volume(clients, token).await,
             // RDS identifiers and stack names are the tokens themselves.
-            ResourceKind::RdsInstance | ResourceKind::RdsCluster | ResourceKind::CfnStack => {
+            ResourceKind::RdsInstance
+            | ResourceKind::RdsCluster
+            | ResourceKind::RdsSnapshot
+            | ResourceKind::CfnStack => {
                 Ok((self.owner(pollers, token).await? != Owner::Gone).then(|| token.to_owned()))
             }
             // The record's journal row holds everything before the change is made.
@@ -103,6 +110,7 @@ impl ResourceKind {
             ResourceKind::Ec2Volume => ec2::volume_owner(pollers, id).await,
             ResourceKind::RdsInstance => rds::instance_owner(pollers, id).await,
             ResourceKind::RdsCluster => rds::cluster_owner(pollers, id).await,
+            ResourceKind::RdsSnapshot => rds::snapshot_owner(pollers, id).await,
             ResourceKind::CfnStack => cloudformation::stack_owner(pollers, id).await,
             ResourceKind::Route53Record => route53::record_owner(pollers.clients()?, id).await,
         }
@@ -116,6 +124,7 @@ impl ResourceKind {
             ResourceKind::Ec2Volume => ec2::delete_volume(clients, id).await,
             ResourceKind::RdsInstance => rds::delete_instance(clients, id).await,
             ResourceKind::RdsCluster => rds::delete_cluster(clients, id).await,
+            ResourceKind::RdsSnapshot => rds::delete_snapshot(clients, id).await,
             ResourceKind::CfnStack => cloudformation::delete_stack(clients, id).await,
             ResourceKind::Route53Record => route53::restore_record(clients, id).await,
         }

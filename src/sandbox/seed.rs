@@ -347,6 +347,23 @@ pub async fn apply(
             .await
             .map_err(fail(format!("Aurora cluster {}", cluster.id)))?;
         out.created.push(format!("rds-cluster {}", cluster.id));
+        // Likewise for a cluster: only the file's recovery points.
+        let automated = rds
+            .describe_db_cluster_snapshots()
+            .db_cluster_identifier(&cluster.id)
+            .snapshot_type("automated")
+            .send()
+            .await
+            .map_err(fail(format!("automated snapshots of {}", cluster.id)))?;
+        for snap in automated.db_cluster_snapshots() {
+            if let Some(id) = snap.db_cluster_snapshot_identifier() {
+                rds.delete_db_cluster_snapshot()
+                    .db_cluster_snapshot_identifier(id)
+                    .send()
+                    .await
+                    .map_err(fail(format!("automated cluster snapshot {id}")))?;
+            }
+        }
         for (i, s) in cluster.snapshots.iter().enumerate() {
             let id = snapshot_id(&cluster.id, i, s);
             rds.create_db_cluster_snapshot()

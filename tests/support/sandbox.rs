@@ -9,6 +9,8 @@ use firedrill::sandbox::{LocalSandbox, ProxyConfig, SandboxOptions, Stats, local
 pub struct TestSandbox {
     pub sandbox: LocalSandbox,
     pub endpoint: String,
+    /// The region its clients use: us-east-1, or the region of the last seed file.
+    region: std::sync::Mutex<String>,
     _dir: tempfile::TempDir,
 }
 
@@ -29,13 +31,15 @@ impl TestSandbox {
         Self {
             sandbox,
             endpoint,
+            region: std::sync::Mutex::new("us-east-1".to_owned()),
             _dir: dir,
         }
     }
 
     /// Clients for it, with the standard retry policy.
     pub async fn clients(&self) -> Clients {
-        Clients::for_sandbox(&self.endpoint, "us-east-1").await
+        let region = self.region.lock().expect("region").clone();
+        Clients::for_sandbox(&self.endpoint, &region).await
     }
 
     /// Clients for it with a given retry policy.
@@ -57,6 +61,9 @@ impl TestSandbox {
             text: text.into(),
         };
         let seed_file = seed::parse(&file).expect("a valid seed");
+        seed_file
+            .region
+            .clone_into(&mut self.region.lock().expect("region"));
         seed::apply(&seed_file, &self.clients().await, &self.endpoint)
             .await
             .expect("seeded")
