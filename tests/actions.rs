@@ -756,3 +756,36 @@ async fn a_restore_from_a_copy_in_another_region_copies_it_here_and_deletes_the_
     assert!(copies.is_err() || copies.expect("ok").db_snapshots().is_empty());
     assert!(sandbox.drill_leftovers().await.is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_cut_over_twice_is_unwound_to_the_original() {
+    let sandbox = sandbox().await;
+    // The second change records the first's value as what was there: teardown undoes the
+    // second, then the first.
+    let drill = Drill::new(
+        &sandbox,
+        r"steps:
+  first:
+    uses: route53.record
+    with: { zone: shop.internal., name: www, type: A, value: 10.9.9.9 }
+  second:
+    uses: route53.record
+    needs: [first]
+    with: { zone: shop.internal., name: www, type: A, value: 10.8.8.8, ttl: 5 }
+",
+    );
+    let (out, _) = drill.run(exit::OK).await;
+    let (second, first) = (
+        out.stdout
+            .find("(step second): deleted")
+            .expect("second undone"),
+        out.stdout
+            .find("(step first): deleted")
+            .expect("first undone"),
+    );
+    assert!(second < first, "{}", out.stdout);
+    assert_eq!(
+        record(&sandbox, "www.shop.internal.").await,
+        Some((300, vec!["10.0.1.10".to_string()]))
+    );
+}

@@ -69,7 +69,7 @@ pub async fn perform(action: &Action, cx: &StepCx, attempt: u32) -> Result<Outpu
         Action::RdsRestorePitr(with) => rds::restore_pitr(with, cx, attempt).await,
         Action::RdsRestoreCluster(with) => rds::restore_cluster(with, cx, attempt).await,
         Action::CloudFormationStack(with) => cloudformation::create(with, cx, attempt).await,
-        Action::Route53Record(with) => route53::upsert(with, cx).await,
+        Action::Route53Record(with) => route53::upsert(with, cx, attempt).await,
         Action::CheckBackups(with) => backups::check(with, cx).await,
         Action::ProbeDns(with) => probe::dns(with, cx, attempt).await,
         Action::ProbeTcp(with) => probe::tcp(with, cx, attempt).await,

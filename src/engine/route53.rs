@@ -263,8 +263,10 @@ async fn change(
         .unwrap_or_default())
 }
 
-/// Runs a `route53.record` step.
-pub async fn upsert(with: &Record, cx: &StepCx) -> Result<Outputs, StepError> {
+/// Runs attempt `attempt` of a `route53.record` step. Each attempt journals its own row: a
+/// retry after a change that went through records the drill's value as what was there, and
+/// teardown, undoing the newest row first, still ends with the original record.
+pub async fn upsert(with: &Record, cx: &StepCx, attempt: u32) -> Result<Outputs, StepError> {
     let clients = cx.clients()?;
     let (zone_id, zone_name) = zone(cx, clients, with).await?;
     let name = cx.render(&with.name)?;
@@ -301,7 +303,7 @@ pub async fn upsert(with: &Record, cx: &StepCx) -> Result<Outputs, StepError> {
         serde_json::to_string(&cutover).map_err(|e| StepError::failed(e.to_string()))?;
     let set = record_set(&fqdn, &record_type, &cutover.ours)?;
     // The journal row holds everything teardown needs before the change is made.
-    cx.create_described(ResourceKind::Route53Record, &cx.token(1), &journaled)
+    cx.create_described(ResourceKind::Route53Record, &cx.token(attempt), &journaled)
         .await?;
     let change_id = change(
         clients,
