@@ -6,8 +6,8 @@
 use std::sync::Arc;
 
 use aws_sdk_ec2::types::{
-    Filter, IamInstanceProfileSpecification, Instance, InstanceStateName, ResourceType,
-    SummaryStatus, Tag, TagSpecification, Volume, VolumeState,
+    Filter, IamInstanceProfileSpecification, Instance, InstanceStateName, InstanceStatus,
+    ResourceType, SummaryStatus, Tag, TagSpecification, Volume, VolumeState,
 };
 
 use super::poll::{Found, Poller, Pollers};
@@ -54,6 +54,33 @@ pub fn instance_poller(clients: &Clients, interval: std::time::Duration) -> Poll
             })
         }),
         BATCH,
+        interval,
+    )
+}
+
+/// Starts a poller of instance status checks (`DescribeInstanceStatus` names the instances;
+/// they are this run's, so they exist).
+pub fn status_poller(clients: &Clients, interval: std::time::Duration) -> Poller<InstanceStatus> {
+    let ec2 = clients.ec2();
+    Poller::start(
+        Arc::new(move |ids: Vec<String>| {
+            let ec2 = ec2.clone();
+            Box::pin(async move {
+                let out = ec2
+                    .describe_instance_status()
+                    .set_instance_ids(Some(ids))
+                    .include_all_instances(true)
+                    .send()
+                    .await
+                    .map_err(|e| format!("DescribeInstanceStatus: {}", sdk_error(&e)))?;
+                Ok(out
+                    .instance_statuses()
+                    .iter()
+                    .filter_map(|s| Some((s.instance_id()?.to_owned(), s.clone())))
+                    .collect::<Found<_>>())
+            })
+        }),
+        100,
         interval,
     )
 }
@@ -203,24 +230,15 @@ pub async fn launch(with: &Launch, cx: &StepCx, attempt: u32) -> Result<Outputs,
         })
         .await?;
     if with.wait_for == LaunchWait::StatusOk {
-        loop {
-            let out = ec2
-                .describe_instance_status()
-                .instance_ids(&id)
-                .send()
-                .await
-                .map_err(|e| {
-                    StepError::failed(format!("DescribeInstanceStatus: {}", sdk_error(&e)))
-                })?;
-            let ok = out.instance_statuses().iter().any(|s| {
+        let poller = cx.pollers().ec2_statuses()?;
+        cx.wait_for(poller, &id, |status| {
+            let ok = status.is_some_and(|s| {
                 s.instance_status().and_then(|x| x.status()) == Some(&SummaryStatus::Ok)
                     && s.system_status().and_then(|x| x.status()) == Some(&SummaryStatus::Ok)
             });
-            if ok {
-                break;
-            }
-            cx.pause().await?;
-        }
+            ok.then_some(Ok(()))
+        })
+        .await?;
     }
     let mut outputs = Outputs::new();
     outputs.insert("id".into(), id.clone());

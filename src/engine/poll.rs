@@ -216,6 +216,7 @@ pub struct Pollers {
     rds_clusters: OnceLock<Poller<aws_sdk_rds::types::DbCluster>>,
     rds_snapshots: OnceLock<Poller<aws_sdk_rds::types::DbSnapshot>>,
     ec2_instances: OnceLock<Poller<aws_sdk_ec2::types::Instance>>,
+    ec2_statuses: OnceLock<Poller<aws_sdk_ec2::types::InstanceStatus>>,
     ec2_volumes: OnceLock<Poller<aws_sdk_ec2::types::Volume>>,
     stacks: OnceLock<Poller<aws_sdk_cloudformation::types::Stack>>,
     changes: OnceLock<Poller<String>>,
@@ -242,6 +243,7 @@ impl Pollers {
             rds_clusters: OnceLock::new(),
             rds_snapshots: OnceLock::new(),
             ec2_instances: OnceLock::new(),
+            ec2_statuses: OnceLock::new(),
             ec2_volumes: OnceLock::new(),
             stacks: OnceLock::new(),
             changes: OnceLock::new(),
@@ -284,6 +286,11 @@ impl Pollers {
         self.get(&self.ec2_instances, super::ec2::instance_poller)
     }
 
+    /// EC2 instance status checks.
+    pub fn ec2_statuses(&self) -> Result<&Poller<aws_sdk_ec2::types::InstanceStatus>, String> {
+        self.get(&self.ec2_statuses, super::ec2::status_poller)
+    }
+
     /// EBS volumes.
     pub fn ec2_volumes(&self) -> Result<&Poller<aws_sdk_ec2::types::Volume>, String> {
         self.get(&self.ec2_volumes, super::ec2::volume_poller)
@@ -313,6 +320,7 @@ impl Pollers {
         add(self.rds_clusters.get().map(Poller::stats));
         add(self.rds_snapshots.get().map(Poller::stats));
         add(self.ec2_instances.get().map(Poller::stats));
+        add(self.ec2_statuses.get().map(Poller::stats));
         add(self.ec2_volumes.get().map(Poller::stats));
         add(self.stacks.get().map(Poller::stats));
         add(self.changes.get().map(Poller::stats));
