@@ -565,3 +565,103 @@ async fn the_production_side_is_unchanged_after_a_passed_a_failed_and_a_killed_d
     sandbox.assert_production_unchanged(&production).await;
     assert!(sandbox.drill_leftovers().await.is_empty());
 }
+
+/// A real HTTP server on loopback: `/health` answers 503 to its first `sick` requests, then
+/// 200 with a JSON body; anything else is 404. Serves until the test ends.
+fn health_server(sick: usize) -> u16 {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        let mut health_calls = 0;
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut buf = [0u8; 4096];
+            let n = stream.read(&mut buf).unwrap_or(0);
+            let request = String::from_utf8_lossy(&buf[..n]);
+            let (status, body) = if request.starts_with("GET /health ") {
+                health_calls += 1;
+                if health_calls <= sick {
+                    (
+                        "503 Service Unavailable",
+                        r#"{"status":"starting"}"#.to_string(),
+                    )
+                } else {
+                    (
+                        "200 OK",
+                        r#"{"status":"ok","checks":{"db":"up"},"version":3}"#.to_string(),
+                    )
+                }
+            } else {
+                ("404 Not Found", "not here".to_string())
+            };
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    port
+}
+
+#[test]
+fn an_http_probe_keeps_trying_until_the_service_is_healthy_and_says_what_it_saw() {
+    let port = health_server(3);
+    let dir = tempfile::tempdir().expect("dir");
+    let playbook = write_drill(
+        dir.path(),
+        &format!(
+            r#"version: 1
+name: http
+sandbox: {{ accounts: ["123456789012"] }}
+steps:
+  healthy:
+    uses: probe.http
+    with:
+      url: http://127.0.0.1:{port}/health
+      expect: {{ json: {{ status: ok, checks.db: up, version: 3 }}, body_regex: '"db":\s*"up"' }}
+    retry: {{ interval: 20ms, until: 10s }}
+  missing:
+    uses: probe.http
+    on_failure: continue
+    with: {{ url: 'http://127.0.0.1:{port}/nope' }}
+    retry: {{ interval: 20ms, until: 100ms }}
+"#
+        ),
+    );
+    let report = dir.path().join("report.json");
+    Test::new()
+        .env(
+            "FIREDRILL_STATE_DIR",
+            dir.path().join("state").to_str().expect("utf-8"),
+        )
+        .args([
+            "run",
+            playbook.to_str().expect("utf-8"),
+            "--report",
+            report.to_str().expect("utf-8"),
+        ])
+        .code(exit::STEP_FAILED)
+        .run();
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).expect("report")).expect("JSON");
+    let healthy = &doc["steps"][0];
+    assert_eq!(healthy["state"], "succeeded", "{doc}");
+    assert_eq!(
+        healthy["outputs"]["attempts"], "4",
+        "three 503s, then healthy"
+    );
+    assert_eq!(healthy["outputs"]["status"], "200");
+    assert!(
+        healthy["failures"][0]
+            .as_str()
+            .is_some_and(|f| f.contains("answered 503, not 200: {\"status\":\"starting\"}")),
+        "{doc}"
+    );
+    let missing = doc["steps"][1]["failures"].to_string();
+    assert!(
+        missing.contains("answered 404, not 200: not here"),
+        "{missing}"
+    );
+}

@@ -67,6 +67,9 @@ pub trait Sink {
     fn tick(&mut self, _view: &View<'_>, _now: Instant) {}
 }
 
+/// How many failure reasons of a step's attempts the report keeps (the last ones).
+pub const KEPT_FAILURES: usize = 5;
+
 /// One step's run: times, attempts, failures and outputs.
 #[derive(Clone, Debug, Default)]
 pub struct StepRun {
@@ -142,6 +145,25 @@ impl Run<'_> {
             reached: &self.reached,
         };
         self.sink.event(&event, &view);
+    }
+
+    /// An event from a running step: a failed attempt is counted and its reason kept (the
+    /// last [`KEPT_FAILURES`], for the report, whether the step ends up succeeding or not).
+    fn step_event(&mut self, what: What) {
+        if let What::AttemptFailed {
+            step,
+            attempt,
+            reason,
+        } = &what
+            && let Some(i) = self.playbook.step_index(step)
+        {
+            let r = &mut self.runs[i];
+            r.attempts = attempt + 1;
+            r.failures.push(reason.clone());
+            let extra = r.failures.len().saturating_sub(KEPT_FAILURES);
+            r.failures.drain(..extra);
+        }
+        self.emit(what);
     }
 
     fn emit(&mut self, what: What) {
@@ -349,18 +371,12 @@ pub async fn run(
                 interrupted = true;
                 run.stop("interrupted by a signal", &cancel);
             }
-            Some(what) = events_rx.recv() => {
-                if let What::AttemptFailed { step, attempt, .. } = &what
-                    && let Some(i) = playbook.step_index(step) {
-                        run.runs[i].attempts = attempt + 1;
-                    }
-                run.emit(what);
-            }
+            Some(what) = events_rx.recv() => run.step_event(what),
             joined = set.join_next_with_id() => {
                 let Some(joined) = joined else { continue };
                 // Step events sent before the step ended are shown before its end.
                 while let Ok(what) = events_rx.try_recv() {
-                    run.emit(what);
+                    run.step_event(what);
                 }
                 let (i, result, started, ended) = match joined {
                     Ok((_, joined)) => joined,
@@ -569,6 +585,12 @@ pub async fn run(
     }
 }
 
+fn last_failures(mut reasons: Vec<String>) -> Vec<String> {
+    let extra = reasons.len().saturating_sub(KEPT_FAILURES);
+    reasons.drain(..extra);
+    reasons
+}
+
 fn finish_step(
     run: &mut Run<'_>,
     i: usize,
@@ -596,14 +618,14 @@ fn finish_step(
         }
         Err(failure) if failure.cancelled => {
             run.runs[i].attempts = failure.attempts;
-            run.runs[i].failures = failure.reasons;
+            run.runs[i].failures = last_failures(failure.reasons);
             run.board.cancelled(i);
             run.emit_at(ended, What::StepCancelled { step: id });
         }
         Err(failure) => {
             let reason = failure.reasons.last().cloned().unwrap_or_default();
             run.runs[i].attempts = failure.attempts;
-            run.runs[i].failures = failure.reasons;
+            run.runs[i].failures = last_failures(failure.reasons);
             let aborts = run.board.failed(i, &reason, failure.timed_out);
             run.emit_at(
                 ended,

@@ -5,7 +5,7 @@
 //! - [`step`]: what a running step sees (resolved references, clients, the journal) and the
 //!   action interface's one way to create: intent journaled first, id after.
 //! - [`builtin`], [`ec2`], [`rds`], [`cloudformation`], [`route53`], [`backups`]: the step
-//!   kinds this version executes, and [`probe`]: `probe.dns`, `probe.tcp`, `probe.command`;
+//!   kinds this version executes, and [`probe`]: every probe but `probe.sql`;
 //!   [`poll`]: the shared pollers they wait through.
 //! - [`resource`]: the kinds of resource a run creates, and how teardown finds, checks and
 //!   deletes each; [`teardown`]: teardown itself.
@@ -36,7 +36,7 @@ use step::{Outputs, StepCx, StepError};
 /// the language; the engine learns them issue by issue). A run refuses, before it starts,
 /// a playbook with steps it cannot execute.
 pub fn executable(action: &Action) -> bool {
-    !matches!(action, Action::ProbeHttp(_) | Action::ProbeSql(_))
+    !matches!(action, Action::ProbeSql(_))
 }
 
 /// Whether steps of `action`'s kind call AWS (and so need clients and the account guard).
@@ -71,6 +71,7 @@ pub async fn perform(action: &Action, cx: &StepCx, attempt: u32) -> Result<Outpu
         Action::CloudFormationStack(with) => cloudformation::create(with, cx, attempt).await,
         Action::Route53Record(with) => route53::upsert(with, cx, attempt).await,
         Action::CheckBackups(with) => backups::check(with, cx).await,
+        Action::ProbeHttp(with) => probe::http(with, cx, attempt).await,
         Action::ProbeDns(with) => probe::dns(with, cx, attempt).await,
         Action::ProbeTcp(with) => probe::tcp(with, cx, attempt).await,
         Action::ProbeCommand(with) => probe::command(with, cx, attempt).await,

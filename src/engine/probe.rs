@@ -1,12 +1,13 @@
-//! Probes: one attempt of `probe.dns`, `probe.tcp` or `probe.command`. An attempt that finds the
+//! Probes: one attempt of `probe.http`, `probe.dns`, `probe.tcp` or `probe.command`. An attempt that finds the
 //! service unhealthy fails with what it saw; the step's `retry` (interval, until) makes the
 //! probe keep trying, and the outputs of the healthy attempt say how many attempts it took and
 //! how long after the step started the service was healthy.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::step::{Outputs, StepCx, StepError};
-use crate::kinds::probe::{Command, Dns, DnsVia, Tcp};
+use crate::kinds::probe::{Command, Dns, DnsVia, Http, Method, Tcp};
 use crate::kinds::route53::RecordType;
 use crate::template::Tpl;
 
@@ -204,4 +205,226 @@ pub async fn command(with: &Command, cx: &StepCx, attempt: u32) -> Result<Output
     })
     .await?;
     Ok(outcome)
+}
+
+/// Accepts any server certificate: `tls_verify: false`, for drills against endpoints with
+/// self-signed certificates. Signatures are still checked with the provider's algorithms.
+#[derive(Debug)]
+struct AcceptAnyCertificate(Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for AcceptAnyCertificate {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &rustls::pki_types::CertificateDer<'_>,
+        _intermediates: &[rustls::pki_types::CertificateDer<'_>],
+        _server_name: &rustls::pki_types::ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+type HttpClient = hyper_util::client::legacy::Client<
+    hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
+    http_body_util::Full<bytes::Bytes>,
+>;
+
+/// An HTTP(S) client: certificates checked against the system's roots, unless `verify` is off.
+fn http_client(verify: bool) -> Result<HttpClient, StepError> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = hyper_rustls::HttpsConnectorBuilder::new();
+    let builder = if verify {
+        builder
+            .with_provider_and_native_roots(provider)
+            .map_err(|e| StepError::failed(format!("cannot load the system's CA roots: {e}")))?
+    } else {
+        let config = rustls::ClientConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()
+            .map_err(|e| StepError::failed(e.to_string()))?
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(AcceptAnyCertificate(provider)))
+            .with_no_client_auth();
+        builder.with_tls_config(config)
+    };
+    let connector = builder.https_or_http().enable_http1().build();
+    Ok(
+        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+            .build(connector),
+    )
+}
+
+/// The JSON value at dotted `path` (`checks.db`, `items.0.id`).
+fn at_path<'v>(value: &'v serde_json::Value, path: &str) -> Option<&'v serde_json::Value> {
+    path.split('.').try_fold(value, |v, key| match v {
+        serde_json::Value::Object(map) => map.get(key),
+        serde_json::Value::Array(items) => items.get(key.parse::<usize>().ok()?),
+        _ => None,
+    })
+}
+
+fn json_text(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// One attempt of a `probe.http`.
+pub async fn http(with: &Http, cx: &StepCx, attempt: u32) -> Result<Outputs, StepError> {
+    let url = cx.render(&with.url)?;
+    let uri: http::Uri = url
+        .parse()
+        .map_err(|e| StepError::failed(format!("`{url}` is not a URL: {e}")))?;
+    let mut request = http::Request::builder()
+        .method(match with.method {
+            Method::GET => http::Method::GET,
+            Method::HEAD => http::Method::HEAD,
+            Method::POST => http::Method::POST,
+            Method::PUT => http::Method::PUT,
+            Method::OPTIONS => http::Method::OPTIONS,
+        })
+        .uri(uri)
+        .header(
+            "user-agent",
+            concat!("firedrill/", env!("CARGO_PKG_VERSION")),
+        );
+    for (k, v) in &with.headers {
+        request = request.header(k.as_str(), cx.render(v)?);
+    }
+    let body = with.body.as_ref().map(|b| cx.render(b)).transpose()?;
+    let request = request
+        .body(http_body_util::Full::new(bytes::Bytes::from(
+            body.unwrap_or_default(),
+        )))
+        .map_err(|e| StepError::failed(format!("cannot make the request: {e}")))?;
+    let contains = with
+        .expect
+        .body_contains
+        .as_ref()
+        .map(|t| cx.render(t))
+        .transpose()?;
+    let pattern = with
+        .expect
+        .body_regex
+        .as_ref()
+        .map(|r| {
+            regex::Regex::new(r)
+                .map_err(|e| StepError::failed(format!("`body_regex` is not valid: {e}")))
+        })
+        .transpose()?;
+    let client = http_client(with.tls_verify)?;
+    let shown = cx.mask(&url);
+    within(with.attempt_timeout.0, &shown, async {
+        let response = tokio::select! {
+            r = client.request(request) => r.map_err(|e| {
+                let mut why = e.to_string();
+                let mut source = std::error::Error::source(&e);
+                while let Some(s) = source {
+                    why.push_str(&format!(": {s}"));
+                    source = s.source();
+                }
+                StepError::failed(format!("{shown}: {why}"))
+            })?,
+            () = cx.cancel.cancelled() => return Err(StepError::Cancelled),
+        };
+        let status = response.status().as_u16();
+        let body = http_body_util::BodyExt::collect(response.into_body())
+            .await
+            .map_err(|e| StepError::failed(format!("{shown}: reading the body: {e}")))?
+            .to_bytes();
+        let text = String::from_utf8_lossy(&body);
+        let wanted: Vec<u16> = with
+            .expect
+            .status
+            .as_ref()
+            .map_or(vec![200], |s| s.0.clone());
+        if !wanted.contains(&status) {
+            let snippet: String = cx.mask(text.trim()).chars().take(120).collect();
+            return Err(StepError::failed(format!(
+                "{shown} answered {status}, not {}{}",
+                wanted
+                    .iter()
+                    .map(u16::to_string)
+                    .collect::<Vec<_>>()
+                    .join(" or "),
+                if snippet.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {snippet}")
+                }
+            )));
+        }
+        if let Some(c) = &contains
+            && !text.contains(c.as_str())
+        {
+            return Err(StepError::failed(format!(
+                "{shown}: the body does not contain {c:?}"
+            )));
+        }
+        if let Some(re) = &pattern
+            && !re.is_match(&text)
+        {
+            return Err(StepError::failed(format!(
+                "{shown}: the body does not match /{}/",
+                re.as_str()
+            )));
+        }
+        if !with.expect.json.is_empty() {
+            let doc: serde_json::Value = serde_json::from_slice(&body)
+                .map_err(|e| StepError::failed(format!("{shown}: the body is not JSON: {e}")))?;
+            for (path, want) in &with.expect.json {
+                match at_path(&doc, path) {
+                    Some(v) if json_text(v) == want.0 => {}
+                    Some(v) => {
+                        return Err(StepError::failed(format!(
+                            "{shown}: `{path}` is {} instead of {:?}",
+                            v, want.0
+                        )));
+                    }
+                    None => {
+                        return Err(StepError::failed(format!(
+                            "{shown}: the JSON has no `{path}`"
+                        )));
+                    }
+                }
+            }
+        }
+        let mut out = healthy(cx, attempt);
+        out.insert("status".into(), status.to_string());
+        Ok(out)
+    })
+    .await
 }
