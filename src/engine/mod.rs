@@ -75,7 +75,7 @@ pub async fn perform(action: &Action, cx: &StepCx, attempt: u32) -> Result<Outpu
         Action::ProbeDns(with) => probe::dns(with, cx, attempt).await,
         Action::ProbeTcp(with) => probe::tcp(with, cx, attempt).await,
         Action::ProbeCommand(with) => probe::command(with, cx, attempt).await,
-        other => Err(StepError::failed(format!(
+        other @ Action::ProbeSql(_) => Err(StepError::failed(format!(
             "`{}` steps are not executed by this version of firedrill",
             other.name()
         ))),
