@@ -789,3 +789,48 @@ async fn a_record_cut_over_twice_is_unwound_to_the_original() {
         Some((300, vec!["10.0.1.10".to_string()]))
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backup_must_be_shared_with_the_recovery_account_when_asked() {
+    let sandbox = sandbox().await;
+    let drill = |account: &str| {
+        Drill::new(
+            &sandbox,
+            &format!(
+                r#"steps:
+  isolated:
+    uses: check.backups
+    with:
+      resources: [{{ type: rds-instance, id: shop-prod }}]
+      copy: {{ account: "{account}" }}
+"#
+            ),
+        )
+    };
+    // Not shared yet: the check says so.
+    let (_, doc) = drill("444455556666").run(exit::STEP_FAILED).await;
+    assert!(
+        step(&doc, "isolated")["failures"][0]
+            .as_str()
+            .is_some_and(|f| {
+                f.contains(
+            "the newest recovery point (shop-prod-manual) is not shared with account 444455556666"
+        )
+            }),
+        "{doc}"
+    );
+    // Shared with the recovery account: it passes.
+    sandbox
+        .clients()
+        .await
+        .rds()
+        .modify_db_snapshot_attribute()
+        .db_snapshot_identifier("shop-prod-manual")
+        .attribute_name("restore")
+        .values_to_add("444455556666")
+        .send()
+        .await
+        .expect("shared");
+    let (_, doc) = drill("444455556666").run(exit::OK).await;
+    assert_eq!(step(&doc, "isolated")["state"], "succeeded", "{doc}");
+}
