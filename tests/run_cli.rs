@@ -665,3 +665,150 @@ steps:
         "{missing}"
     );
 }
+
+/// Every file under `dir`, recursively.
+fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(files_under(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+#[test]
+fn a_canary_secret_reaches_no_stream_and_no_file() {
+    const CANARY: &str = "canary-7f3a9c2e";
+    let port = health_server(1);
+    let dir = tempfile::tempdir().expect("dir");
+    let playbook = write_drill(
+        dir.path(),
+        &format!(
+            r#"version: 1
+name: canary
+sandbox: {{ accounts: ["123456789012"] }}
+steps:
+  http:
+    uses: probe.http
+    with:
+      url: 'http://127.0.0.1:{port}/health?token=${{secret:env:CANARY}}'
+      headers: {{ authorization: "Bearer ${{secret:env:CANARY}}" }}
+    retry: {{ interval: 20ms, until: 5s }}
+  command:
+    uses: probe.command
+    on_failure: continue
+    with:
+      command: 'echo "seen $T"; exit 1'
+      env: {{ T: "${{secret:env:CANARY}}" }}
+    retry: {{ interval: 20ms, until: 100ms }}
+  process:
+    uses: run
+    on_failure: continue
+    with: {{ command: 'echo "token ${{secret:env:CANARY}}" >&2; exit 2' }}
+"#
+        ),
+    );
+    let state = dir.path().join("state");
+    let out = Test::new()
+        .env("FIREDRILL_STATE_DIR", state.to_str().expect("utf-8"))
+        .env("CANARY", CANARY)
+        .args([
+            "run",
+            playbook.to_str().expect("utf-8"),
+            "--log-format",
+            "json",
+        ])
+        .code(exit::STEP_FAILED)
+        .run();
+    // The failures were reported, with the secret masked.
+    assert!(out.stdout.contains("token=***"), "{}", out.stdout);
+    assert!(out.stdout.contains("seen ***"), "{}", out.stdout);
+    assert!(out.stdout.contains("token ***"), "{}", out.stdout);
+    assert!(!out.stdout.contains(CANARY) && !out.stderr.contains(CANARY));
+    let files = files_under(dir.path());
+    assert!(files.len() >= 3, "{files:?}");
+    for file in files {
+        let bytes = std::fs::read(&file).expect("read");
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains(CANARY),
+            "{} holds the secret",
+            file.display()
+        );
+    }
+}
+
+/// A real HTTP server whose `/health` turns from 503 to 200 `after` it starts; gives its port
+/// and the wall-clock moment it turned healthy.
+fn server_healthy_after(after: Duration) -> (u16, std::time::SystemTime) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let started = std::time::Instant::now();
+    let healthy_at = std::time::SystemTime::now() + after;
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut buf = [0u8; 2048];
+            let _ = stream.read(&mut buf);
+            let status = if started.elapsed() >= after {
+                "200 OK"
+            } else {
+                "503 Service Unavailable"
+            };
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+            );
+        }
+    });
+    (port, healthy_at)
+}
+
+#[test]
+fn the_rto_is_measured_to_the_moment_the_service_became_healthy() {
+    let (port, healthy_at) = server_healthy_after(Duration::from_millis(1500));
+    let dir = tempfile::tempdir().expect("dir");
+    let playbook = write_drill(
+        dir.path(),
+        &format!(
+            r#"version: 1
+name: rto
+targets: {{ rto: 1m }}
+sandbox: {{ accounts: ["123456789012"] }}
+steps:
+  up:
+    uses: probe.http
+    with: {{ url: 'http://127.0.0.1:{port}/health' }}
+    retry: {{ interval: 50ms, until: 30s }}
+    milestone: recovered
+"#
+        ),
+    );
+    let report = dir.path().join("report.json");
+    Test::new()
+        .env(
+            "FIREDRILL_STATE_DIR",
+            dir.path().join("state").to_str().expect("utf-8"),
+        )
+        .args([
+            "run",
+            playbook.to_str().expect("utf-8"),
+            "--report",
+            report.to_str().expect("utf-8"),
+        ])
+        .run();
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).expect("report")).expect("JSON");
+    let reached = doc["milestones"][0]["reached_at"]
+        .as_str()
+        .expect("reached");
+    let reached = chrono::DateTime::parse_from_rfc3339(reached).expect("a time");
+    let healthy_at = chrono::DateTime::<chrono::Utc>::from(healthy_at);
+    // Times in the report have millisecond precision.
+    let error_ms = (reached.with_timezone(&chrono::Utc) - healthy_at).num_milliseconds();
+    assert!((-2..250).contains(&error_ms), "RTO error {error_ms} ms");
+}
