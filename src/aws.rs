@@ -225,6 +225,11 @@ impl Clients {
         aws_sdk_cloudformation::Client::new(&self.config)
     }
 
+    /// An SSM client (parameters: `${secret:ssm:/path}`).
+    pub fn ssm(&self) -> aws_sdk_ssm::Client {
+        aws_sdk_ssm::Client::new(&self.config)
+    }
+
     /// A Route53 client.
     pub fn route53(&self) -> aws_sdk_route53::Client {
         aws_sdk_route53::Client::new(&self.config)

@@ -834,3 +834,63 @@ async fn a_backup_must_be_shared_with_the_recovery_account_when_asked() {
     let (_, doc) = drill("444455556666").run(exit::OK).await;
     assert_eq!(step(&doc, "isolated")["state"], "succeeded", "{doc}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ssm_secrets_are_read_once_masked_everywhere_and_a_missing_one_fails_its_step() {
+    const VALUE: &str = "ssm-canary-51d0c";
+    let sandbox = sandbox().await;
+    sandbox
+        .seed(&format!(
+            "region: us-east-1\nssm_parameters:\n  - {{ name: /shop/api-token, value: {VALUE} }}\n"
+        ))
+        .await;
+    let drill = Drill::new(
+        &sandbox,
+        r#"vars:
+  token: "${secret:ssm:/shop/api-token}"
+steps:
+  use:
+    uses: run
+    with:
+      command: 'test "$${#TOKEN}" = 16 && echo "using $TOKEN"'
+      env: { TOKEN: "${vars.token}" }
+  missing:
+    uses: run
+    on_failure: continue
+    with: { command: 'echo ${secret:ssm:/shop/nope}' }
+"#,
+    );
+    let (out, doc) = drill.run(exit::STEP_FAILED).await;
+    assert_eq!(step(&doc, "use")["state"], "succeeded", "{doc}");
+    assert_eq!(output(&doc, "use", "stdout").trim(), "using ***");
+    assert!(
+        step(&doc, "missing")["failures"][0]
+            .as_str()
+            .is_some_and(|f| f.contains(
+                "`${secret:ssm:/shop/nope}`: cannot read the parameter: ParameterNotFound"
+            )),
+        "{doc}"
+    );
+    assert!(!out.stdout.contains(VALUE) && !out.stderr.contains(VALUE));
+    for file in walk(drill.dir.path()) {
+        let bytes = std::fs::read(&file).expect("read");
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains(VALUE),
+            "{} holds the secret",
+            file.display()
+        );
+    }
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}

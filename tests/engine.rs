@@ -100,6 +100,7 @@ async fn run_yaml(yaml: &str, parallel: Option<usize>, deadline: Option<Duration
             None,
             Duration::from_millis(50),
         )),
+        ssm: Arc::default(),
     });
     let drill = Drill {
         playbook,

@@ -216,28 +216,53 @@ pub fn run(args: &RunArgs, state_dir: &Path, color: bool) -> u8 {
         ));
         return exit::INVALID;
     }
-    let ssm: Vec<String> = file
-        .text
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| {
-            l.match_indices("${secret:ssm:")
-                .any(|(at, _)| !l[..at].ends_with('$'))
-        })
-        .map(|(n, _)| format!("{}:{}", file.name, n + 1))
-        .collect();
-    if !ssm.is_empty() {
-        eprint(&format!(
-            "error: this version of firedrill cannot read SSM parameters (`${{secret:ssm:...}}`), used at {}\n  = hint: use `${{secret:env:NAME}}` for now\n",
-            ssm.join(", ")
-        ));
-        return exit::INVALID;
-    }
+    let ssm = ssm_parameters(&file.text);
 
     let rt = runtime();
-    let code = rt.block_on(run_async(args, state_dir, color, playbook));
+    let code = rt.block_on(run_async(args, state_dir, color, playbook, ssm));
     rt.shutdown_timeout(std::time::Duration::from_secs(1));
     code
+}
+
+/// The SSM parameters a playbook's text refers to (`${secret:ssm:/path}`, not `$${...}`).
+fn ssm_parameters(text: &str) -> Vec<String> {
+    let mut names: Vec<String> = text
+        .match_indices("${secret:ssm:")
+        .filter(|(at, _)| !text[..*at].ends_with('$'))
+        .filter_map(|(at, m)| {
+            let rest = &text[at + m.len()..];
+            rest.find('}').map(|end| rest[..end].trim().to_owned())
+        })
+        .filter(|name| !name.is_empty())
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+/// Reads the SSM parameters the playbook uses (decrypted), once, before any step runs; a
+/// parameter that cannot be read fails the steps that use it, with the reason.
+async fn read_ssm(clients: &Clients, names: &[String]) -> crate::engine::step::SsmValues {
+    let ssm = clients.ssm();
+    let mut values = crate::engine::step::SsmValues::new();
+    for name in names {
+        let value = match ssm
+            .get_parameter()
+            .name(name)
+            .with_decryption(true)
+            .send()
+            .await
+        {
+            Ok(out) => out
+                .parameter()
+                .and_then(|p| p.value())
+                .map(str::to_owned)
+                .ok_or_else(|| "the parameter has no value".to_owned()),
+            Err(e) => Err(crate::engine::resource::sdk_error(&e)),
+        };
+        values.insert(name.clone(), value);
+    }
+    values
 }
 
 async fn run_async(
@@ -245,8 +270,9 @@ async fn run_async(
     state_dir: &Path,
     color: bool,
     playbook: Arc<playbook::Playbook>,
+    ssm: Vec<String>,
 ) -> u8 {
-    let needs_aws = playbook.steps.iter().any(|s| engine::needs_aws(&s.action));
+    let needs_aws = !ssm.is_empty() || playbook.steps.iter().any(|s| engine::needs_aws(&s.action));
     let mut local_sandbox = None;
     let mut clients = None;
     let mut endpoint = playbook.sandbox.endpoint.clone();
@@ -395,6 +421,10 @@ async fn run_async(
         std::time::Duration::from_secs(5)
     };
     let pollers = Arc::new(crate::engine::poll::Pollers::new(clients.clone(), poll));
+    let ssm = match &clients {
+        Some(c) if !ssm.is_empty() => read_ssm(c, &ssm).await,
+        _ => crate::engine::step::SsmValues::new(),
+    };
     let shared = Arc::new(Shared {
         clients,
         recorder: recorder.clone(),
@@ -409,6 +439,7 @@ async fn run_async(
         auto_approve: args.auto_approve,
         prompter,
         pollers,
+        ssm: Arc::new(ssm),
     });
     let drill = Drill {
         playbook: playbook.clone(),

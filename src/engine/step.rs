@@ -20,6 +20,9 @@ use crate::template::{Ref, SecretSource, Template};
 /// How many polling rounds in a row may fail before a step waiting on them fails.
 pub const MAX_DESCRIBE_ERRORS: u32 = 5;
 
+/// The SSM parameters a run read before its steps: name to value, or why it could not be read.
+pub type SsmValues = BTreeMap<String, Result<String, String>>;
+
 /// A step's outputs: output name to value.
 pub type Outputs = BTreeMap<String, String>;
 
@@ -95,6 +98,8 @@ pub struct Shared {
     pub prompter: Option<super::builtin::Prompter>,
     /// The pollers every step waits through.
     pub pollers: Arc<super::poll::Pollers>,
+    /// The SSM parameters the playbook refers to, read once before the steps.
+    pub ssm: Arc<SsmValues>,
 }
 
 /// The context of one step.
@@ -205,9 +210,23 @@ impl StepCx {
             Ref::Secret {
                 source: SecretSource::Ssm,
                 key,
-            } => Err(StepError::failed(format!(
-                "`${{secret:ssm:{key}}}`: SSM parameters are not read by this version of firedrill"
-            ))),
+            } => match self.shared.ssm.get(key) {
+                Some(Ok(value)) => {
+                    if !value.is_empty() {
+                        self.secrets
+                            .lock()
+                            .expect("the secrets lock")
+                            .push(value.clone());
+                    }
+                    Ok(value.clone())
+                }
+                Some(Err(why)) => Err(StepError::failed(format!(
+                    "`${{secret:ssm:{key}}}`: cannot read the parameter: {why}"
+                ))),
+                None => Err(StepError::failed(format!(
+                    "`${{secret:ssm:{key}}}`: the parameter was not read before the run"
+                ))),
+            },
         }
     }
 
@@ -450,6 +469,7 @@ mod tests {
                 None,
                 Duration::from_millis(10),
             )),
+            ssm: Arc::default(),
         };
         let mut scope = Scope {
             run_id: run_id.into(),

@@ -1,7 +1,7 @@
 //! Seeding the "production" side of the local sandbox: what drills restore from and must
 //! never change. A seed file (YAML) lists RDS instances with snapshots of given ages, Aurora
 //! clusters with cluster snapshots, tagged AMIs and EBS snapshots, hosted zones with records,
-//! and S3 buckets. Everything is tagged `environment=production` and
+//! S3 buckets, and SSM parameters. Everything is tagged `environment=production` and
 //! `firedrill-sandbox:side=production`; the realism layer shows each recovery point with the
 //! age the file gives it.
 
@@ -48,6 +48,26 @@ pub struct SeedFile {
     /// S3 buckets.
     #[serde(default)]
     pub s3_buckets: Vec<SeedBucket>,
+    /// SSM parameters (what `${secret:ssm:/path}` reads).
+    #[serde(default)]
+    pub ssm_parameters: Vec<SeedParameter>,
+}
+
+/// An SSM parameter.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeedParameter {
+    /// Its name (`/shop/db/password`).
+    pub name: String,
+    /// Its value.
+    pub value: String,
+    /// Whether it is a `SecureString` (default true).
+    #[serde(default = "yes")]
+    pub secure: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 fn default_region() -> String {
@@ -493,6 +513,23 @@ pub async fn apply(
             out.created
                 .push(format!("records {} in {}", z.records.len(), z.name));
         }
+    }
+    for p in &seed.ssm_parameters {
+        clients
+            .ssm()
+            .put_parameter()
+            .name(&p.name)
+            .value(&p.value)
+            .r#type(if p.secure {
+                aws_sdk_ssm::types::ParameterType::SecureString
+            } else {
+                aws_sdk_ssm::types::ParameterType::String
+            })
+            .overwrite(true)
+            .send()
+            .await
+            .map_err(fail(format!("SSM parameter {}", p.name)))?;
+        out.created.push(format!("ssm-parameter {}", p.name));
     }
     for bucket in &seed.s3_buckets {
         create_bucket(endpoint, &seed.region, &bucket.name).await?;
