@@ -872,7 +872,7 @@ steps:
         "{doc}"
     );
     assert!(!out.stdout.contains(VALUE) && !out.stderr.contains(VALUE));
-    for file in walk(drill.dir.path()) {
+    for file in support::files_under(drill.dir.path()) {
         let bytes = std::fs::read(&file).expect("read");
         assert!(
             !String::from_utf8_lossy(&bytes).contains(VALUE),
@@ -880,17 +880,4 @@ steps:
             file.display()
         );
     }
-}
-
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            out.extend(walk(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out
 }

@@ -666,20 +666,6 @@ steps:
     );
 }
 
-/// Every file under `dir`, recursively.
-fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            out.extend(files_under(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out
-}
-
 #[test]
 fn a_canary_secret_reaches_no_stream_and_no_file() {
     const CANARY: &str = "canary-7f3a9c2e";
@@ -729,7 +715,7 @@ steps:
     assert!(out.stdout.contains("seen ***"), "{}", out.stdout);
     assert!(out.stdout.contains("token ***"), "{}", out.stdout);
     assert!(!out.stdout.contains(CANARY) && !out.stderr.contains(CANARY));
-    let files = files_under(dir.path());
+    let files = support::files_under(dir.path());
     assert!(files.len() >= 3, "{files:?}");
     for file in files {
         let bytes = std::fs::read(&file).expect("read");

@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::rds::to_chrono;
+use super::rds::{list_snapshots, to_chrono};
 use super::resource::sdk_error;
 use super::step::{Outputs, StepCx, StepError};
 use crate::aws::Clients;
@@ -16,43 +16,15 @@ type Points = Vec<(String, DateTime<Utc>)>;
 
 async fn points(clients: &Clients, kind: BackupResource, id: &str) -> Result<Points, String> {
     let mut points: Points = match kind {
-        BackupResource::RdsInstance => clients
-            .rds()
-            .describe_db_snapshots()
-            .db_instance_identifier(id)
-            .send()
-            .await
-            .map_err(|e| format!("DescribeDBSnapshots: {}", sdk_error(&e)))?
-            .db_snapshots()
-            .iter()
-            .filter(|s| s.status() == Some("available"))
-            .filter_map(|s| {
-                Some((
-                    s.db_snapshot_identifier()?.to_owned(),
-                    to_chrono(
-                        s.original_snapshot_create_time()
-                            .or(s.snapshot_create_time())?,
-                    )?,
-                ))
-            })
-            .collect(),
-        BackupResource::RdsCluster => clients
-            .rds()
-            .describe_db_cluster_snapshots()
-            .db_cluster_identifier(id)
-            .send()
-            .await
-            .map_err(|e| format!("DescribeDBClusterSnapshots: {}", sdk_error(&e)))?
-            .db_cluster_snapshots()
-            .iter()
-            .filter(|s| s.status() == Some("available"))
-            .filter_map(|s| {
-                Some((
-                    s.db_cluster_snapshot_identifier()?.to_owned(),
-                    to_chrono(s.snapshot_create_time()?)?,
-                ))
-            })
-            .collect(),
+        BackupResource::RdsInstance | BackupResource::RdsCluster => {
+            let cluster = kind == BackupResource::RdsCluster;
+            list_snapshots(clients, cluster, None, Some(id))
+                .await?
+                .into_iter()
+                .filter(|l| l.available)
+                .map(|l| (l.point.id, l.point.created))
+                .collect()
+        }
         BackupResource::EbsVolume => clients
             .ec2()
             .describe_snapshots()

@@ -10,7 +10,7 @@ use aws_sdk_cloudformation::types::{
 };
 
 use super::poll::{Found, Poller, Pollers};
-use super::resource::{Owner, ResourceKind, TAG_RUN, TAG_TOKEN, sdk_code, sdk_error};
+use super::resource::{Owner, ResourceKind, TAG_TOKEN, sdk_code, sdk_error};
 use super::step::{Outputs, StepCx, StepError};
 use crate::aws::Clients;
 use crate::kinds::cloudformation::{Capability as Cap, Stack as StackStep};
@@ -148,17 +148,8 @@ pub async fn create(with: &StackStep, cx: &StepCx, attempt: u32) -> Result<Outpu
         })
         .await?;
     let poller = cx.pollers().stacks()?;
-    let mut missing = 0;
     let stack = cx
-        .wait_for(poller, &id, |s| {
-            let Some(s) = s else {
-                missing += 1;
-                return (missing > 5).then(|| {
-                    Err(StepError::failed(format!(
-                        "stack {id} is not listed by DescribeStacks"
-                    )))
-                });
-            };
+        .wait_listed(poller, &id, ("stack", "DescribeStacks"), |s| {
             match s.stack_status() {
                 Some(StackStatus::CreateComplete) => Some(Ok(Ok(s.clone()))),
                 Some(status) if is_failure(status) => Some(Ok(Err(s.clone()))),
@@ -206,12 +197,7 @@ pub async fn stack_owner(pollers: &Pollers, id: &str) -> Result<Owner, String> {
     Ok(match pollers.stacks()?.look(id).await? {
         None => Owner::Gone,
         Some(s) if s.stack_status() == Some(&StackStatus::DeleteComplete) => Owner::Gone,
-        Some(s) => s
-            .tags()
-            .iter()
-            .find(|t| t.key() == Some(TAG_RUN))
-            .and_then(Tag::value)
-            .map_or(Owner::Untagged, |v| Owner::Run(v.to_owned())),
+        Some(s) => Owner::from_tags(s.tags().iter().map(|t| (t.key(), t.value()))),
     })
 }
 

@@ -12,15 +12,11 @@ use aws_sdk_ec2::types::{
 
 use super::poll::{Found, Poller, Pollers};
 
-use super::resource::{Owner, ResourceKind, TAG_RUN, TAG_TOKEN, sdk_code, sdk_error};
+use super::resource::{Owner, ResourceKind, TAG_TOKEN, sdk_code, sdk_error};
 use super::step::{Outputs, StepCx, StepError};
 use crate::aws::Clients;
 use crate::kinds::common::Selector;
 use crate::kinds::ec2::{Launch, LaunchWait, RestoreVolume};
-
-/// How many rounds in a row a just-created resource may be missing from describes (eventual
-/// consistency) before the step fails.
-const MISSING_ROUNDS: u32 = 5;
 
 /// How many identifiers one EC2 describe filters on.
 pub const BATCH: usize = 200;
@@ -202,31 +198,22 @@ pub async fn launch(with: &Launch, cx: &StepCx, attempt: u32) -> Result<Outputs,
 
     // Await, through the run's shared instance poller.
     let poller = cx.pollers().ec2_instances()?;
-    let mut missing = 0;
     let instance = cx
-        .wait_for(poller, &id, |i| {
-            // Eventual consistency: a new instance can be unknown to describes for a moment.
-            let Some(i) = i else {
-                missing += 1;
-                return (missing > MISSING_ROUNDS).then(|| {
-                    Err(StepError::failed(format!(
-                        "instance {id} is not listed by DescribeInstances"
-                    )))
-                });
-            };
-            match i.state().and_then(|s| s.name()) {
-                Some(InstanceStateName::Running) => Some(Ok(i.clone())),
-                Some(
-                    s @ (InstanceStateName::Terminated
-                    | InstanceStateName::ShuttingDown
-                    | InstanceStateName::Stopped
-                    | InstanceStateName::Stopping),
-                ) => Some(Err(StepError::failed(format!(
-                    "instance {id} is {} instead of running",
-                    s.as_str()
-                )))),
-                _ => None,
-            }
+        .wait_listed(poller, &id, ("instance", "DescribeInstances"), |i| match i
+            .state()
+            .and_then(|s| s.name())
+        {
+            Some(InstanceStateName::Running) => Some(Ok(i.clone())),
+            Some(
+                s @ (InstanceStateName::Terminated
+                | InstanceStateName::ShuttingDown
+                | InstanceStateName::Stopped
+                | InstanceStateName::Stopping),
+            ) => Some(Err(StepError::failed(format!(
+                "instance {id} is {} instead of running",
+                s.as_str()
+            )))),
+            _ => None,
         })
         .await?;
     if with.wait_for == LaunchWait::StatusOk {
@@ -458,16 +445,7 @@ pub async fn restore_volume(
         })
         .await?;
     let poller = cx.pollers().ec2_volumes()?;
-    let mut missing = 0;
-    cx.wait_for(poller, &id, |v| {
-        let Some(v) = v else {
-            missing += 1;
-            return (missing > MISSING_ROUNDS).then(|| {
-                Err(StepError::failed(format!(
-                    "volume {id} is not listed by DescribeVolumes"
-                )))
-            });
-        };
+    cx.wait_listed(poller, &id, ("volume", "DescribeVolumes"), |v| {
         match v.state() {
             Some(VolumeState::Available) => Some(Ok(())),
             Some(s @ (VolumeState::Error | VolumeState::Deleting | VolumeState::Deleted)) => {
@@ -528,10 +506,7 @@ pub async fn find_volume(clients: &Clients, token: &str) -> Result<Option<String
 }
 
 fn ec2_owner(tags: &[Tag]) -> Owner {
-    tags.iter()
-        .find(|t| t.key() == Some(TAG_RUN))
-        .and_then(|t| t.value())
-        .map_or(Owner::Untagged, |v| Owner::Run(v.to_owned()))
+    Owner::from_tags(tags.iter().map(|t| (t.key(), t.value())))
 }
 
 /// Who owns volume `id`, from what the volume poller sees.

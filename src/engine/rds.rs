@@ -10,7 +10,7 @@ use aws_sdk_rds::types::{DbCluster, DbInstance, DbSnapshot, Filter, Tag};
 use chrono::{DateTime, Utc};
 
 use super::poll::{Found, Poller, Pollers};
-use super::resource::{Owner, ResourceKind, TAG_RUN, sdk_code, sdk_error};
+use super::resource::{Owner, ResourceKind, sdk_code, sdk_error};
 use super::step::{Outputs, StepCx, StepError};
 use crate::aws::Clients;
 use crate::kinds::common::Selector;
@@ -30,10 +30,6 @@ const INSTANCE_DEAD_ENDS: &[&str] = &[
     "inaccessible-encryption-credentials",
     "deleting",
 ];
-
-/// How many rounds in a row a just-created resource may be missing from describes (eventual
-/// consistency) before the step fails.
-const MISSING_ROUNDS: u32 = 5;
 
 /// Starts a poller of DB instances.
 pub fn instance_poller(clients: &Clients, interval: std::time::Duration) -> Poller<DbInstance> {
@@ -95,13 +91,27 @@ pub fn cluster_poller(clients: &Clients, interval: std::time::Duration) -> Polle
     )
 }
 
-/// A recovery point chosen for a restore.
+/// A recovery point: a DB or cluster snapshot.
 #[derive(Clone, Debug)]
-struct Point {
-    id: String,
-    arn: Option<String>,
-    created: DateTime<Utc>,
-    engine: Option<String>,
+pub struct Point {
+    /// The snapshot identifier.
+    pub id: String,
+    /// Its ARN.
+    pub arn: Option<String>,
+    /// When the data in it was taken (for a copy, the original's time).
+    pub created: DateTime<Utc>,
+    /// The engine of the database it holds.
+    pub engine: Option<String>,
+}
+
+/// A snapshot a describe listed.
+pub struct Listed {
+    /// What it holds.
+    pub point: Point,
+    /// Whether its status is `available`.
+    pub available: bool,
+    /// Its tags.
+    pub tags: Vec<Tag>,
 }
 
 /// An AWS timestamp as a chrono time.
@@ -147,165 +157,142 @@ fn looked_for(
     }
 }
 
-/// The DB snapshot `selector` picks among the snapshots of `source`.
-async fn instance_snapshot(
-    cx: &StepCx,
+/// The DB snapshots (`cluster`: the DB cluster snapshots) named `id`, or else those of
+/// instance (cluster) `source`; none when the named one does not exist.
+pub async fn list_snapshots(
     clients: &Clients,
-    selector: &Selector,
+    cluster: bool,
+    id: Option<&str>,
     source: Option<&str>,
-) -> Result<Point, StepError> {
-    let mut request = clients.rds().describe_db_snapshots();
-    let wanted_id = match selector {
-        Selector::Id(id) => Some(cx.render(id)?),
-        _ => None,
-    };
-    if let Some(id) = &wanted_id {
-        request = request.db_snapshot_identifier(id);
-    } else if let Some(source) = source {
-        request = request.db_instance_identifier(source);
+) -> Result<Vec<Listed>, String> {
+    let rds = clients.rds();
+    if cluster {
+        let request = rds
+            .describe_db_cluster_snapshots()
+            .set_db_cluster_snapshot_identifier(id.map(str::to_owned))
+            .set_db_cluster_identifier(id.is_none().then(|| source.map(str::to_owned)).flatten());
+        let out = match request.send().await {
+            Ok(out) => out,
+            Err(e) if sdk_code(&e) == Some("DBClusterSnapshotNotFoundFault") => {
+                return Ok(Vec::new());
+            }
+            Err(e) => return Err(format!("DescribeDBClusterSnapshots: {}", sdk_error(&e))),
+        };
+        return Ok(out
+            .db_cluster_snapshots()
+            .iter()
+            .filter_map(|s| {
+                Some(Listed {
+                    point: Point {
+                        id: s.db_cluster_snapshot_identifier()?.to_owned(),
+                        arn: s.db_cluster_snapshot_arn().map(str::to_owned),
+                        created: to_chrono(s.snapshot_create_time()?)?,
+                        engine: s.engine().map(str::to_owned),
+                    },
+                    available: s.status() == Some("available"),
+                    tags: s.tag_list().to_vec(),
+                })
+            })
+            .collect());
     }
-    let missing = || {
-        StepError::failed(format!(
-            "no snapshot found: looked for {}",
-            looked_for(
-                selector,
-                wanted_id.as_deref(),
-                source,
-                "DB instance",
-                &clients.region
-            )
-        ))
+    let request = rds
+        .describe_db_snapshots()
+        .set_db_snapshot_identifier(id.map(str::to_owned))
+        .set_db_instance_identifier(id.is_none().then(|| source.map(str::to_owned)).flatten());
+    let out = match request.send().await {
+        Ok(out) => out,
+        Err(e) if sdk_code(&e) == Some("DBSnapshotNotFound") => return Ok(Vec::new()),
+        Err(e) => return Err(format!("DescribeDBSnapshots: {}", sdk_error(&e))),
     };
-    let snapshots = match request.send().await {
-        Ok(out) => out.db_snapshots().to_vec(),
-        Err(e) if sdk_code(&e) == Some("DBSnapshotNotFound") => return Err(missing()),
-        Err(e) => {
-            return Err(StepError::failed(format!(
-                "DescribeDBSnapshots: {}",
-                sdk_error(&e)
-            )));
-        }
-    };
-    snapshots
+    Ok(out
+        .db_snapshots()
         .iter()
-        .filter(|s| s.status() == Some("available"))
-        .filter(|s| match selector {
-            Selector::LatestTagged(tags) => has_tags(s.tag_list(), tags),
-            _ => true,
-        })
         .filter_map(|s| {
-            Some(Point {
-                id: s.db_snapshot_identifier()?.to_owned(),
-                arn: s.db_snapshot_arn().map(str::to_owned),
-                created: to_chrono(
-                    s.original_snapshot_create_time()
-                        .or(s.snapshot_create_time())?,
-                )?,
-                engine: s.engine().map(str::to_owned),
+            Some(Listed {
+                point: Point {
+                    id: s.db_snapshot_identifier()?.to_owned(),
+                    arn: s.db_snapshot_arn().map(str::to_owned),
+                    created: to_chrono(
+                        s.original_snapshot_create_time()
+                            .or(s.snapshot_create_time())?,
+                    )?,
+                    engine: s.engine().map(str::to_owned),
+                },
+                available: s.status() == Some("available"),
+                tags: s.tag_list().to_vec(),
             })
         })
-        .max_by_key(|p| p.created)
-        .ok_or_else(missing)
+        .collect())
 }
 
-/// The DB cluster snapshot `selector` picks among the snapshots of `source`.
-async fn cluster_snapshot(
+/// The snapshot (`cluster`: cluster snapshot) `selector` picks among those of `source`: the
+/// newest available one that matches.
+async fn pick_snapshot(
     cx: &StepCx,
     clients: &Clients,
+    cluster: bool,
     selector: &Selector,
     source: Option<&str>,
 ) -> Result<Point, StepError> {
-    let mut request = clients.rds().describe_db_cluster_snapshots();
     let wanted_id = match selector {
         Selector::Id(id) => Some(cx.render(id)?),
         _ => None,
     };
-    if let Some(id) = &wanted_id {
-        request = request.db_cluster_snapshot_identifier(id);
-    } else if let Some(source) = source {
-        request = request.db_cluster_identifier(source);
-    }
-    let missing = || {
-        StepError::failed(format!(
-            "no cluster snapshot found: looked for {}",
-            looked_for(
-                selector,
-                wanted_id.as_deref(),
-                source,
-                "DB cluster",
-                &clients.region
-            )
-        ))
-    };
-    let snapshots = match request.send().await {
-        Ok(out) => out.db_cluster_snapshots().to_vec(),
-        Err(e) if sdk_code(&e) == Some("DBClusterSnapshotNotFoundFault") => return Err(missing()),
-        Err(e) => {
-            return Err(StepError::failed(format!(
-                "DescribeDBClusterSnapshots: {}",
-                sdk_error(&e)
-            )));
-        }
-    };
-    snapshots
-        .iter()
-        .filter(|s| s.status() == Some("available"))
-        .filter(|s| match selector {
-            Selector::LatestTagged(tags) => has_tags(s.tag_list(), tags),
+    let listed = list_snapshots(clients, cluster, wanted_id.as_deref(), source).await?;
+    listed
+        .into_iter()
+        .filter(|l| l.available)
+        .filter(|l| match selector {
+            Selector::LatestTagged(tags) => has_tags(&l.tags, tags),
             _ => true,
         })
-        .filter_map(|s| {
-            Some(Point {
-                id: s.db_cluster_snapshot_identifier()?.to_owned(),
-                arn: s.db_cluster_snapshot_arn().map(str::to_owned),
-                created: to_chrono(s.snapshot_create_time()?)?,
-                engine: s.engine().map(str::to_owned),
-            })
-        })
+        .map(|l| l.point)
         .max_by_key(|p| p.created)
-        .ok_or_else(missing)
+        .ok_or_else(|| {
+            let (noun, what) = if cluster {
+                ("cluster snapshot", "DB cluster")
+            } else {
+                ("snapshot", "DB instance")
+            };
+            StepError::failed(format!(
+                "no {noun} found: looked for {}",
+                looked_for(
+                    selector,
+                    wanted_id.as_deref(),
+                    source,
+                    what,
+                    &clients.region
+                )
+            ))
+        })
 }
 
 /// Waits until DB instance `id` is available.
 async fn instance_available(cx: &StepCx, id: &str) -> Result<DbInstance, StepError> {
     let poller = cx.pollers().rds_instances()?;
-    let mut missing = 0;
-    cx.wait_for(poller, id, |db| {
-        let Some(db) = db else {
-            missing += 1;
-            return (missing > MISSING_ROUNDS).then(|| {
-                Err(StepError::failed(format!(
-                    "DB instance {id} is not listed by DescribeDBInstances any more"
-                )))
-            });
-        };
-        missing = 0;
-        match db.db_instance_status() {
+    cx.wait_listed(
+        poller,
+        id,
+        ("DB instance", "DescribeDBInstances"),
+        |db| match db.db_instance_status() {
             Some("available") => Some(Ok(db.clone())),
             Some(s) if INSTANCE_DEAD_ENDS.contains(&s) => Some(Err(StepError::failed(format!(
                 "DB instance {id} is `{s}` instead of becoming available"
             )))),
             _ => None,
-        }
-    })
+        },
+    )
     .await
 }
 
 /// Waits until DB cluster `id` is available.
 async fn cluster_available(cx: &StepCx, id: &str) -> Result<DbCluster, StepError> {
     let poller = cx.pollers().rds_clusters()?;
-    let mut missing = 0;
-    cx.wait_for(poller, id, |c| {
-        let Some(c) = c else {
-            missing += 1;
-            return (missing > MISSING_ROUNDS).then(|| {
-                Err(StepError::failed(format!(
-                    "DB cluster {id} is not listed by DescribeDBClusters any more"
-                )))
-            });
-        };
-        missing = 0;
-        match c.status() {
+    cx.wait_listed(
+        poller,
+        id,
+        ("DB cluster", "DescribeDBClusters"),
+        |c| match c.status() {
             Some("available") => Some(Ok(c.clone())),
             Some(s) if INSTANCE_DEAD_ENDS.contains(&s) || s.starts_with("inaccessible") => {
                 Some(Err(StepError::failed(format!(
@@ -313,8 +300,8 @@ async fn cluster_available(cx: &StepCx, id: &str) -> Result<DbCluster, StepError
                 ))))
             }
             _ => None,
-        }
-    })
+        },
+    )
     .await
 }
 
@@ -371,10 +358,10 @@ pub async fn restore_snapshot(
     let point = match &with.source_region {
         Some(region) if *region != clients.region => {
             let there = clients.in_region(region);
-            let found = instance_snapshot(cx, &there, &with.snapshot, source.as_deref()).await?;
+            let found = pick_snapshot(cx, &there, false, &with.snapshot, source.as_deref()).await?;
             copy_here(cx, clients, region, &found, attempt).await?
         }
-        _ => instance_snapshot(cx, clients, &with.snapshot, source.as_deref()).await?,
+        _ => pick_snapshot(cx, clients, false, &with.snapshot, source.as_deref()).await?,
     };
     let class = with
         .instance_class
@@ -463,24 +450,18 @@ async fn copy_here(
         })
         .await?;
     let poller = cx.pollers().rds_snapshots()?;
-    let mut missing = 0;
-    cx.wait_for(poller, &id, |s| {
-        let Some(s) = s else {
-            missing += 1;
-            return (missing > MISSING_ROUNDS).then(|| {
-                Err(StepError::failed(format!(
-                    "snapshot copy {id} is not listed by DescribeDBSnapshots"
-                )))
-            });
-        };
-        match s.status() {
+    cx.wait_listed(
+        poller,
+        &id,
+        ("snapshot copy", "DescribeDBSnapshots"),
+        |s| match s.status() {
             Some("available") => Some(Ok(())),
             Some(st @ ("failed" | "deleting")) => Some(Err(StepError::failed(format!(
                 "snapshot copy {id} is `{st}` instead of becoming available"
             )))),
             _ => None,
-        }
-    })
+        },
+    )
     .await?;
     Ok(Point {
         id,
@@ -662,7 +643,7 @@ pub async fn restore_cluster(
 ) -> Result<Outputs, StepError> {
     let clients = cx.clients()?;
     let source = with.source.as_ref().map(|s| cx.render(s)).transpose()?;
-    let point = cluster_snapshot(cx, clients, &with.snapshot, source.as_deref()).await?;
+    let point = pick_snapshot(cx, clients, true, &with.snapshot, source.as_deref()).await?;
     let engine = with
         .engine
         .clone()
@@ -774,10 +755,7 @@ fn instance_name(cluster: &str, n: u8) -> String {
 }
 
 fn tag_owner(tags: &[Tag]) -> Owner {
-    tags.iter()
-        .find(|t| t.key() == Some(TAG_RUN))
-        .and_then(Tag::value)
-        .map_or(Owner::Untagged, |v| Owner::Run(v.to_owned()))
+    Owner::from_tags(tags.iter().map(|t| (t.key(), t.value())))
 }
 
 /// Who owns DB instance `id`, from what the instance poller sees.

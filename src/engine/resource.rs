@@ -55,6 +55,18 @@ pub enum Owner {
     Changed(String),
 }
 
+impl Owner {
+    /// The owner a resource's tags (key, value) name: the run in `firedrill:run-id`, or
+    /// nobody firedrill knows.
+    pub fn from_tags<'t>(
+        mut tags: impl Iterator<Item = (Option<&'t str>, Option<&'t str>)>,
+    ) -> Self {
+        tags.find(|(k, _)| *k == Some(TAG_RUN))
+            .and_then(|(_, v)| v)
+            .map_or(Owner::Untagged, |v| Owner::Run(v.to_owned()))
+    }
+}
+
 impl ResourceKind {
     /// Every kind.
     pub const ALL: &'static [ResourceKind] = &[

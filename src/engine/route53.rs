@@ -116,14 +116,19 @@ async fn zone(
             .unwrap_or_default();
         return Ok((bare_zone_id(&id), dotted(&name)));
     }
-    let wanted = dotted(
-        &cx.render(
-            with.zone
-                .as_ref()
-                .ok_or("no hosted zone is named".to_owned())?,
-        )?,
-    );
-    let out = r53
+    let wanted = cx.render(
+        with.zone
+            .as_ref()
+            .ok_or("no hosted zone is named".to_owned())?,
+    )?;
+    zone_by_name(clients, &wanted).await
+}
+
+/// The id and name of the one hosted zone named `name`.
+async fn zone_by_name(clients: &Clients, name: &str) -> Result<(String, String), StepError> {
+    let wanted = dotted(name);
+    let out = clients
+        .route53()
         .list_hosted_zones_by_name()
         .dns_name(&wanted)
         .send()
@@ -334,33 +339,30 @@ pub async fn lookup(
     zone: Option<&str>,
 ) -> Result<Vec<String>, StepError> {
     let name = dotted(name);
-    let zones = clients
-        .route53()
-        .list_hosted_zones()
-        .send()
-        .await
-        .map_err(|e| StepError::failed(format!("ListHostedZones: {}", sdk_error(&e))))?;
-    let fits = |z: &str| {
-        let z = dotted(z).to_ascii_lowercase();
+    let zone_id = if let Some(zone) = zone {
+        zone_by_name(clients, zone).await?.0
+    } else {
+        let zones = clients
+            .route53()
+            .list_hosted_zones()
+            .send()
+            .await
+            .map_err(|e| StepError::failed(format!("ListHostedZones: {}", sdk_error(&e))))?;
+        // The zone whose name is the longest suffix of the name.
         let n = name.to_ascii_lowercase();
-        n == z || n.ends_with(&format!(".{z}"))
-    };
-    let chosen = zones
-        .hosted_zones()
-        .iter()
-        .filter(|z| match zone {
-            Some(wanted) => dotted(z.name()).eq_ignore_ascii_case(&dotted(wanted)),
-            None => fits(z.name()),
-        })
-        .max_by_key(|z| z.name().len())
-        .ok_or_else(|| {
-            StepError::failed(match zone {
-                Some(z) => format!("no hosted zone named `{}`", dotted(z)),
-                None => format!("no hosted zone holds {name}"),
+        let chosen = zones
+            .hosted_zones()
+            .iter()
+            .filter(|z| {
+                let z = dotted(z.name()).to_ascii_lowercase();
+                n == z || n.ends_with(&format!(".{z}"))
             })
-        })?;
+            .max_by_key(|z| z.name().len())
+            .ok_or_else(|| StepError::failed(format!("no hosted zone holds {name}")))?;
+        bare_zone_id(chosen.id())
+    };
     let record_type = rr_type(record_type).as_str().to_owned();
-    let set = current(clients, &bare_zone_id(chosen.id()), &name, &record_type).await?;
+    let set = current(clients, &zone_id, &name, &record_type).await?;
     Ok(set.map_or_else(Vec::new, |s| {
         let c = contents_of(&s);
         match c.alias {

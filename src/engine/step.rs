@@ -17,6 +17,10 @@ use super::resource::ResourceKind;
 use crate::aws::Clients;
 use crate::template::{Ref, SecretSource, Template};
 
+/// How many rounds in a row a describe may leave out a resource the step just created
+/// (eventual consistency) before the step fails.
+pub const MISSING_ROUNDS: u32 = 5;
+
 /// How many polling rounds in a row may fail before a step waiting on them fails.
 pub const MAX_DESCRIBE_ERRORS: u32 = 5;
 
@@ -308,21 +312,8 @@ impl StepCx {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<String, StepError>>,
     {
-        let region = self
-            .shared
-            .clients
-            .as_ref()
-            .map(|c| c.region.clone())
-            .unwrap_or_default();
-        let (run_id, step, token_owned) = (
-            self.scope.run_id.clone(),
-            self.step.clone(),
-            token.to_owned(),
-        );
         let row = self
-            .shared
-            .recorder
-            .call(move |j| j.intend(&run_id, &step, kind.name(), &token_owned, &region))
+            .journal_intent(kind, token, None)
             .await
             .map_err(|e| StepError::failed(format!("cannot journal the intent: {e}")))?;
         let _ = self.events.send(What::ResourceIntended {
@@ -393,6 +384,35 @@ impl StepCx {
         }
     }
 
+    /// [`Self::wait_for`] for a resource this step created (`what` `id`, described by `call`):
+    /// `ready` sees it once listed; a describe that leaves it out is eventual consistency for
+    /// up to [`MISSING_ROUNDS`] rounds in a row, then a failure.
+    pub async fn wait_listed<T, R>(
+        &self,
+        poller: &super::poll::Poller<T>,
+        id: &str,
+        (what, call): (&str, &str),
+        mut ready: impl FnMut(&T) -> Option<Result<R, StepError>>,
+    ) -> Result<R, StepError>
+    where
+        T: Clone + PartialEq + Send + 'static,
+    {
+        let mut missing = 0;
+        self.wait_for(poller, id, |seen| {
+            if let Some(seen) = seen {
+                missing = 0;
+                return ready(seen);
+            }
+            missing += 1;
+            (missing > MISSING_ROUNDS).then(|| {
+                Err(StepError::failed(format!(
+                    "{what} {id} is not listed by {call}"
+                )))
+            })
+        })
+        .await
+    }
+
     /// The RPO a recovery point at `point` implies: the drill's start minus `point`, in whole
     /// seconds (never negative).
     pub fn rpo_secs(&self, point: chrono::DateTime<chrono::Utc>) -> String {
@@ -412,24 +432,7 @@ impl StepCx {
         token: &str,
         id: &str,
     ) -> Result<(), StepError> {
-        let region = self
-            .shared
-            .clients
-            .as_ref()
-            .map(|c| c.region.clone())
-            .unwrap_or_default();
-        let (run_id, step, token_owned, id_owned) = (
-            self.scope.run_id.clone(),
-            self.step.clone(),
-            token.to_owned(),
-            id.to_owned(),
-        );
-        self.shared
-            .recorder
-            .call(move |j| {
-                let row = j.intend(&run_id, &step, kind.name(), &token_owned, &region)?;
-                j.created(row, &id_owned)
-            })
+        self.journal_intent(kind, token, Some(id.to_owned()))
             .await
             .map_err(|e| StepError::failed(format!("cannot journal the change: {e}")))?;
         let _ = self.events.send(What::ResourceCreated {
@@ -438,6 +441,37 @@ impl StepCx {
             id: token.to_owned(),
         });
         Ok(())
+    }
+
+    /// Journals, durably, that this step creates a resource of `kind` with `token` (and, when
+    /// it is known already, its id); gives the journal row.
+    async fn journal_intent(
+        &self,
+        kind: ResourceKind,
+        token: &str,
+        id: Option<String>,
+    ) -> Result<i64, crate::journal::JournalError> {
+        let region = self
+            .shared
+            .clients
+            .as_ref()
+            .map(|c| c.region.clone())
+            .unwrap_or_default();
+        let (run_id, step, token) = (
+            self.scope.run_id.clone(),
+            self.step.clone(),
+            token.to_owned(),
+        );
+        self.shared
+            .recorder
+            .call(move |j| {
+                let row = j.intend(&run_id, &step, kind.name(), &token, &region)?;
+                if let Some(id) = id {
+                    j.created(row, &id)?;
+                }
+                Ok(row)
+            })
+            .await
     }
 
     /// Sleeps for the poll interval, or returns `Cancelled` when the run stops first.

@@ -138,3 +138,17 @@ pub fn yaml_files(dir: &Path) -> Vec<PathBuf> {
     out.sort();
     out
 }
+
+/// Every file under `dir`, recursively (for tests that search what a run wrote).
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(files_under(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
