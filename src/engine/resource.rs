@@ -97,6 +97,14 @@ impl ResourceKind {
         Self::ALL.iter().copied().find(|k| k.name() == name)
     }
 
+    /// How resource `id` reads in messages (a changed record: its name, type and zone).
+    pub fn label(self, id: &str) -> String {
+        match self {
+            ResourceKind::Route53Record => route53::label(id),
+            _ => id.to_owned(),
+        }
+    }
+
     /// The id of the resource created with `token`, if one exists.
     pub async fn find(self, pollers: &Pollers, token: &str) -> Result<Option<String>, String> {
         let clients = pollers.clients()?;
@@ -152,8 +160,8 @@ impl ResourceKind {
 /// zone), or the token it was intended with when it has no id yet.
 pub fn label(r: &crate::journal::ResourceRecord) -> String {
     match (&r.resource_id, ResourceKind::parse(&r.kind)) {
-        (Some(id), Some(ResourceKind::Route53Record)) => route53::label(id),
-        (Some(id), _) => id.clone(),
+        (Some(id), Some(kind)) => kind.label(id),
+        (Some(id), None) => id.clone(),
         (None, _) => r.token.clone(),
     }
 }

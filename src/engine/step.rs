@@ -438,7 +438,7 @@ impl StepCx {
         let _ = self.events.send(What::ResourceCreated {
             step: self.step.clone(),
             kind: kind.name().into(),
-            id: token.to_owned(),
+            id: kind.label(id),
         });
         Ok(())
     }
