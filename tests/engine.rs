@@ -108,6 +108,7 @@ async fn run_yaml(yaml: &str, parallel: Option<usize>, deadline: Option<Duration
         identity: None,
         shared,
         options: dispatch::Options {
+            disaster_at: None,
             parallel,
             deadline,
             teardown: teardown::Options {

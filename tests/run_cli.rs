@@ -124,22 +124,6 @@ fn pid_in(path: &std::path::Path) -> u32 {
 }
 
 #[test]
-fn steps_this_version_cannot_execute_are_refused_before_anything_runs() {
-    let state = tempfile::tempdir().expect("state");
-    Test::new()
-        .env("FIREDRILL_STATE_DIR", state.path().to_str().expect("utf-8"))
-        .args(["run", "playbooks/checkout-rds.yaml"])
-        .code(exit::INVALID)
-        .stderr_has("cannot execute these steps yet: `db-answers` (probe.sql, line 58)")
-        .stderr_has("firedrill plan playbooks/checkout-rds.yaml")
-        .run();
-    assert!(
-        !Journal::file(state.path()).exists(),
-        "nothing was started, not even a journal"
-    );
-}
-
-#[test]
 fn a_secret_in_a_var_never_reaches_the_report() {
     let dir = tempfile::tempdir().expect("dir");
     let playbook = write_drill(

@@ -62,9 +62,24 @@ pub struct RunArgs {
     /// Event lines as text or JSON (live bars replace text lines on a terminal).
     #[arg(long, value_enum, default_value_t = LogFormatArg::Text)]
     pub log_format: LogFormatArg,
+    /// The declared disaster time (RFC 3339, e.g. `2026-11-26T03:00:00Z`): RPOs are measured
+    /// from it instead of from the drill's start (data newer than it is not a loss).
+    #[arg(long, value_parser = parse_disaster_time)]
+    pub disaster_time: Option<chrono::DateTime<chrono::Utc>>,
     /// Also write the JSON run report here (it is always kept in the state directory).
     #[arg(long)]
     pub report: Option<PathBuf>,
+}
+
+/// `--disaster-time`: an RFC 3339 time, not in the future.
+fn parse_disaster_time(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    let at = chrono::DateTime::parse_from_rfc3339(text)
+        .map_err(|e| format!("{e}: write an RFC 3339 time, like 2026-11-26T03:00:00Z"))?
+        .to_utc();
+    if at > chrono::Utc::now() {
+        return Err("the disaster time is in the future: the RPO is measured back from it".into());
+    }
+    Ok(at)
 }
 
 /// `--log-format`.
@@ -202,20 +217,6 @@ pub fn run(args: &RunArgs, state_dir: &Path, color: bool) -> u8 {
     let playbook = Arc::new(loaded.playbook);
 
     // Refuse up front what this version cannot execute, rather than fail mid-drill.
-    let unsupported: Vec<String> = playbook
-        .steps
-        .iter()
-        .filter(|s| !engine::executable(&s.action))
-        .map(|s| format!("`{}` ({}, line {})", s.id, s.uses(), s.line))
-        .collect();
-    if !unsupported.is_empty() {
-        eprint(&format!(
-            "error: this version of firedrill cannot execute these steps yet: {}\n  = hint: `firedrill plan {}` shows the drill without running it\n",
-            unsupported.join(", "),
-            args.playbook.display()
-        ));
-        return exit::INVALID;
-    }
     let ssm = ssm_parameters(&file.text);
 
     let rt = runtime();
@@ -458,6 +459,7 @@ async fn run_async(
             },
             seed: crate::sandbox::faults::hash(0, &[&run_id]),
             tick: bars.then(|| std::time::Duration::from_millis(100)),
+            disaster_at: args.disaster_time,
         },
     };
     let resume = resume_command(state_dir, &run_id);

@@ -43,6 +43,8 @@ pub struct Options {
     pub seed: u64,
     /// How often the display is refreshed (none: no ticks).
     pub tick: Option<Duration>,
+    /// The declared disaster time: what RPOs are measured from (none: the drill's start).
+    pub disaster_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// A drill ready to run.
@@ -123,6 +125,7 @@ struct Run<'s> {
     reached: HashMap<String, Duration>,
     sink: &'s mut dyn Sink,
     recorder: super::recorder::Recorder,
+    disaster_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl Run<'_> {
@@ -258,6 +261,7 @@ pub async fn run(
         reached: HashMap::new(),
         sink,
         recorder: shared.recorder.clone(),
+        disaster_at: options.disaster_at,
     };
     run.emit(What::RunStarted {
         run_id: run_id.clone(),
@@ -296,6 +300,7 @@ pub async fn run(
                 outputs: std::collections::BTreeMap::default(),
                 started_at: run.clock.started_wall(),
                 rpo_target: playbook.targets.rpo.map(|d| d.0),
+                disaster_at: options.disaster_at,
             };
             for &d in &step.deps {
                 scope
@@ -766,6 +771,7 @@ fn build_report(
                 met: target.zip(measured).map(|(t, m)| m <= t),
             }
         },
+        disaster_at: run.disaster_at.map(rfc3339),
         milestones,
         steps,
         resources,

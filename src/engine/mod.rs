@@ -5,7 +5,7 @@
 //! - [`step`]: what a running step sees (resolved references, clients, the journal) and the
 //!   action interface's one way to create: intent journaled first, id after.
 //! - [`builtin`], [`ec2`], [`rds`], [`cloudformation`], [`route53`], [`backups`]: the step
-//!   kinds this version executes, and [`probe`]: every probe but `probe.sql`;
+//!   kinds of AWS resources, [`probe`] and [`sql`]: the probes;
 //!   [`poll`]: the shared pollers they wait through.
 //! - [`resource`]: the kinds of resource a run creates, and how teardown finds, checks and
 //!   deletes each; [`teardown`]: teardown itself.
@@ -26,18 +26,12 @@ pub mod recorder;
 pub mod report;
 pub mod resource;
 pub mod route53;
+pub mod sql;
 pub mod step;
 pub mod teardown;
 
 use crate::kinds::Action;
 use step::{Outputs, StepCx, StepError};
-
-/// Whether this version can execute steps of `action`'s kind (validation knows every kind of
-/// the language; the engine learns them issue by issue). A run refuses, before it starts,
-/// a playbook with steps it cannot execute.
-pub fn executable(action: &Action) -> bool {
-    !matches!(action, Action::ProbeSql(_))
-}
 
 /// Whether steps of `action`'s kind call AWS (and so need clients and the account guard).
 pub fn needs_aws(action: &Action) -> bool {
@@ -75,9 +69,6 @@ pub async fn perform(action: &Action, cx: &StepCx, attempt: u32) -> Result<Outpu
         Action::ProbeDns(with) => probe::dns(with, cx, attempt).await,
         Action::ProbeTcp(with) => probe::tcp(with, cx, attempt).await,
         Action::ProbeCommand(with) => probe::command(with, cx, attempt).await,
-        other @ Action::ProbeSql(_) => Err(StepError::failed(format!(
-            "`{}` steps are not executed by this version of firedrill",
-            other.name()
-        ))),
+        Action::ProbeSql(with) => sql::sql(with, cx, attempt).await,
     }
 }

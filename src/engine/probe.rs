@@ -1,4 +1,5 @@
-//! Probes: one attempt of `probe.http`, `probe.dns`, `probe.tcp` or `probe.command`. An attempt that finds the
+//! Probes: one attempt of `probe.http`, `probe.dns`, `probe.tcp` or `probe.command` (`probe.sql`
+//! is [`super::sql`]). An attempt that finds the
 //! service unhealthy fails with what it saw; the step's `retry` (interval, until) makes the
 //! probe keep trying, and the outputs of the healthy attempt say how many attempts it took and
 //! how long after the step started the service was healthy.
@@ -12,7 +13,7 @@ use crate::kinds::route53::RecordType;
 use crate::template::Tpl;
 
 /// The outputs every healthy probe gives.
-fn healthy(cx: &StepCx, attempt: u32) -> Outputs {
+pub(super) fn healthy(cx: &StepCx, attempt: u32) -> Outputs {
     let mut out = Outputs::new();
     out.insert("attempts".into(), attempt.to_string());
     out.insert(
@@ -23,7 +24,7 @@ fn healthy(cx: &StepCx, attempt: u32) -> Outputs {
 }
 
 /// `value`, or the value its template gives, parsed.
-fn resolve<T: std::str::FromStr + Clone>(
+pub(super) fn resolve<T: std::str::FromStr + Clone>(
     cx: &StepCx,
     value: &Tpl<T>,
     what: &str,
@@ -40,11 +41,11 @@ fn resolve<T: std::str::FromStr + Clone>(
 }
 
 /// Runs `attempt`, failing it with a timeout message after `limit`.
-async fn within<F: Future<Output = Result<Outputs, StepError>>>(
+pub(super) async fn within<T, F: Future<Output = Result<T, StepError>>>(
     limit: Duration,
     what: &str,
     attempt: F,
-) -> Result<Outputs, StepError> {
+) -> Result<T, StepError> {
     tokio::time::timeout(limit, attempt)
         .await
         .unwrap_or_else(|_| {

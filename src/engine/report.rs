@@ -65,8 +65,11 @@ pub struct Report {
     pub stop_reason: Option<String>,
     /// The recovery time: to the `recovered` milestone.
     pub rto: Measure,
-    /// The data loss. Measured by restore and backup steps.
+    /// The data loss: measured by restore and backup steps and `probe.sql` with
+    /// `measures: rpo`, back from `disaster_at` (else from `started_at`).
     pub rpo: Measure,
+    /// The declared disaster time (RFC 3339), when one was given.
+    pub disaster_at: Option<String>,
     /// Every milestone the playbook names.
     pub milestones: Vec<MilestoneReport>,
     /// Every step, in file order.
@@ -230,7 +233,11 @@ pub fn render_summary(r: &Report) -> String {
         out.push_str(&format!("  {line}\n"));
     }
     if r.rpo.target_secs.is_some() || r.rpo.measured_secs.is_some() {
-        out.push_str(&format!("  {}\n", measure_line("RPO", &r.rpo)));
+        out.push_str(&format!("  {}", measure_line("RPO", &r.rpo)));
+        if let Some(at) = &r.disaster_at {
+            out.push_str(&format!(", back from the declared disaster at {at}"));
+        }
+        out.push('\n');
     }
     let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
     for s in &r.steps {
@@ -344,6 +351,7 @@ mod tests {
                 measured_secs: None,
                 met: None,
             },
+            disaster_at: None,
             milestones: vec![MilestoneReport {
                 name: "data".into(),
                 target_secs: Some(1200.0),

@@ -79,6 +79,9 @@ pub struct Scope {
     pub started_at: chrono::DateTime<chrono::Utc>,
     /// The playbook's `targets.rpo`: what `check.backups` holds backups to by default.
     pub rpo_target: Option<Duration>,
+    /// The declared disaster time (`--disaster-time`): when given, RPOs are measured from it
+    /// rather than from the drill's start.
+    pub disaster_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// Settings every step of a run shares.
@@ -413,10 +416,10 @@ impl StepCx {
         .await
     }
 
-    /// The RPO a recovery point at `point` implies: the drill's start minus `point`, in whole
-    /// seconds (never negative).
+    /// The RPO a recovery point at `point` implies: the declared disaster time (else the
+    /// drill's start) minus `point`, in whole seconds (never negative).
     pub fn rpo_secs(&self, point: chrono::DateTime<chrono::Utc>) -> String {
-        (self.scope.started_at - point)
+        (self.scope.disaster_at.unwrap_or(self.scope.started_at) - point)
             .num_seconds()
             .max(0)
             .to_string()

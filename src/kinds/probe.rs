@@ -335,6 +335,12 @@ pub struct Sql {
     /// Use TLS (default true).
     #[serde(default = "yes")]
     pub tls: bool,
+    /// Verify the server's certificate and name (default true): against `ca_file` when given
+    /// (for RDS, its CA bundle), else the system's roots.
+    #[serde(default = "yes")]
+    pub tls_verify: bool,
+    /// A PEM file of the certificate authorities to trust (relative to the playbook).
+    pub ca_file: Option<Template>,
     /// How long one attempt may take (default 10s).
     #[serde(default = "ten_seconds")]
     pub attempt_timeout: Duration,
@@ -383,6 +389,17 @@ impl Kind for Sql {
                 &["query"],
                 "the query is empty",
                 "write a query, like `select 1`",
+            );
+        }
+        if !self.tls && (!self.tls_verify || self.ca_file.is_some()) {
+            cx.error(
+                &[if self.ca_file.is_some() {
+                    "ca_file"
+                } else {
+                    "tls_verify"
+                }],
+                "certificate settings need `tls: true`",
+                "remove them, or remove `tls: false`",
             );
         }
         check_attempt_timeout(cx, self.attempt_timeout);

@@ -3,6 +3,9 @@
 
 #![allow(dead_code)]
 
+pub mod db;
+pub mod mysql;
+pub mod postgres;
 pub mod sandbox;
 
 use std::ffi::OsString;
