@@ -401,13 +401,43 @@ fn report_formats_written_by_run_are_rendered_again_from_the_journal() {
 }
 
 #[test]
-fn report_without_a_journal_or_with_a_bad_format_is_a_usage_error() {
+fn report_without_a_journal_a_report_or_a_known_format_says_why() {
     let dir = tempfile::tempdir().expect("dir");
     Test::new()
         .env("FIREDRILL_STATE_DIR", dir.path().to_str().expect("utf-8"))
         .args(["report", "latest"])
         .code(exit::INVALID)
         .stderr_has("there is no journal")
+        .run();
+    // A run still running (or crashed) has no report; a newer firedrill's is refused.
+    let journal = firedrill::journal::Journal::open(dir.path()).expect("journal");
+    for id in ["20261126-000000-00000001", "20261126-000000-00000002"] {
+        journal
+            .begin_run(&firedrill::journal::NewRun {
+                id,
+                ..firedrill::journal::NewRun::default()
+            })
+            .expect("a run");
+    }
+    journal
+        .finish_run(
+            "20261126-000000-00000002",
+            "passed",
+            r#"{"format_version": 2, "run_id": "20261126-000000-00000002"}"#,
+        )
+        .expect("finished by a newer firedrill");
+    drop(journal);
+    Test::new()
+        .env("FIREDRILL_STATE_DIR", dir.path().to_str().expect("utf-8"))
+        .args(["report", "20261126-000000-00000001"])
+        .code(exit::INVALID)
+        .stderr_has("has no report: its state is `running`")
+        .run();
+    Test::new()
+        .env("FIREDRILL_STATE_DIR", dir.path().to_str().expect("utf-8"))
+        .args(["report", "20261126-000000-00000002", "--format", "markdown"])
+        .code(exit::INTERNAL)
+        .stderr_has("format version 2; this firedrill reads up to 1: upgrade firedrill")
         .run();
     Test::new()
         .args(["report", "latest", "--format", "pdf"])

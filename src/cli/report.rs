@@ -51,7 +51,9 @@ pub enum ReportError {
         dir: PathBuf,
     },
     /// The run has no report (it is running, it crashed, or the guard refused it).
-    #[error("run `{run}` has no report: it is {state} (a report is written when a drill finishes)")]
+    #[error(
+        "run `{run}` has no report: its state is `{state}` (a report is written when a drill finishes)"
+    )]
     NoReport {
         /// The run.
         run: String,

@@ -188,10 +188,11 @@ pub fn render(r: &Report) -> String {
     );
 
     // The steps.
+    let on_path = super::critical(r);
     for (i, s) in order.iter().enumerate() {
         #[allow(clippy::cast_precision_loss)]
         let y = TOP + i as f64 * ROW_H;
-        let critical = r.critical_path.contains(&s.id);
+        let critical = on_path.contains(s.id.as_str());
         let _ = writeln!(
             out,
             r##"<text x="8" y="{:.1}" fill="#0f172a" font-weight="{}">{}</text><text x="8" y="{:.1}" fill="#64748b" font-size="10">{}</text>"##,

@@ -204,8 +204,9 @@ fn steps_section(o: &mut String, r: &Report) {
         o,
         r#"<table><thead><tr><th>step</th><th>kind</th><th>state</th><th class="num">start</th><th class="num">duration</th><th class="num">attempts</th><th>milestone</th></tr></thead><tbody>"#
     );
+    let on_path = super::critical(r);
     for s in &r.steps {
-        let critical = r.critical_path.contains(&s.id);
+        let critical = on_path.contains(s.id.as_str());
         let text = state_text(&s.state);
         let (reason, earlier): (Option<&str>, &[String]) = match &s.state {
             StepState::Failed { reason } => (

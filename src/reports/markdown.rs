@@ -118,8 +118,9 @@ pub fn render(r: &Report) -> String {
         w,
         "| step | kind | state | start | duration | attempts | milestone | notes |\n| --- | --- | --- | ---: | ---: | ---: | --- | --- |"
     );
+    let on_path = super::critical(r);
     for s in &r.steps {
-        let star = if r.critical_path.contains(&s.id) {
+        let star = if on_path.contains(s.id.as_str()) {
             " ★"
         } else {
             ""

@@ -15,6 +15,7 @@ pub mod html;
 pub mod junit;
 pub mod markdown;
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, FixedOffset};
@@ -111,6 +112,11 @@ pub fn render(report: &Report, format: Format) -> String {
         Format::Markdown => markdown::render(report),
         Format::Html => html::render(report),
     }
+}
+
+/// The steps on the run's critical path, for lookups while rendering every step.
+pub fn critical(r: &Report) -> HashSet<&str> {
+    r.critical_path.iter().map(String::as_str).collect()
 }
 
 /// A target and what was measured against it.
