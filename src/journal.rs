@@ -177,7 +177,7 @@ pub struct RunRecord {
 }
 
 /// A resource a run created or meant to create.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ResourceRecord {
     /// The journal's id of the row.
     pub id: i64,
@@ -197,6 +197,14 @@ pub struct ResourceRecord {
     pub status: ResourceStatus,
     /// Why it failed, or other notes.
     pub detail: String,
+    /// When its create call was about to be made (RFC 3339): the intent is journaled just
+    /// before the call. None only in reports of an older firedrill.
+    #[serde(default)]
+    pub intended_at: Option<String>,
+    /// When its status last changed (RFC 3339): for a deleted resource, when it was found
+    /// gone. None only in reports of an older firedrill.
+    #[serde(default)]
+    pub updated_at: Option<String>,
 }
 
 /// A new run. The default is a run of no playbook, torn down `always`, with no graph.
@@ -513,7 +521,7 @@ impl Journal {
         let mut stmt = self
             .conn
             .prepare(
-                "SELECT id, run_id, step, kind, token, region, resource_id, status, detail
+                "SELECT id, run_id, step, kind, token, region, resource_id, status, detail, intended_at, updated_at
                  FROM resources WHERE run_id = ?1 ORDER BY id",
             )
             .map_err(self.fail())?;
@@ -529,6 +537,8 @@ impl Journal {
                     resource_id: r.get(6)?,
                     status: ResourceStatus::parse(&r.get::<_, String>(7)?),
                     detail: r.get(8)?,
+                    intended_at: r.get(9)?,
+                    updated_at: r.get(10)?,
                 })
             })
             .map_err(self.fail())?;
@@ -545,6 +555,21 @@ impl Journal {
             )
             .optional()
             .map_err(self.fail())
+    }
+
+    /// The report a finished run stored (`finish_run`), if it has one: none for a run still
+    /// running, crashed, or refused by the guard.
+    pub fn report(&self, run_id: &str) -> Result<Option<String>, JournalError> {
+        let report: Option<Option<String>> = self
+            .conn
+            .query_row(
+                "SELECT report FROM runs WHERE id = ?1",
+                params![run_id],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(self.fail())?;
+        Ok(report.flatten().filter(|r| !r.trim().is_empty()))
     }
 
     /// Every run, newest first.
@@ -739,6 +764,12 @@ mod tests {
             .expect("deleted");
         let seen = other.resources("r1").expect("resources");
         assert_eq!(seen[0].status, ResourceStatus::Deleted);
+        // When it was intended and when it was found deleted: the teardown record's times.
+        let (intended, updated) = (
+            seen[0].intended_at.clone().expect("intended at"),
+            seen[0].updated_at.clone().expect("updated at"),
+        );
+        assert!(intended <= updated, "{intended} <= {updated}");
         assert!(other.unfinished_teardowns().expect("unfinished").is_empty());
     }
 
@@ -772,6 +803,15 @@ mod tests {
         assert_eq!(runs.len(), 2);
         assert_eq!(runs[1].state, "passed");
         assert!(runs[1].finished_at.is_some());
+        assert_eq!(
+            journal.report("20260101-000000-aaaaaaaa").expect("report"),
+            Some("{}".into())
+        );
+        assert_eq!(
+            journal.report("20260102-000000-bbbbbbbb").expect("report"),
+            None,
+            "still running: no report"
+        );
     }
 
     #[test]

@@ -292,3 +292,204 @@ fn the_readme_documents_every_exit_code_and_subcommand() {
         );
     }
 }
+
+/// A drill of `run` and `wait` steps (no AWS call) with targets and a milestone.
+const REPORT_DRILL: &str = r#"version: 1
+name: report-drill
+sandbox: { accounts: ["123456789012"] }
+targets: { rto: 1m, milestones: { data: 1m } }
+steps:
+  restore:
+    uses: run
+    with: { command: "echo 'restored <all> & more'" }
+    milestone: data
+  warm:
+    uses: wait
+    with: { duration: 100ms }
+  check:
+    uses: run
+    needs: [restore, warm]
+    with: { command: "true" }
+    milestone: recovered
+"#;
+
+#[test]
+fn report_formats_written_by_run_are_rendered_again_from_the_journal() {
+    let dir = tempfile::tempdir().expect("dir");
+    let playbook = write_drill(dir.path(), REPORT_DRILL);
+    let state = dir.path().join("state");
+    let reports = dir.path().join("reports");
+    let out = Test::new()
+        .env("FIREDRILL_STATE_DIR", state.to_str().expect("utf-8"))
+        .args([
+            "run",
+            playbook.to_str().expect("utf-8"),
+            "--report",
+            "json,junit,markdown,html",
+            "--report-dir",
+            reports.to_str().expect("utf-8"),
+        ])
+        .stdout_has("PASSED")
+        .run();
+    for name in [
+        "report.json",
+        "report.junit.xml",
+        "report.md",
+        "report.html",
+    ] {
+        assert!(
+            out.stdout
+                .contains(&format!("report: {}", reports.join(name).display())),
+            "{}",
+            out.stdout
+        );
+    }
+    let run_id = out
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("drill "))
+        .and_then(|l| l.split_whitespace().next())
+        .expect("the summary names the run")
+        .to_owned();
+    let read = |name: &str| std::fs::read_to_string(reports.join(name)).expect(name);
+
+    // The same bytes, rendered again from the journal.
+    for (format, name) in [
+        ("markdown", "report.md"),
+        ("junit", "report.junit.xml"),
+        ("html", "report.html"),
+        ("json", "report.json"),
+    ] {
+        let again = Test::new()
+            .env("FIREDRILL_STATE_DIR", state.to_str().expect("utf-8"))
+            .args(["report", &run_id, "--format", format])
+            .run();
+        assert_eq!(again.stdout, read(name), "{format}");
+    }
+    let md = read("report.md");
+    assert!(md.contains("# Drill `report-drill`: PASSED"), "{md}");
+    assert!(
+        md.contains("| RTO | drill start to the recovered milestone | 1m00.0s |"),
+        "{md}"
+    );
+    assert!(md.contains("Critical path (★): "), "{md}");
+    assert!(
+        read("report.junit.xml")
+            .contains(r#"<testcase classname="report-drill.steps" name="restore""#)
+    );
+    assert!(read("report.html").contains("<svg"));
+
+    // `latest`, and `--output`.
+    let file = dir.path().join("latest.md");
+    Test::new()
+        .env("FIREDRILL_STATE_DIR", state.to_str().expect("utf-8"))
+        .args(["report", "latest", "--format", "markdown", "--output"])
+        .args([file.to_str().expect("utf-8")])
+        .stderr_has(&run_id)
+        .run();
+    assert_eq!(std::fs::read_to_string(&file).expect("written"), md);
+
+    // An unknown run: exit 2, with the recent runs listed.
+    Test::new()
+        .env("FIREDRILL_STATE_DIR", state.to_str().expect("utf-8"))
+        .args(["report", "20991231-000000-00000000"])
+        .code(exit::INVALID)
+        .stderr_has("the journal has no run `20991231-000000-00000000`")
+        .stderr_has("recent runs (newest first)")
+        .stderr_has(&run_id)
+        .run();
+}
+
+#[test]
+fn report_without_a_journal_a_report_or_a_known_format_says_why() {
+    let dir = tempfile::tempdir().expect("dir");
+    Test::new()
+        .env("FIREDRILL_STATE_DIR", dir.path().to_str().expect("utf-8"))
+        .args(["report", "latest"])
+        .code(exit::INVALID)
+        .stderr_has("there is no journal")
+        .run();
+    // A run still running (or crashed) has no report; a newer firedrill's is refused.
+    let journal = firedrill::journal::Journal::open(dir.path()).expect("journal");
+    for id in ["20261126-000000-00000001", "20261126-000000-00000002"] {
+        journal
+            .begin_run(&firedrill::journal::NewRun {
+                id,
+                ..firedrill::journal::NewRun::default()
+            })
+            .expect("a run");
+    }
+    journal
+        .finish_run(
+            "20261126-000000-00000002",
+            "passed",
+            r#"{"format_version": 2, "run_id": "20261126-000000-00000002"}"#,
+        )
+        .expect("finished by a newer firedrill");
+    drop(journal);
+    Test::new()
+        .env("FIREDRILL_STATE_DIR", dir.path().to_str().expect("utf-8"))
+        .args(["report", "20261126-000000-00000001"])
+        .code(exit::INVALID)
+        .stderr_has("has no report: its state is `running`")
+        .run();
+    Test::new()
+        .env("FIREDRILL_STATE_DIR", dir.path().to_str().expect("utf-8"))
+        .args(["report", "20261126-000000-00000002", "--format", "markdown"])
+        .code(exit::INTERNAL)
+        .stderr_has("format version 2; this firedrill reads up to 1: upgrade firedrill")
+        .run();
+    Test::new()
+        .args(["report", "latest", "--format", "pdf"])
+        .code(exit::INVALID)
+        .run();
+    Test::new()
+        .args([
+            "run",
+            "examples/quickstart/playbook.yaml",
+            "--report",
+            "json,pdf",
+        ])
+        .code(exit::INVALID)
+        .stderr_has("`pdf` is not a report format")
+        .run();
+}
+
+#[test]
+fn report_dir_alone_writes_the_json_report_and_a_file_path_still_works() {
+    let dir = tempfile::tempdir().expect("dir");
+    let playbook = write_drill(dir.path(), REPORT_DRILL);
+    let state = dir.path().join("state");
+    let reports = dir.path().join("out/nested");
+    let file = dir.path().join("copy.json");
+    Test::new()
+        .env("FIREDRILL_STATE_DIR", state.to_str().expect("utf-8"))
+        .args([
+            "run",
+            playbook.to_str().expect("utf-8"),
+            "--report-dir",
+            reports.to_str().expect("utf-8"),
+            "--report",
+            file.to_str().expect("utf-8"),
+        ])
+        .run();
+    let names: Vec<String> = std::fs::read_dir(&reports)
+        .expect("the directory was made")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, ["report.json"]);
+    let a: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(reports.join("report.json")).expect("json"))
+            .expect("parses");
+    let b: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).expect("json")).expect("parses");
+    assert_eq!(a, b);
+    assert_eq!(a["state"], "passed");
+    assert_eq!(a["critical_path"][1], "check", "{a}");
+}
+
+fn write_drill(dir: &std::path::Path, yaml: &str) -> std::path::PathBuf {
+    let path = dir.join("drill.yaml");
+    std::fs::write(&path, yaml).expect("write");
+    path
+}

@@ -1,6 +1,7 @@
-//! The command line: `validate`, `plan`, `run`, `teardown`, `schema` and `sandbox`. Every command returns one of
+//! The command line: `validate`, `plan`, `run`, `teardown`, `report`, `schema` and `sandbox`. Every command returns one of
 //! the documented [`crate::exit`] codes.
 
+mod report;
 mod run;
 mod sandbox;
 
@@ -71,6 +72,8 @@ pub enum Command {
     Run(run::RunArgs),
     /// Finish the teardown of an interrupted or crashed run from its journal (idempotent).
     Teardown(run::TeardownArgs),
+    /// Render a stored run again, from the journal: JSON, JUnit XML, Markdown or HTML.
+    Report(report::ReportArgs),
     /// Print the JSON Schema of the playbook language (for editors).
     Schema,
     /// The local sandbox: an emulated AWS account on loopback (moto behind firedrill's
@@ -137,6 +140,7 @@ pub fn run(cli: &Cli) -> u8 {
         Command::Sandbox { command } => sandbox::run(command, &state_dir(cli), color),
         Command::Run(args) => run::run(args, &state_dir(cli), color),
         Command::Teardown(args) => run::teardown_cmd(args, &state_dir(cli)),
+        Command::Report(args) => report::run(args, &state_dir(cli)),
     }
 }
 

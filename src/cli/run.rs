@@ -24,6 +24,7 @@ use crate::exit;
 use crate::guard;
 use crate::journal::{self, Journal, NewRun, ResourceStatus, RunRecord};
 use crate::playbook;
+use crate::reports::Format;
 
 /// Where a drill runs.
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
@@ -66,9 +67,58 @@ pub struct RunArgs {
     /// from it instead of from the drill's start (data newer than it is not a loss).
     #[arg(long, value_parser = parse_disaster_time)]
     pub disaster_time: Option<chrono::DateTime<chrono::Utc>>,
-    /// Also write the JSON run report here (it is always kept in the state directory).
-    #[arg(long)]
-    pub report: Option<PathBuf>,
+    /// Reports to write at the end: a list of formats (`json,junit,markdown,html`), written
+    /// into `--report-dir`; or a file (a path with a `/` or a `.`) to write the JSON report to.
+    /// Repeatable. The JSON report is always kept in the state directory too.
+    #[arg(long, value_name = "FORMATS|FILE", value_parser = parse_report)]
+    pub report: Vec<ReportRequest>,
+    /// Where `--report FORMATS` writes its files (`report.json`, `report.junit.xml`,
+    /// `report.md`, `report.html`) [default: the run's directory in the state directory].
+    /// Alone, it writes the JSON report there.
+    #[arg(long, value_name = "DIR")]
+    pub report_dir: Option<PathBuf>,
+}
+
+/// What one `--report` asks for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ReportRequest {
+    /// These formats, into the report directory.
+    Formats(Vec<Format>),
+    /// The JSON report, to this file.
+    File(PathBuf),
+}
+
+/// `--report json,html` is a list of formats; `--report out/report.json` a file.
+fn parse_report(value: &str) -> Result<ReportRequest, String> {
+    match Format::parse_list(value) {
+        Ok(formats) if !formats.is_empty() => Ok(ReportRequest::Formats(formats)),
+        _ if value.contains(['/', '.']) => Ok(ReportRequest::File(PathBuf::from(value))),
+        Ok(_) => Err("name at least one format: json, junit, markdown, html".into()),
+        Err(e) => Err(format!(
+            "{e}; to write the JSON report to a file, give a path with a `/` or a `.`"
+        )),
+    }
+}
+
+impl RunArgs {
+    /// The formats `--report` and `--report-dir` ask for, in [`crate::reports::FORMATS`] order.
+    fn report_formats(&self) -> Vec<Format> {
+        let mut formats: Vec<Format> = self
+            .report
+            .iter()
+            .filter_map(|r| match r {
+                ReportRequest::Formats(f) => Some(f.iter().copied()),
+                ReportRequest::File(_) => None,
+            })
+            .flatten()
+            .collect();
+        if formats.is_empty() && self.report_dir.is_some() {
+            formats.push(Format::Json);
+        }
+        formats.sort_unstable();
+        formats.dedup();
+        formats
+    }
 }
 
 /// `--disaster-time`: an RFC 3339 time, not in the future.
@@ -218,6 +268,16 @@ pub fn run(args: &RunArgs, state_dir: &Path, color: bool) -> u8 {
 
     // Refuse up front what this version cannot execute, rather than fail mid-drill.
     let ssm = ssm_parameters(&file.text);
+    // A report directory that cannot be made is found out before the drill, not after it.
+    if let Some(dir) = &args.report_dir
+        && let Err(e) = std::fs::create_dir_all(dir)
+    {
+        eprint(&format!(
+            "error: cannot create the report directory {}: {e}\n",
+            dir.display()
+        ));
+        return exit::INVALID;
+    }
 
     let rt = runtime();
     let code = rt.block_on(run_async(args, state_dir, color, playbook, ssm));
@@ -495,19 +555,41 @@ fn finish(args: &RunArgs, state_dir: &Path, report: &Report, format: LogFormat) 
     if let Err(e) = std::fs::write(&kept, &json) {
         eprint(&format!("warning: cannot write {}: {e}\n", kept.display()));
     }
-    if let Some(path) = &args.report
-        && let Err(e) = std::fs::write(path, &json)
-    {
-        eprint(&format!(
-            "error: cannot write the report to {}: {e}\n",
-            path.display()
-        ));
+    let mut written = Vec::new();
+    for request in &args.report {
+        if let ReportRequest::File(path) = request {
+            match std::fs::write(path, &json) {
+                Ok(()) => written.push(path.clone()),
+                Err(e) => eprint(&format!(
+                    "error: cannot write the report to {}: {e}\n",
+                    path.display()
+                )),
+            }
+        }
     }
-    let summary = format!(
+    let report_dir = args.report_dir.clone().unwrap_or_else(|| dir.clone());
+    for format in args.report_formats() {
+        let path = format.path_in(&report_dir);
+        if path == kept {
+            continue;
+        }
+        match std::fs::write(&path, crate::reports::render(report, format)) {
+            Ok(()) => written.push(path),
+            Err(e) => eprint(&format!(
+                "error: cannot write the {} report to {}: {e}\n",
+                format.name(),
+                path.display()
+            )),
+        }
+    }
+    let mut summary = format!(
         "{}  report: {}\n",
         report::render_summary(report),
         kept.display()
     );
+    for path in written {
+        summary.push_str(&format!("  report: {}\n", path.display()));
+    }
     if format == LogFormat::Json {
         eprint(&summary);
     } else {

@@ -444,6 +444,7 @@ pub async fn run(
     let mut teardown_state = "not-needed".to_owned();
     let mut kept = None;
     let mut left: Vec<LeftReport> = Vec::new();
+    let mut teardown_span = None;
     let mut teardown_abandoned = abandoned;
     let mut interrupted_in_teardown = false;
     if abandoned {
@@ -497,6 +498,7 @@ pub async fn run(
             kept = Some(reason);
         } else {
             let graph = teardown::graph_of(&playbook);
+            let teardown_start = Instant::now();
             // Teardown events are shown as they happen: a long teardown is never silent.
             let outcome = teardown::run(
                 shared.clients.as_ref(),
@@ -511,6 +513,7 @@ pub async fn run(
                 &mut |what| run.emit(what),
             )
             .await;
+            teardown_span = Some((teardown_start, Instant::now()));
             teardown_state = outcome.state.name().into();
             teardown_abandoned = outcome.state == teardown::State::Abandoned;
             interrupted_in_teardown = outcome.interrupted;
@@ -575,6 +578,8 @@ pub async fn run(
             state: teardown_state,
             kept,
             left,
+            started_secs: teardown_span.map(|(a, _)| secs(run.clock.elapsed(a))),
+            duration_secs: teardown_span.map(|(a, b)| secs(b - a)),
         },
         end,
     );
@@ -774,9 +779,35 @@ fn build_report(
         disaster_at: run.disaster_at.map(rfc3339),
         milestones,
         steps,
+        critical_path: critical_path(playbook, &run.runs),
         resources,
         teardown,
     }
+}
+
+/// The chain of steps that decided when the run's last step finished: that step, then the
+/// dependency of each that finished last, back to a step with none. Measured, not planned:
+/// a step that took longer than its estimate moves the path.
+fn critical_path(playbook: &Playbook, runs: &[StepRun]) -> Vec<String> {
+    let finished = |i: usize| runs[i].started.and(runs[i].finished);
+    let latest = |candidates: &mut dyn Iterator<Item = usize>| {
+        candidates
+            .filter_map(|i| finished(i).map(|f| (i, f)))
+            // The first in file order among equals.
+            .fold(None, |best: Option<(usize, Instant)>, (i, f)| match best {
+                Some((_, bf)) if bf >= f => best,
+                _ => Some((i, f)),
+            })
+            .map(|(i, _)| i)
+    };
+    let mut path = Vec::new();
+    let mut at = latest(&mut (0..runs.len()));
+    while let Some(i) = at {
+        path.push(playbook.steps[i].id.clone());
+        at = latest(&mut playbook.dag.deps(i).iter().copied());
+    }
+    path.reverse();
+    path
 }
 
 async fn sleep_until_opt(deadline: Option<Instant>) {

@@ -1,10 +1,13 @@
 //! The run report: the versioned JSON document a run leaves behind (in its directory and in
 //! the journal), which `firedrill report` and `history` build on, and the summary printed at
 //! the end of a run.
+//!
+//! Reports are read back from the journal to be rendered again ([`crate::reports`]), so every
+//! field added within a version has a default: a report written by an older firedrill parses.
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::board::StepState;
 use crate::journal::ResourceRecord;
@@ -13,7 +16,7 @@ use crate::journal::ResourceRecord;
 pub const FORMAT_VERSION: u32 = 1;
 
 /// How a run ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum RunState {
     /// Every step succeeded and every target was met.
@@ -39,7 +42,7 @@ impl RunState {
 }
 
 /// The whole report.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Report {
     /// [`FORMAT_VERSION`].
     pub format_version: u32,
@@ -74,6 +77,11 @@ pub struct Report {
     pub milestones: Vec<MilestoneReport>,
     /// Every step, in file order.
     pub steps: Vec<StepReport>,
+    /// The run's critical path: the chain of steps that decided when its last step finished
+    /// (that step, the dependency of it that finished last, and so on back to the start), first
+    /// step first. Empty when no step ran.
+    #[serde(default)]
+    pub critical_path: Vec<String>,
     /// What the run created, and what became of it.
     pub resources: Vec<ResourceRecord>,
     /// The teardown.
@@ -81,7 +89,7 @@ pub struct Report {
 }
 
 /// The playbook of a run.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct PlaybookInfo {
     /// Its name.
     pub name: String,
@@ -92,7 +100,7 @@ pub struct PlaybookInfo {
 }
 
 /// A target and what was measured.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Measure {
     /// The target, in seconds.
     pub target_secs: Option<f64>,
@@ -103,7 +111,7 @@ pub struct Measure {
 }
 
 /// A milestone.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct MilestoneReport {
     /// Its name.
     pub name: String,
@@ -118,7 +126,7 @@ pub struct MilestoneReport {
 }
 
 /// A step.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct StepReport {
     /// Its id.
     pub id: String,
@@ -146,7 +154,7 @@ pub struct StepReport {
 }
 
 /// The teardown of a run.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct TeardownReport {
     /// The playbook's policy.
     pub policy: String,
@@ -156,10 +164,17 @@ pub struct TeardownReport {
     pub kept: Option<String>,
     /// What is left behind, and why.
     pub left: Vec<LeftReport>,
+    /// When the teardown started, in seconds since the drill started (none when there was
+    /// nothing to tear down, or it was not attempted).
+    #[serde(default)]
+    pub started_secs: Option<f64>,
+    /// How long the teardown took.
+    #[serde(default)]
+    pub duration_secs: Option<f64>,
 }
 
 /// A resource left behind.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct LeftReport {
     /// The step that created it.
     pub step: String,
@@ -176,9 +191,16 @@ impl Report {
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).expect("reports serialize")
     }
+
+    /// Reads a report back (from the journal or a `report.json`). A report of an older
+    /// firedrill of the same format version parses: fields are only added, with defaults.
+    pub fn from_json(text: &str) -> Result<Self, serde_json::Error> {
+        serde_json::from_str(text)
+    }
 }
 
-fn human(secs: f64) -> String {
+/// A duration for people: `0.250s`, `1m15.3s`, `1h02m05s`.
+pub fn human(secs: f64) -> String {
     // Whole milliseconds: the value is non-negative and far below u64::MAX.
     #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
     let ms = (secs * 1000.0).round() as u64;
@@ -378,6 +400,7 @@ mod tests {
                 ),
                 step("app", StepState::Cancelled, &[]),
             ],
+            critical_path: vec!["network".into(), "db".into()],
             resources: Vec::new(),
             teardown,
         }
@@ -395,6 +418,8 @@ mod tests {
                 id: "i-0abc".into(),
                 reason: "deleting it failed 5 times: UnauthorizedOperation".into(),
             }],
+            started_secs: Some(1990.0),
+            duration_secs: Some(243.5),
         };
         insta::assert_snapshot!(render_summary(&report(RunState::Failed, left)), @r"
         drill 20261125-101500-1a2b3c4d of `checkout`: FAILED in 37m13.5s
@@ -417,6 +442,8 @@ mod tests {
                 "the drill failed and the policy is `on-success`: kept for investigation".into(),
             ),
             left: Vec::new(),
+            started_secs: None,
+            duration_secs: None,
         };
         let text = render_summary(&report(RunState::Failed, kept));
         assert!(text.ends_with("teardown: kept (the drill failed and the policy is `on-success`: kept for investigation); `firedrill teardown 20261125-101500-1a2b3c4d` deletes them\n"), "{text}");

@@ -302,6 +302,8 @@ fn placeholder(run_id: &str) -> ResourceRecord {
         resource_id: None,
         status: ResourceStatus::Failed,
         detail: String::new(),
+        intended_at: None,
+        updated_at: None,
     }
 }
 
@@ -511,6 +513,8 @@ mod tests {
             resource_id: None,
             status: ResourceStatus::Created,
             detail: String::new(),
+            intended_at: None,
+            updated_at: None,
         }
     }
 

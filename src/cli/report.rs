@@ -1,0 +1,236 @@
+//! `firedrill report RUN`: renders a stored run again, from the report its `firedrill run`
+//! kept in the journal, as JSON, JUnit XML, Markdown or HTML; and the writing of the reports
+//! `firedrill run --report` asks for.
+
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+
+use super::{eprint, print};
+use crate::engine::report::{FORMAT_VERSION, Report};
+use crate::exit;
+use crate::journal::{Journal, JournalError, RunRecord};
+use crate::reports::{self, Format};
+
+/// `firedrill report`.
+#[derive(Args, Debug)]
+pub struct ReportArgs {
+    /// The run id (`firedrill run` prints it), or `latest` for the newest run with a report.
+    pub run: String,
+    /// What to render.
+    #[arg(long, value_enum, default_value_t = Format::Json)]
+    pub format: Format,
+    /// Write it to this file instead of standard output.
+    #[arg(long, short)]
+    pub output: Option<PathBuf>,
+}
+
+/// Why a stored report cannot be rendered.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    /// There is no journal, so no run.
+    #[error("there is no journal in {dir}, so no run `{run}`")]
+    NoJournal {
+        /// The state directory.
+        dir: PathBuf,
+        /// The run asked for.
+        run: String,
+    },
+    /// The journal has no such run.
+    #[error("the journal has no run `{run}`\n  = {recent}")]
+    UnknownRun {
+        /// The run asked for.
+        run: String,
+        /// The recent runs, or a suggestion.
+        recent: String,
+    },
+    /// `latest` with no finished run.
+    #[error("the journal in {dir} has no finished run with a report")]
+    NoRuns {
+        /// The state directory.
+        dir: PathBuf,
+    },
+    /// The run has no report (it is running, it crashed, or the guard refused it).
+    #[error(
+        "run `{run}` has no report: its state is `{state}` (a report is written when a drill finishes)"
+    )]
+    NoReport {
+        /// The run.
+        run: String,
+        /// Its state.
+        state: String,
+    },
+    /// The report was written by a newer firedrill.
+    #[error(
+        "the report of run `{run}` has format version {found}; this firedrill reads up to {FORMAT_VERSION}: upgrade firedrill"
+    )]
+    TooNew {
+        /// The run.
+        run: String,
+        /// Its version.
+        found: u64,
+    },
+    /// The stored report does not parse.
+    #[error("the stored report of run `{run}` does not parse: {source}")]
+    Unreadable {
+        /// The run.
+        run: String,
+        /// Why.
+        source: serde_json::Error,
+    },
+    /// The journal failed.
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+    /// The output cannot be written.
+    #[error("cannot write {path}: {source}")]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+impl ReportError {
+    /// The exit code: a run that cannot be found or has no report is a usage error.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            ReportError::NoJournal { .. }
+            | ReportError::UnknownRun { .. }
+            | ReportError::NoRuns { .. }
+            | ReportError::NoReport { .. } => exit::INVALID,
+            ReportError::TooNew { .. }
+            | ReportError::Unreadable { .. }
+            | ReportError::Journal(_)
+            | ReportError::Write { .. } => exit::INTERNAL,
+        }
+    }
+}
+
+/// How many recent runs an unknown run id's error lists.
+const RECENT: usize = 10;
+
+fn recent_runs(run: &str, runs: &[RunRecord]) -> String {
+    if runs.is_empty() {
+        return "hint: the journal has no runs yet".into();
+    }
+    let mut out = String::new();
+    if let Some(best) = crate::suggest::did_you_mean(run, runs.iter().map(|r| r.id.as_str())) {
+        out.push_str(&format!("hint: did you mean `{best}`?\n  = "));
+    }
+    out.push_str("recent runs (newest first):");
+    for r in runs.iter().take(RECENT) {
+        out.push_str(&format!("\n      {}  {:<13} {}", r.id, r.state, r.playbook));
+    }
+    if runs.len() > RECENT {
+        out.push_str(&format!("\n      ... and {} more", runs.len() - RECENT));
+    }
+    out
+}
+
+/// The stored report of `run` (`latest`: the newest run that has one), as the JSON text the
+/// run wrote and parsed.
+pub fn load(state_dir: &Path, run: &str) -> Result<(String, Report), ReportError> {
+    if !Journal::file(state_dir).exists() {
+        return Err(ReportError::NoJournal {
+            dir: state_dir.to_path_buf(),
+            run: run.to_owned(),
+        });
+    }
+    let journal = Journal::open(state_dir)?;
+    let record = if run == "latest" {
+        journal
+            .runs()?
+            .into_iter()
+            .find(|r| journal.report(&r.id).ok().flatten().is_some())
+            .ok_or_else(|| ReportError::NoRuns {
+                dir: state_dir.to_path_buf(),
+            })?
+    } else {
+        match journal.run(run)? {
+            Some(r) => r,
+            None => {
+                return Err(ReportError::UnknownRun {
+                    run: run.to_owned(),
+                    recent: recent_runs(run, &journal.runs()?),
+                });
+            }
+        }
+    };
+    let text = journal
+        .report(&record.id)?
+        .ok_or_else(|| ReportError::NoReport {
+            run: record.id.clone(),
+            state: record.state.clone(),
+        })?;
+    parse(&record.id, text)
+}
+
+/// Parses a stored report, refusing one of a newer format version with a clear error.
+fn parse(run: &str, text: String) -> Result<(String, Report), ReportError> {
+    let version = serde_json::from_str::<serde_json::Value>(&text)
+        .ok()
+        .and_then(|v| v.get("format_version")?.as_u64());
+    if let Some(found) = version.filter(|v| *v > u64::from(FORMAT_VERSION)) {
+        return Err(ReportError::TooNew {
+            run: run.to_owned(),
+            found,
+        });
+    }
+    match Report::from_json(&text) {
+        Ok(report) => Ok((text, report)),
+        Err(source) => Err(ReportError::Unreadable {
+            run: run.to_owned(),
+            source,
+        }),
+    }
+}
+
+/// Renders a stored report. JSON is the stored document itself, byte for byte (fields a
+/// newer firedrill of the same version added are kept).
+pub fn render_stored(text: &str, report: &Report, format: Format) -> String {
+    match format {
+        Format::Json => {
+            let mut json = text.to_owned();
+            if !json.ends_with('\n') {
+                json.push('\n');
+            }
+            json
+        }
+        other => reports::render(report, other),
+    }
+}
+
+fn write(path: &Path, text: &str) -> Result<(), ReportError> {
+    std::fs::write(path, text).map_err(|source| ReportError::Write {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Runs `firedrill report`.
+pub fn run(args: &ReportArgs, state_dir: &Path) -> u8 {
+    let result = load(state_dir, &args.run).and_then(|(text, report)| {
+        let out = render_stored(&text, &report, args.format);
+        match &args.output {
+            Some(path) => {
+                write(path, &out)?;
+                eprint(&format!(
+                    "wrote the {} report of run {} to {}\n",
+                    args.format.name(),
+                    report.run_id,
+                    path.display()
+                ));
+            }
+            None => print(&out),
+        }
+        Ok(())
+    });
+    match result {
+        Ok(()) => exit::OK,
+        Err(e) => {
+            eprint(&format!("error: {e}\n"));
+            e.exit_code()
+        }
+    }
+}
