@@ -82,6 +82,68 @@ fn normalized(value: &str, record_type: RecordType) -> String {
     }
 }
 
+/// A and AAAA values of `name` through the system resolver.
+async fn system_resolver(name: &str, record_type: RecordType) -> Result<Vec<String>, StepError> {
+    if !matches!(record_type, RecordType::A | RecordType::AAAA) {
+        return Err(StepError::failed(format!(
+            "the system resolver answers A and AAAA lookups here, not {record_type:?}: give \
+             `server:` to ask a name server for it, or use `via: route53`"
+        )));
+    }
+    let v6 = record_type == RecordType::AAAA;
+    match tokio::net::lookup_host((name, 0)).await {
+        Ok(addrs) => Ok(addrs
+            .map(|a| a.ip())
+            .filter(|ip| ip.is_ipv6() == v6)
+            .map(|ip| ip.to_string())
+            .collect()),
+        Err(e) => Err(StepError::failed(format!("{name} does not resolve: {e}"))),
+    }
+}
+
+/// The values of `name`'s `record_type` records as the name server at `server`
+/// (`address[:port]`, port 53 by default) answers: one query over UDP (TCP when the answer is
+/// truncated), no cache, no search domains; the step's `retry` does the retrying.
+async fn ask(server: &str, name: &str, record_type: RecordType) -> Result<Vec<String>, StepError> {
+    use hickory_resolver::config::{NameServerConfig, ResolverConfig};
+    use hickory_resolver::net::runtime::TokioRuntimeProvider;
+
+    let addr = server
+        .parse::<std::net::SocketAddr>()
+        .or_else(|_| server.parse::<std::net::IpAddr>().map(|ip| (ip, 53).into()))
+        .map_err(|_| StepError::failed(format!("the name server `{server}` is not an address")))?;
+    let mut ns = NameServerConfig::udp_and_tcp(addr.ip());
+    for connection in &mut ns.connections {
+        connection.port = addr.port();
+    }
+    let mut builder = hickory_resolver::Resolver::builder_with_config(
+        ResolverConfig::from_name_servers(vec![ns]),
+        TokioRuntimeProvider::default(),
+    );
+    let options = builder.options_mut();
+    options.cache_size = 0;
+    options.attempts = 1;
+    options.ndots = 0;
+    options.timeout = Duration::from_secs(5);
+    let resolver = builder
+        .build()
+        .map_err(|e| StepError::failed(format!("cannot ask {server}: {e}")))?;
+    let wanted: hickory_resolver::proto::rr::RecordType = format!("{record_type:?}")
+        .parse()
+        .map_err(|_| StepError::failed(format!("{record_type:?} cannot be asked for")))?;
+    let lookup = resolver.lookup(name, wanted).await.map_err(|e| {
+        StepError::failed(format!(
+            "{name} {record_type:?} does not resolve at {server}: {e}"
+        ))
+    })?;
+    Ok(lookup
+        .answers()
+        .iter()
+        .filter(|r| r.record_type() == wanted)
+        .map(|r| r.data.to_string())
+        .collect())
+}
+
 /// One attempt of a `probe.dns`.
 pub async fn dns(with: &Dns, cx: &StepCx, attempt: u32) -> Result<Outputs, StepError> {
     let name = cx.render(&with.name)?;
@@ -92,25 +154,9 @@ pub async fn dns(with: &Dns, cx: &StepCx, attempt: u32) -> Result<Outputs, StepE
         }
         DnsVia::Resolver => {
             if let Some(server) = &with.server {
-                return Err(StepError::failed(format!(
-                    "asking a given name server ({server}) is not supported by this version of \
-                     firedrill: drop `server:` to use the system resolver, or use `via: route53`"
-                )));
-            }
-            if !matches!(with.record_type, RecordType::A | RecordType::AAAA) {
-                return Err(StepError::failed(format!(
-                    "the system resolver answers A and AAAA lookups here, not {:?}: use `via: route53`",
-                    with.record_type
-                )));
-            }
-            let v6 = with.record_type == RecordType::AAAA;
-            match tokio::net::lookup_host((name.as_str(), 0)).await {
-                Ok(addrs) => addrs
-                    .map(|a| a.ip())
-                    .filter(|ip| ip.is_ipv6() == v6)
-                    .map(|ip| ip.to_string())
-                    .collect(),
-                Err(e) => return Err(StepError::failed(format!("{name} does not resolve: {e}"))),
+                ask(server, &name, with.record_type).await?
+            } else {
+                system_resolver(&name, with.record_type).await?
             }
         }
     };
@@ -264,10 +310,34 @@ type HttpClient = hyper_util::client::legacy::Client<
 >;
 
 /// An HTTP(S) client: certificates checked against the system's roots, unless `verify` is off.
-fn http_client(verify: bool) -> Result<HttpClient, StepError> {
+fn http_client(verify: bool, ca_file: Option<&std::path::Path>) -> Result<HttpClient, StepError> {
+    use rustls::pki_types::{CertificateDer, pem::PemObject};
+
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = hyper_rustls::HttpsConnectorBuilder::new();
-    let builder = if verify {
+    let builder = if let (true, Some(ca_file)) = (verify, ca_file) {
+        let unreadable = |e: &dyn std::fmt::Display| {
+            StepError::failed(format!(
+                "cannot read the CA file {}: {e}",
+                ca_file.display()
+            ))
+        };
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in CertificateDer::pem_file_iter(ca_file).map_err(|e| unreadable(&e))? {
+            roots
+                .add(cert.map_err(|e| unreadable(&e))?)
+                .map_err(|e| unreadable(&e))?;
+        }
+        if roots.is_empty() {
+            return Err(unreadable(&"it holds no certificate"));
+        }
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| StepError::failed(e.to_string()))?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        builder.with_tls_config(config)
+    } else if verify {
         builder
             .with_provider_and_native_roots(provider)
             .map_err(|e| StepError::failed(format!("cannot load the system's CA roots: {e}")))?
@@ -346,7 +416,12 @@ pub async fn http(with: &Http, cx: &StepCx, attempt: u32) -> Result<Outputs, Ste
                 .map_err(|e| StepError::failed(format!("`body_regex` is not valid: {e}")))
         })
         .transpose()?;
-    let client = http_client(with.tls_verify)?;
+    let ca_file = with
+        .ca_file
+        .as_ref()
+        .map(|f| cx.render(f).map(|f| cx.shared.base_dir.join(f)))
+        .transpose()?;
+    let client = http_client(with.tls_verify, ca_file.as_deref())?;
     let shown = cx.mask(&url);
     within(with.attempt_timeout.0, &shown, async {
         let response = tokio::select! {

@@ -64,9 +64,13 @@ pub struct Http {
     /// What a healthy answer looks like.
     #[serde(default)]
     pub expect: HttpExpect,
-    /// Verify TLS certificates (default true).
+    /// Verify TLS certificates (default true): against `ca_file` when given, else the
+    /// system's roots.
     #[serde(default = "yes")]
     pub tls_verify: bool,
+    /// A PEM file of the certificate authorities to trust instead of the system's (relative
+    /// to the playbook).
+    pub ca_file: Option<Template>,
     /// How long one attempt may take (default 10s).
     #[serde(default = "ten_seconds")]
     pub attempt_timeout: Duration,
@@ -102,6 +106,13 @@ impl Kind for Http {
     }
 
     fn check(&self, cx: &mut CheckCx<'_>) {
+        if !self.tls_verify && self.ca_file.is_some() {
+            cx.error(
+                &["ca_file"],
+                "`ca_file` is for verifying certificates, and `tls_verify: false` verifies none",
+                "remove one of them",
+            );
+        }
         if let Some(url) = self.url.as_literal()
             && !(url.starts_with("http://") || url.starts_with("https://"))
         {

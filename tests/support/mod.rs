@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod db;
+pub mod dns;
 pub mod mysql;
 pub mod postgres;
 pub mod sandbox;
