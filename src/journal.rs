@@ -281,6 +281,35 @@ impl Journal {
         Ok(journal)
     }
 
+    /// Opens the journal in `state_dir` for reading only, without creating or migrating
+    /// anything: `None` when there is no journal yet (or an empty one).
+    pub fn open_read_only(state_dir: &Path) -> Result<Option<Self>, JournalError> {
+        let path = Self::file(state_dir);
+        if !path.exists() {
+            return Ok(None);
+        }
+        let fail = |source| JournalError::Sqlite {
+            path: path.clone(),
+            source,
+        };
+        let conn = Connection::open_with_flags(
+            &path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(fail)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(fail)?;
+        let journal = Self { conn, path };
+        match journal.version()? {
+            0 => Ok(None),
+            found if found > SCHEMA_VERSION => Err(JournalError::TooNew {
+                path: journal.path,
+                found,
+            }),
+            _ => Ok(Some(journal)),
+        }
+    }
+
     fn fail(&self) -> impl Fn(rusqlite::Error) -> JournalError + '_ {
         |source| JournalError::Sqlite {
             path: self.path.clone(),
@@ -560,6 +589,40 @@ impl Journal {
         rows.collect::<Result<_, _>>().map_err(self.fail())
     }
 
+    /// The runs of one playbook (by its name), or of every playbook, with their stored
+    /// reports, oldest first; `newest` keeps only that many of the most recent. One query:
+    /// what `firedrill history` lists and `firedrill plan` learns from.
+    pub fn reports(
+        &self,
+        playbook: Option<&str>,
+        newest: Option<usize>,
+    ) -> Result<Vec<StoredRun>, JournalError> {
+        let limit = newest.map_or(-1, |n| i64::try_from(n).unwrap_or(i64::MAX));
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT id, playbook, playbook_path, started_at, state, report FROM (
+                     SELECT id, playbook, playbook_path, started_at, state, report FROM runs
+                     WHERE ?1 IS NULL OR playbook = ?1
+                     ORDER BY started_at DESC, id DESC LIMIT ?2
+                 ) ORDER BY started_at, id",
+            )
+            .map_err(self.fail())?;
+        let rows = stmt
+            .query_map(params![playbook, limit], |r| {
+                Ok(StoredRun {
+                    id: r.get(0)?,
+                    playbook: r.get(1)?,
+                    playbook_path: r.get(2)?,
+                    started_at: r.get(3)?,
+                    state: r.get(4)?,
+                    report: r.get(5)?,
+                })
+            })
+            .map_err(self.fail())?;
+        rows.collect::<Result<_, _>>().map_err(self.fail())
+    }
+
     /// The runs with resources not known to be deleted: what `firedrill teardown` resumes.
     pub fn unfinished_teardowns(&self) -> Result<Vec<String>, JournalError> {
         let mut stmt = self
@@ -593,6 +656,23 @@ impl Journal {
             .map_err(self.fail())?;
         rows.collect::<Result<_, _>>().map_err(self.fail())
     }
+}
+
+/// A run with its stored report, as [`Journal::reports`] reads it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredRun {
+    /// The run id.
+    pub id: String,
+    /// The playbook's name.
+    pub playbook: String,
+    /// The playbook file, as it was given to `firedrill run`.
+    pub playbook_path: String,
+    /// When it started (RFC 3339).
+    pub started_at: String,
+    /// `running`, or its final state.
+    pub state: String,
+    /// Its JSON report, once it finished (none for a run still running, crashed or refused).
+    pub report: Option<String>,
 }
 
 /// An event of a run.

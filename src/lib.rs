@@ -19,6 +19,7 @@ pub mod engine;
 pub mod exit;
 pub mod graph;
 pub mod guard;
+pub mod history;
 pub mod journal;
 pub mod kinds;
 pub mod paths;

@@ -1,6 +1,7 @@
-//! The command line: `validate`, `plan`, `run`, `teardown`, `schema` and `sandbox`. Every command returns one of
-//! the documented [`crate::exit`] codes.
+//! The command line: `validate`, `plan`, `run`, `teardown`, `history`, `schedule`, `schema`
+//! and `sandbox`. Every command returns one of the documented [`crate::exit`] codes.
 
+mod history;
 mod run;
 mod sandbox;
 
@@ -71,6 +72,9 @@ pub enum Command {
     Run(run::RunArgs),
     /// Finish the teardown of an interrupted or crashed run from its journal (idempotent).
     Teardown(run::TeardownArgs),
+    /// Past runs with RTO and RPO against the targets, the trend, and warnings about
+    /// regressions.
+    History(history::HistoryArgs),
     /// Print the JSON Schema of the playbook language (for editors).
     Schema,
     /// The local sandbox: an emulated AWS account on loopback (moto behind firedrill's
@@ -137,6 +141,7 @@ pub fn run(cli: &Cli) -> u8 {
         Command::Sandbox { command } => sandbox::run(command, &state_dir(cli), color),
         Command::Run(args) => run::run(args, &state_dir(cli), color),
         Command::Teardown(args) => run::teardown_cmd(args, &state_dir(cli)),
+        Command::History(args) => history::run(args, &state_dir(cli), color),
     }
 }
 

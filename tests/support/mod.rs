@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod history;
 pub mod sandbox;
 
 use std::ffi::OsString;
