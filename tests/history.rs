@@ -97,7 +97,11 @@ fn history_lists_runs_against_targets_with_the_trend_and_warnings() {
     ] {
         assert!(out.contains(expected), "missing {expected:?} in:\n{out}");
     }
-    assert_eq!(out.matches("RTO ").count(), 5, "exactly three warnings: {out}");
+    assert_eq!(
+        out.lines().filter(|l| l.starts_with("    20261")).count(),
+        3,
+        "exactly three warnings: {out}"
+    );
 }
 
 #[test]
@@ -185,4 +189,136 @@ fn history_without_runs_says_so() {
     let out = history(dir.path(), &["shopp"]).stdout;
     assert!(out.starts_with("no runs of `shopp` in the journal"), "{out}");
     assert!(out.contains("did you mean `shop`?"), "{out}");
+}
+
+const LEARNER: &str = r#"version: 1
+name: learner
+targets: { rto: 10m }
+sandbox: { accounts: ["123456789012"] }
+steps:
+  restore: { uses: wait, with: { duration: 1m } }
+  app: { uses: run, needs: [restore], with: { command: "true" }, estimate: 30s }
+  check: { uses: run, needs: [app], with: { command: "true" }, milestone: recovered }
+"#;
+
+fn learner_run(
+    id: &'static str,
+    playbook: &'static str,
+    steps: &'static [(&'static str, &'static str, &'static str, Option<f64>)],
+) -> SeedRun<'static> {
+    SeedRun {
+        id,
+        playbook,
+        started_at: "2026-11-01T03:00:00.000Z",
+        state: "passed",
+        rto: (Some(200.0), Some(600.0)),
+        rpo: (None, None),
+        steps,
+    }
+}
+
+/// Seeds runs of `learner`: `restore` succeeded in 100, 120 and 300 s (and failed once after
+/// 1000 s); `app` (a `run`) succeeded in 40 and 50 s, and once was a `wait` of 999 s; `check`
+/// never ran. A playbook of another name has a `restore` of 5000 s.
+fn seeded_learner(state: &Path) {
+    seed(
+        state,
+        &[
+            learner_run(
+                "20261101-030000-00000001",
+                "learner",
+                &[("restore", "wait", "succeeded", Some(100.0)), ("app", "run", "succeeded", Some(40.0))],
+            ),
+            learner_run(
+                "20261102-030000-00000002",
+                "learner",
+                &[("restore", "wait", "failed", Some(1000.0)), ("app", "run", "not-started", None)],
+            ),
+            learner_run(
+                "20261103-030000-00000003",
+                "learner",
+                &[("restore", "wait", "succeeded", Some(300.0)), ("app", "wait", "succeeded", Some(999.0))],
+            ),
+            learner_run(
+                "20261104-030000-00000004",
+                "learner",
+                &[("restore", "wait", "succeeded", Some(120.0)), ("app", "run", "succeeded", Some(50.0))],
+            ),
+            learner_run(
+                "20261104-030000-00000005",
+                "other",
+                &[("restore", "wait", "succeeded", Some(5000.0))],
+            ),
+        ],
+    );
+}
+
+fn plan(state: &Path, playbook: &Path, extra: &[&str]) -> support::Output {
+    Test::new()
+        .env("FIREDRILL_STATE_DIR", state.to_str().expect("utf-8"))
+        .args(["plan", playbook.to_str().expect("utf-8")])
+        .args(extra)
+        .run()
+}
+
+#[test]
+fn plan_learns_step_durations_from_past_succeeded_runs() {
+    let dir = tempfile::tempdir().expect("dir");
+    let playbook = dir.path().join("learner.yaml");
+    std::fs::write(&playbook, LEARNER).expect("write");
+    let state = dir.path().join("state");
+    seeded_learner(&state);
+
+    let doc: serde_json::Value =
+        serde_json::from_str(&plan(&state, &playbook, &["--format", "json"]).stdout).expect("JSON");
+    let steps = &doc["steps"];
+    assert_eq!(steps[0]["estimate_source"], "learned");
+    assert_eq!(steps[0]["estimate_secs"], 120.0);
+    assert_eq!(
+        steps[0]["learned"],
+        serde_json::json!({"runs": 3, "median_secs": 120.0, "p90_secs": 300.0})
+    );
+    assert_eq!(steps[1]["estimate_source"], "learned", "learned beats `estimate:`");
+    assert_eq!(
+        steps[1]["learned"],
+        serde_json::json!({"runs": 2, "median_secs": 45.0, "p90_secs": 50.0})
+    );
+    assert_eq!(steps[2]["estimate_source"], "kind-default");
+    assert_eq!(steps[2]["learned"], serde_json::Value::Null);
+    let check = steps[2]["estimate_secs"].as_f64().expect("secs");
+    assert_eq!(doc["predicted_rto_secs"].as_f64(), Some(120.0 + 45.0 + check));
+    assert_eq!(doc["critical_path"], serde_json::json!(["restore", "app", "check"]));
+    assert_eq!((doc["history_runs"].as_u64(), doc["learned_steps"].as_u64()), (Some(4), Some(2)));
+
+    let text = plan(&state, &playbook, &[]).stdout;
+    for expected in [
+        "takes ~2m (learned: median of 3 runs, p90 5m)\n",
+        "takes ~45s (learned: median of 2 runs, p90 50s)\n",
+        "(kind default)\n",
+        "2 of 3 durations are learned from the last 4 runs of `learner` in the journal",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
+    }
+
+    // Without history: the playbook's own figures.
+    let doc: serde_json::Value = serde_json::from_str(
+        &plan(&state, &playbook, &["--format", "json", "--no-history"]).stdout,
+    )
+    .expect("JSON");
+    assert_eq!(doc["steps"][0]["estimate_source"], "fields");
+    assert_eq!(doc["steps"][1]["estimate_source"], "playbook");
+    assert_eq!(doc["predicted_rto_secs"].as_f64(), Some(60.0 + 30.0 + check));
+    assert_eq!(doc["history_runs"], 0);
+}
+
+#[test]
+fn plan_without_a_journal_uses_the_playbooks_figures_and_creates_nothing() {
+    let dir = tempfile::tempdir().expect("dir");
+    let playbook = dir.path().join("learner.yaml");
+    std::fs::write(&playbook, LEARNER).expect("write");
+    let state = dir.path().join("state");
+    let text = plan(&state, &playbook, &[]).stdout;
+    assert!(text.contains("takes ~1m (from its fields)"), "{text}");
+    assert!(!text.contains("learned"), "{text}");
+    assert!(!state.exists(), "plan creates no state directory");
 }

@@ -66,6 +66,10 @@ pub enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
         format: PlanFormat,
+        /// Plan from the playbook's own figures only, not from durations learned from past
+        /// runs in the journal.
+        #[arg(long)]
+        no_history: bool,
     },
     /// Run the drill: every step in the sandbox account, RTO measured, then teardown. Progress
     /// bars on a terminal, one line per event otherwise.
@@ -133,7 +137,14 @@ pub fn run(cli: &Cli) -> u8 {
     };
     match &cli.command {
         Command::Validate { playbooks, format } => validate(playbooks, *format, color),
-        Command::Plan { playbook, format } => plan(playbook, *format, color),
+        Command::Plan {
+            playbook,
+            format,
+            no_history,
+        } => {
+            let state_dir = (!no_history).then(|| state_dir(cli));
+            plan(playbook, *format, state_dir.as_deref(), color)
+        }
         Command::Schema => {
             print(&crate::schema::schema_text());
             exit::OK
@@ -224,7 +235,35 @@ fn validate(paths: &[PathBuf], format: ValidateFormat, color: bool) -> u8 {
     code
 }
 
-fn plan(path: &std::path::Path, format: PlanFormat, color: bool) -> u8 {
+/// What the journal in `state_dir` teaches about the steps of `playbook`: one query for its
+/// most recent runs; nothing (and no file created) when there is no journal, a warning when
+/// it cannot be read.
+fn learned_durations(
+    state_dir: &std::path::Path,
+    playbook: &playbook::Playbook,
+) -> crate::history::learned::LearnedDurations {
+    use crate::history::learned::{self, LearnedDurations};
+    let runs = crate::journal::Journal::open_read_only(state_dir).and_then(|j| match j {
+        Some(j) => crate::history::load(&j, Some(&playbook.name), Some(learned::RUNS)),
+        None => Ok(Vec::new()),
+    });
+    match runs {
+        Ok(runs) => LearnedDurations::from_runs(&runs),
+        Err(e) => {
+            eprint(&format!(
+                "warning: planning without history: {e}\n"
+            ));
+            LearnedDurations::default()
+        }
+    }
+}
+
+fn plan(
+    path: &std::path::Path,
+    format: PlanFormat,
+    state_dir: Option<&std::path::Path>,
+    color: bool,
+) -> u8 {
     let (file, result) = playbook::load(path);
     let loaded = match result {
         Ok(loaded) => loaded,
@@ -235,7 +274,10 @@ fn plan(path: &std::path::Path, format: PlanFormat, color: bool) -> u8 {
         }
     };
     eprint(&diag::render(&file, &loaded.warnings, color));
-    let plan = Plan::new(&loaded.playbook);
+    let learned = state_dir
+        .map(|dir| learned_durations(dir, &loaded.playbook))
+        .unwrap_or_default();
+    let plan = Plan::learning(&loaded.playbook, &learned);
     let text = match format {
         PlanFormat::Text => plan::render_text(&plan),
         PlanFormat::Json => plan::render_json(&plan),
