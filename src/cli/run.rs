@@ -23,6 +23,8 @@ use crate::engine::{self, builtin::Prompter, teardown};
 use crate::exit;
 use crate::guard;
 use crate::journal::{self, Journal, NewRun, ResourceStatus, RunRecord};
+use crate::lock::{self, LockError};
+use crate::webhook::Webhook;
 use crate::playbook;
 
 /// Where a drill runs.
@@ -65,6 +67,14 @@ pub struct RunArgs {
     /// Also write the JSON run report here (it is always kept in the state directory).
     #[arg(long)]
     pub report: Option<PathBuf>,
+    /// Print nothing when the drill passes; only the summary and errors when it does not
+    /// (cron mails only on trouble).
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// POST a Slack-compatible JSON message (`{"text": ...}`) with the outcome to this
+    /// http(s) URL when the run ends; a failure to deliver it is a warning.
+    #[arg(long, env = "FIREDRILL_WEBHOOK", hide_env_values = true)]
+    pub webhook: Option<String>,
 }
 
 /// `--log-format`.
@@ -189,6 +199,16 @@ fn shell_word(s: &str) -> String {
 
 /// Runs `firedrill run`.
 pub fn run(args: &RunArgs, state_dir: &Path, color: bool) -> u8 {
+    let webhook = match args.webhook.as_deref().filter(|u| !u.is_empty()).map(Webhook::parse) {
+        Some(Ok(w)) => Some(w),
+        Some(Err(e)) => {
+            eprint(&format!(
+                "error: --webhook: {e}\n  = hint: give the incoming-webhook URL of your chat, e.g. https://hooks.slack.com/services/...\n"
+            ));
+            return exit::INVALID;
+        }
+        None => None,
+    };
     let (file, loaded) = playbook::load(&args.playbook);
     let loaded = match loaded {
         Ok(l) => l,
@@ -198,7 +218,9 @@ pub fn run(args: &RunArgs, state_dir: &Path, color: bool) -> u8 {
             return exit::INVALID;
         }
     };
-    eprint(&diag::render(&file, &loaded.warnings, color));
+    if !args.quiet {
+        eprint(&diag::render(&file, &loaded.warnings, color));
+    }
     let playbook = Arc::new(loaded.playbook);
 
     // Refuse up front what this version cannot execute, rather than fail mid-drill.
@@ -218,10 +240,38 @@ pub fn run(args: &RunArgs, state_dir: &Path, color: bool) -> u8 {
     }
     let ssm = ssm_parameters(&file.text);
 
+    // One run of a playbook at a time: held until this function returns.
+    let run_id = journal::new_run_id();
+    let _lock = match lock::acquire(state_dir, &playbook.name, &run_id) {
+        Ok(lock) => lock,
+        Err(e @ LockError::Held { .. }) => {
+            eprint(&format!(
+                "error: {e}\n  = hint: wait for it to end; a run that died released its lock with its process\n"
+            ));
+            return exit::REFUSED;
+        }
+        Err(e) => {
+            eprint(&format!("error: {e}\n"));
+            return exit::INTERNAL;
+        }
+    };
+
     let rt = runtime();
-    let code = rt.block_on(run_async(args, state_dir, color, playbook, ssm));
+    let started = Started {
+        run_id,
+        ssm,
+        webhook,
+    };
+    let code = rt.block_on(run_async(args, state_dir, color, playbook, started));
     rt.shutdown_timeout(std::time::Duration::from_secs(1));
     code
+}
+
+/// What `run` settled before the drill's runtime starts.
+struct Started {
+    run_id: String,
+    ssm: Vec<String>,
+    webhook: Option<Webhook>,
 }
 
 /// The SSM parameters a playbook's text refers to (`${secret:ssm:/path}`, not `$${...}`).
@@ -270,19 +320,24 @@ async fn run_async(
     state_dir: &Path,
     color: bool,
     playbook: Arc<playbook::Playbook>,
-    ssm: Vec<String>,
+    started: Started,
 ) -> u8 {
+    let Started {
+        run_id,
+        ssm,
+        webhook,
+    } = started;
     let needs_aws = !ssm.is_empty() || playbook.steps.iter().any(|s| engine::needs_aws(&s.action));
     let mut local_sandbox = None;
     let mut clients = None;
     let mut endpoint = playbook.sandbox.endpoint.clone();
     if let Some(SandboxChoice::Local) = args.sandbox {
-        let record = match sandbox::ensure_running(state_dir) {
+        let record = match sandbox::ensure_running(state_dir, args.quiet) {
             Ok(r) => r,
             Err(code) => return code,
         };
         if let Some(seed) = &args.seed {
-            let code = sandbox::seed_once(seed, state_dir, color).await;
+            let code = sandbox::seed_once(seed, state_dir, color, args.quiet).await;
             if code != exit::OK {
                 return code;
             }
@@ -314,7 +369,6 @@ async fn run_async(
             }
         }
     }
-    let run_id = journal::new_run_id();
     let Ok(Some(lock)) = lock_run(state_dir, &run_id) else {
         eprint(&format!(
             "error: cannot lock the run's directory in {}\n",
@@ -387,7 +441,8 @@ async fn run_async(
     }
 
     let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
-    let bars = args.log_format == LogFormatArg::Text && std::io::stderr().is_terminal();
+    let bars =
+        !args.quiet && args.log_format == LogFormatArg::Text && std::io::stderr().is_terminal();
     let mut bars_sink = bars.then(BarsSink::new);
     let prompter = interactive.then(|| Prompter::new(bars_sink.as_ref().map(BarsSink::multi)));
     // When a janitor may call what this run leaves abandoned: the end of `keep_for` (plus the
@@ -467,12 +522,24 @@ async fn run_async(
         let out = dispatch::run(drill, &mut signals, b as &mut dyn Sink).await;
         b.finish();
         out
+    } else if args.quiet {
+        let mut sink = LogSink::new(std::io::sink(), format);
+        dispatch::run(drill, &mut signals, &mut sink).await
     } else {
         let mut sink = LogSink::new(std::io::stdout(), format);
         dispatch::run(drill, &mut signals, &mut sink).await
     };
     let _ = recorder.flush().await;
-    finish(args, state_dir, &outcome.report, format);
+    let quiet = args.quiet && outcome.exit_code == exit::OK;
+    let kept = finish(args, state_dir, &outcome.report, format, quiet);
+    if let Some(webhook) = &webhook {
+        let message = crate::webhook::message(&outcome.report, &kept.display().to_string());
+        if let Err(e) = webhook.post(&message).await {
+            eprint(&format!(
+                "warning: the webhook was not delivered: {e} (the run's outcome is unchanged)\n"
+            ));
+        }
+    }
     if outcome.teardown_abandoned {
         eprint(&format!(
             "teardown did not finish; resume it with:\n  {resume}\n"
@@ -486,7 +553,14 @@ async fn run_async(
     outcome.exit_code
 }
 
-fn finish(args: &RunArgs, state_dir: &Path, report: &Report, format: LogFormat) {
+/// Keeps the report and prints the summary (unless `quiet`); returns where the report is kept.
+fn finish(
+    args: &RunArgs,
+    state_dir: &Path,
+    report: &Report,
+    format: LogFormat,
+    quiet: bool,
+) -> PathBuf {
     let json = report.to_json();
     let dir = run_dir(state_dir, &report.run_id);
     let kept = dir.join("report.json");
@@ -506,11 +580,12 @@ fn finish(args: &RunArgs, state_dir: &Path, report: &Report, format: LogFormat) 
         report::render_summary(report),
         kept.display()
     );
-    if format == LogFormat::Json {
-        eprint(&summary);
-    } else {
-        print(&summary);
+    match (quiet, format) {
+        (true, _) => {}
+        (false, LogFormat::Json) => eprint(&summary),
+        (false, LogFormat::Text) => print(&summary),
     }
+    kept
 }
 
 /// Runs `firedrill teardown`.

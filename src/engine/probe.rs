@@ -257,13 +257,13 @@ impl rustls::client::danger::ServerCertVerifier for AcceptAnyCertificate {
     }
 }
 
-type HttpClient = hyper_util::client::legacy::Client<
+pub(crate) type HttpClient = hyper_util::client::legacy::Client<
     hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
     http_body_util::Full<bytes::Bytes>,
 >;
 
 /// An HTTP(S) client: certificates checked against the system's roots, unless `verify` is off.
-fn http_client(verify: bool) -> Result<HttpClient, StepError> {
+pub(crate) fn http_client(verify: bool) -> Result<HttpClient, StepError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = hyper_rustls::HttpsConnectorBuilder::new();
     let builder = if verify {
