@@ -28,6 +28,7 @@ pub mod plan;
 pub mod playbook;
 pub mod process;
 pub mod sandbox;
+pub mod schedule;
 pub mod schema;
 pub mod suggest;
 pub mod template;

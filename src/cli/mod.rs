@@ -3,6 +3,7 @@
 
 mod history;
 mod run;
+mod schedule;
 mod sandbox;
 
 use std::io::{IsTerminal, Write};
@@ -79,6 +80,9 @@ pub enum Command {
     /// Past runs with RTO and RPO against the targets, the trend, and warnings about
     /// regressions.
     History(history::HistoryArgs),
+    /// Check a cron expression, show the next run times, and print the crontab line (or a
+    /// Kubernetes CronJob) that runs the drill unattended.
+    Schedule(schedule::ScheduleArgs),
     /// Print the JSON Schema of the playbook language (for editors).
     Schema,
     /// The local sandbox: an emulated AWS account on loopback (moto behind firedrill's
@@ -153,6 +157,10 @@ pub fn run(cli: &Cli) -> u8 {
         Command::Run(args) => run::run(args, &state_dir(cli), color),
         Command::Teardown(args) => run::teardown_cmd(args, &state_dir(cli)),
         Command::History(args) => history::run(args, &state_dir(cli), color),
+        Command::Schedule(args) => {
+            let given = cli.state_dir.as_ref().map(|_| state_dir(cli));
+            schedule::run(args, given.as_deref(), color)
+        }
     }
 }
 
