@@ -136,7 +136,10 @@ mod tests {
             panic!("the second must be refused");
         };
         let holder = holder.expect("the holder is named");
-        assert_eq!((holder.run_id.as_str(), holder.pid), ("run-1", std::process::id()));
+        assert_eq!(
+            (holder.run_id.as_str(), holder.pid),
+            ("run-1", std::process::id())
+        );
         // Another playbook is independent.
         let other = acquire(dir.path(), "orders", "run-3").expect("another playbook");
         drop(first);
@@ -149,8 +152,14 @@ mod tests {
     #[test]
     fn names_become_safe_file_names() {
         let dir = Path::new("/state");
-        assert_eq!(path(dir, "checkout-service"), dir.join("locks/checkout-service.lock"));
-        assert_eq!(path(dir, "../etc/passwd"), dir.join("locks/_etc_passwd.lock"));
+        assert_eq!(
+            path(dir, "checkout-service"),
+            dir.join("locks/checkout-service.lock")
+        );
+        assert_eq!(
+            path(dir, "../etc/passwd"),
+            dir.join("locks/_etc_passwd.lock")
+        );
         assert_eq!(path(dir, "a b/c"), dir.join("locks/a_b_c.lock"));
     }
 }

@@ -115,9 +115,10 @@ impl<'a> Plan<'a> {
             .steps
             .iter()
             .zip(&learned_steps)
-            .map(|(s, l)| match l {
-                Some(l) => (crate::history::rounded(l.median_secs), Basis::Learned),
-                None => {
+            .map(|(s, l)| {
+                if let Some(l) = l {
+                    (crate::history::rounded(l.median_secs), Basis::Learned)
+                } else {
                     let (d, source) = s.planned_duration();
                     (d, source.into())
                 }

@@ -82,7 +82,9 @@ impl Webhook {
         format!(
             "{}://{}",
             self.uri.scheme_str().unwrap_or("http"),
-            self.uri.authority().map_or("", http::uri::Authority::as_str)
+            self.uri
+                .authority()
+                .map_or("", http::uri::Authority::as_str)
         )
     }
 

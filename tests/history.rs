@@ -79,9 +79,18 @@ fn history_lists_runs_against_targets_with_the_trend_and_warnings() {
             && lines[2].contains("33%"),
         "{out}"
     );
-    assert!(lines[4].contains("failed") && lines[4].contains("  -  "), "{out}");
-    assert!(lines[8].starts_with("  ! ") && lines[8].contains("13m20s"), "{out}");
-    assert!(lines[9].starts_with("  ! ") && lines[9].contains("83%"), "{out}");
+    assert!(
+        lines[4].contains("failed") && lines[4].contains("  -  "),
+        "{out}"
+    );
+    assert!(
+        lines[8].starts_with("  ! ") && lines[8].contains("13m20s"),
+        "{out}"
+    );
+    assert!(
+        lines[9].starts_with("  ! ") && lines[9].contains("83%"),
+        "{out}"
+    );
     assert!(
         !out.contains("orders"),
         "the other playbook is filtered out: {out}"
@@ -109,10 +118,22 @@ fn history_of_every_playbook_and_by_playbook_file() {
     let dir = tempfile::tempdir().expect("dir");
     seeded(dir.path());
     let all = history(dir.path(), &[]).stdout;
-    assert!(all.starts_with("orders (playbooks/orders.yaml): 1 run, 0 passed; RTO target 5m"), "{all}");
-    assert!(all.contains("    20261108-040000-0000000a: RTO 6m40s missed its target 5m\n"), "{all}");
-    assert!(all.contains("\nshop (playbooks/shop.yaml): 8 runs"), "{all}");
-    assert!(all.contains("  trend: RTO median 6m40s over the last 1 run\n"), "{all}");
+    assert!(
+        all.starts_with("orders (playbooks/orders.yaml): 1 run, 0 passed; RTO target 5m"),
+        "{all}"
+    );
+    assert!(
+        all.contains("    20261108-040000-0000000a: RTO 6m40s missed its target 5m\n"),
+        "{all}"
+    );
+    assert!(
+        all.contains("\nshop (playbooks/shop.yaml): 8 runs"),
+        "{all}"
+    );
+    assert!(
+        all.contains("  trend: RTO median 6m40s over the last 1 run\n"),
+        "{all}"
+    );
 
     // A playbook file means the playbook of its `name:`, wherever it lives.
     let file = dir.path().join("moved.yaml");
@@ -122,7 +143,10 @@ fn history_of_every_playbook_and_by_playbook_file() {
     )
     .expect("write");
     let by_file = history(dir.path(), &[file.to_str().expect("utf-8")]).stdout;
-    assert!(by_file.starts_with("shop (playbooks/shop.yaml): 8 runs"), "{by_file}");
+    assert!(
+        by_file.starts_with("shop (playbooks/shop.yaml): 8 runs"),
+        "{by_file}"
+    );
 }
 
 #[test]
@@ -130,10 +154,16 @@ fn history_limit_shows_the_newest_runs_judged_against_all() {
     let dir = tempfile::tempdir().expect("dir");
     seeded(dir.path());
     let out = history(dir.path(), &["shop", "--limit", "2"]).stdout;
-    assert!(out.starts_with("shop (playbooks/shop.yaml): the last 2 of 8 runs, 2 passed"), "{out}");
+    assert!(
+        out.starts_with("shop (playbooks/shop.yaml): the last 2 of 8 runs, 2 passed"),
+        "{out}"
+    );
     assert_eq!(out.matches("20261101").count(), 0, "{out}");
     // The regression of the 7th run is still judged against the runs before it.
-    assert!(out.contains("20261107-030000-00000007: RTO 13m20s is 33% above"), "{out}");
+    assert!(
+        out.contains("20261107-030000-00000007: RTO 13m20s is 33% above"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -179,7 +209,10 @@ fn history_without_runs_says_so() {
     let dir = tempfile::tempdir().expect("dir");
     let out = history(&dir.path().join("empty"), &[]).stdout;
     assert!(out.starts_with("no runs in the journal in "), "{out}");
-    assert!(!dir.path().join("empty").exists(), "history creates nothing");
+    assert!(
+        !dir.path().join("empty").exists(),
+        "history creates nothing"
+    );
     let json = history(&dir.path().join("empty"), &["--format", "json"]).stdout;
     assert_eq!(
         serde_json::from_str::<serde_json::Value>(&json).expect("JSON"),
@@ -187,7 +220,10 @@ fn history_without_runs_says_so() {
     );
     seeded(dir.path());
     let out = history(dir.path(), &["shopp"]).stdout;
-    assert!(out.starts_with("no runs of `shopp` in the journal"), "{out}");
+    assert!(
+        out.starts_with("no runs of `shopp` in the journal"),
+        "{out}"
+    );
     assert!(out.contains("did you mean `shop`?"), "{out}");
 }
 
@@ -227,22 +263,34 @@ fn seeded_learner(state: &Path) {
             learner_run(
                 "20261101-030000-00000001",
                 "learner",
-                &[("restore", "wait", "succeeded", Some(100.0)), ("app", "run", "succeeded", Some(40.0))],
+                &[
+                    ("restore", "wait", "succeeded", Some(100.0)),
+                    ("app", "run", "succeeded", Some(40.0)),
+                ],
             ),
             learner_run(
                 "20261102-030000-00000002",
                 "learner",
-                &[("restore", "wait", "failed", Some(1000.0)), ("app", "run", "not-started", None)],
+                &[
+                    ("restore", "wait", "failed", Some(1000.0)),
+                    ("app", "run", "not-started", None),
+                ],
             ),
             learner_run(
                 "20261103-030000-00000003",
                 "learner",
-                &[("restore", "wait", "succeeded", Some(300.0)), ("app", "wait", "succeeded", Some(999.0))],
+                &[
+                    ("restore", "wait", "succeeded", Some(300.0)),
+                    ("app", "wait", "succeeded", Some(999.0)),
+                ],
             ),
             learner_run(
                 "20261104-030000-00000004",
                 "learner",
-                &[("restore", "wait", "succeeded", Some(120.0)), ("app", "run", "succeeded", Some(50.0))],
+                &[
+                    ("restore", "wait", "succeeded", Some(120.0)),
+                    ("app", "run", "succeeded", Some(50.0)),
+                ],
             ),
             learner_run(
                 "20261104-030000-00000005",
@@ -278,7 +326,10 @@ fn plan_learns_step_durations_from_past_succeeded_runs() {
         steps[0]["learned"],
         serde_json::json!({"runs": 3, "median_secs": 120.0, "p90_secs": 300.0})
     );
-    assert_eq!(steps[1]["estimate_source"], "learned", "learned beats `estimate:`");
+    assert_eq!(
+        steps[1]["estimate_source"], "learned",
+        "learned beats `estimate:`"
+    );
     assert_eq!(
         steps[1]["learned"],
         serde_json::json!({"runs": 2, "median_secs": 45.0, "p90_secs": 50.0})
@@ -286,9 +337,18 @@ fn plan_learns_step_durations_from_past_succeeded_runs() {
     assert_eq!(steps[2]["estimate_source"], "kind-default");
     assert_eq!(steps[2]["learned"], serde_json::Value::Null);
     let check = steps[2]["estimate_secs"].as_f64().expect("secs");
-    assert_eq!(doc["predicted_rto_secs"].as_f64(), Some(120.0 + 45.0 + check));
-    assert_eq!(doc["critical_path"], serde_json::json!(["restore", "app", "check"]));
-    assert_eq!((doc["history_runs"].as_u64(), doc["learned_steps"].as_u64()), (Some(4), Some(2)));
+    assert_eq!(
+        doc["predicted_rto_secs"].as_f64(),
+        Some(120.0 + 45.0 + check)
+    );
+    assert_eq!(
+        doc["critical_path"],
+        serde_json::json!(["restore", "app", "check"])
+    );
+    assert_eq!(
+        (doc["history_runs"].as_u64(), doc["learned_steps"].as_u64()),
+        (Some(4), Some(2))
+    );
 
     let text = plan(&state, &playbook, &[]).stdout;
     for expected in [
@@ -307,7 +367,10 @@ fn plan_learns_step_durations_from_past_succeeded_runs() {
     .expect("JSON");
     assert_eq!(doc["steps"][0]["estimate_source"], "fields");
     assert_eq!(doc["steps"][1]["estimate_source"], "playbook");
-    assert_eq!(doc["predicted_rto_secs"].as_f64(), Some(60.0 + 30.0 + check));
+    assert_eq!(
+        doc["predicted_rto_secs"].as_f64(),
+        Some(60.0 + 30.0 + check)
+    );
     assert_eq!(doc["history_runs"], 0);
 }
 

@@ -7,7 +7,9 @@ use firedrill::exit;
 use support::{Test, root};
 
 fn schedule(args: &[&str]) -> Test {
-    Test::new().args(["schedule", "playbooks/shop.yaml"]).args(args)
+    Test::new()
+        .args(["schedule", "playbooks/shop.yaml"])
+        .args(args)
 }
 
 #[test]
@@ -26,7 +28,10 @@ fn schedule_prints_the_next_runs_and_a_crontab_line() {
     ])
     .env("FIREDRILL_STATE_DIR", state.path().to_str().expect("utf-8"))
     .run();
-    let playbook = root().join("playbooks/shop.yaml").canonicalize().expect("abs");
+    let playbook = root()
+        .join("playbooks/shop.yaml")
+        .canonicalize()
+        .expect("abs");
     let exe = std::path::Path::new(env!("CARGO_BIN_EXE_firedrill"))
         .canonicalize()
         .expect("abs");
@@ -50,7 +55,10 @@ fn a_bad_cron_expression_is_a_usage_error_with_a_hint() {
     for (expr, says) in [
         ("0 25 1 * *", "the hour field `25` is not valid (0-23)"),
         ("0 3 1 *", "has 4 fields; a cron expression has 5"),
-        ("0 3 L * *", "uses `L`, which cron and Kubernetes do not understand"),
+        (
+            "0 3 L * *",
+            "uses `L`, which cron and Kubernetes do not understand",
+        ),
         ("0 0 31 2 *", "never fires"),
     ] {
         let out = schedule(&["--cron", expr])
@@ -67,7 +75,12 @@ fn a_bad_cron_expression_is_a_usage_error_with_a_hint() {
         .stderr_has("--paralel")
         .run();
     Test::new()
-        .args(["schedule", "tests/invalid/cycle.yaml", "--cron", "0 3 * * *"])
+        .args([
+            "schedule",
+            "tests/invalid/cycle.yaml",
+            "--cron",
+            "0 3 * * *",
+        ])
         .code(exit::INVALID)
         .stderr_has("not scheduling it")
         .run();
@@ -88,7 +101,10 @@ fn schedule_kubernetes_prints_a_cronjob_that_forbids_overlap() {
     ])
     .run();
     let yaml = &out.stdout;
-    assert!(yaml.contains("# Next runs (UTC): 2026-11-30 02:30 Mon, 2026-12-07 02:30 Mon\n"), "{yaml}");
+    assert!(
+        yaml.contains("# Next runs (UTC): 2026-11-30 02:30 Mon, 2026-12-07 02:30 Mon\n"),
+        "{yaml}"
+    );
     let doc = firedrill::yaml::parse(yaml).expect("YAML").to_json();
     assert_eq!(doc["kind"], "CronJob");
     assert_eq!(doc["apiVersion"], "batch/v1");
@@ -104,7 +120,11 @@ fn schedule_kubernetes_prints_a_cronjob_that_forbids_overlap() {
     assert_eq!(
         container["command"],
         serde_json::json!([
-            "firedrill", "--state-dir", "/var/lib/firedrill", "run", "--quiet",
+            "firedrill",
+            "--state-dir",
+            "/var/lib/firedrill",
+            "run",
+            "--quiet",
             "/etc/firedrill/shop.yaml"
         ])
     );

@@ -77,7 +77,11 @@ fn a_second_run_of_the_same_playbook_is_refused_while_the_first_runs() {
         "error: another run of `locked` is in progress: run {run_id} (pid {}, since ",
         first.id()
     );
-    assert!(refused.stderr.contains(&holder), "no {holder:?} in:\n{}", refused.stderr);
+    assert!(
+        refused.stderr.contains(&holder),
+        "no {holder:?} in:\n{}",
+        refused.stderr
+    );
     assert!(refused.stdout.is_empty(), "{}", refused.stdout);
 
     // Let the first run finish: it passes, and releases the lock.
@@ -131,7 +135,11 @@ fn quiet_prints_nothing_for_a_passed_run_and_the_summary_for_a_failed_one() {
         .stdout_has("of `noisy`: FAILED in ")
         .stdout_has("broken: failed: ")
         .run();
-    assert!(!out.stdout.contains("step-started"), "no event lines: {}", out.stdout);
+    assert!(
+        !out.stdout.contains("step-started"),
+        "no event lines: {}",
+        out.stdout
+    );
 }
 
 /// A request the webhook server received.
@@ -221,7 +229,11 @@ fn the_webhook_gets_a_slack_compatible_message_when_the_run_ends() {
         .recv_timeout(Duration::from_secs(30))
         .expect("the webhook was called");
     assert_eq!(
-        (got.method.as_str(), got.path.as_str(), got.content_type.as_str()),
+        (
+            got.method.as_str(),
+            got.path.as_str(),
+            got.content_type.as_str()
+        ),
         ("POST", "/services/T0/B0/secret", "application/json")
     );
     let doc: serde_json::Value = serde_json::from_str(&got.body).expect("JSON");
@@ -233,7 +245,10 @@ fn the_webhook_gets_a_slack_compatible_message_when_the_run_ends() {
         text.starts_with(&format!("drill {run_id} of `hooked`: PASSED in ")),
         "{text}"
     );
-    assert!(text.contains("\n  RTO ") && text.contains("(target 1m00.0s): met"), "{text}");
+    assert!(
+        text.contains("\n  RTO ") && text.contains("(target 1m00.0s): met"),
+        "{text}"
+    );
     let facts = &doc["firedrill"];
     assert_eq!(facts["run_id"], run_id);
     assert_eq!(facts["playbook"], "hooked");
@@ -241,10 +256,7 @@ fn the_webhook_gets_a_slack_compatible_message_when_the_run_ends() {
     assert_eq!(facts["exit_code"], 0);
     assert_eq!(facts["rto"], report["rto"]);
     assert_eq!(facts["rto"]["target_secs"], 60.0);
-    assert!(
-        received.try_recv().is_err(),
-        "one message per run"
-    );
+    assert!(received.try_recv().is_err(), "one message per run");
 }
 
 #[test]
@@ -255,11 +267,17 @@ fn a_webhook_that_fails_is_a_warning_and_never_changes_the_exit_code() {
     let (key, value) = state_env(&dir.path().join("state"));
     let out = Test::new()
         .env(key, &value)
-        .env("FIREDRILL_WEBHOOK", &format!("http://127.0.0.1:{port}/hook"))
+        .env(
+            "FIREDRILL_WEBHOOK",
+            &format!("http://127.0.0.1:{port}/hook"),
+        )
         .args(["run", "--quiet", playbook.to_str().expect("utf-8")])
         .code(exit::OK)
         .run();
-    assert!(received.recv_timeout(Duration::from_secs(30)).is_ok(), "called, from the environment");
+    assert!(
+        received.recv_timeout(Duration::from_secs(30)).is_ok(),
+        "called, from the environment"
+    );
     assert_eq!(
         out.stderr,
         format!(
@@ -270,7 +288,12 @@ fn a_webhook_that_fails_is_a_warning_and_never_changes_the_exit_code() {
 
     Test::new()
         .env(key, &value)
-        .args(["run", playbook.to_str().expect("utf-8"), "--webhook", "ftp://example.com/x"])
+        .args([
+            "run",
+            playbook.to_str().expect("utf-8"),
+            "--webhook",
+            "ftp://example.com/x",
+        ])
         .code(exit::INVALID)
         .stderr_has("error: --webhook: `ftp://example.com/x` is not an http:// or https:// URL")
         .run();

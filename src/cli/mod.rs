@@ -3,8 +3,8 @@
 
 mod history;
 mod run;
-mod schedule;
 mod sandbox;
+mod schedule;
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -258,9 +258,7 @@ fn learned_durations(
     match runs {
         Ok(runs) => LearnedDurations::from_runs(&runs),
         Err(e) => {
-            eprint(&format!(
-                "warning: planning without history: {e}\n"
-            ));
+            eprint(&format!("warning: planning without history: {e}\n"));
             LearnedDurations::default()
         }
     }

@@ -24,8 +24,8 @@ use crate::exit;
 use crate::guard;
 use crate::journal::{self, Journal, NewRun, ResourceStatus, RunRecord};
 use crate::lock::{self, LockError};
-use crate::webhook::Webhook;
 use crate::playbook;
+use crate::webhook::Webhook;
 
 /// Where a drill runs.
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
@@ -199,7 +199,12 @@ fn shell_word(s: &str) -> String {
 
 /// Runs `firedrill run`.
 pub fn run(args: &RunArgs, state_dir: &Path, color: bool) -> u8 {
-    let webhook = match args.webhook.as_deref().filter(|u| !u.is_empty()).map(Webhook::parse) {
+    let webhook = match args
+        .webhook
+        .as_deref()
+        .filter(|u| !u.is_empty())
+        .map(Webhook::parse)
+    {
         Some(Ok(w)) => Some(w),
         Some(Err(e)) => {
             eprint(&format!(

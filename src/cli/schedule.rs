@@ -76,7 +76,11 @@ pub fn run(args: &ScheduleArgs, state_dir: Option<&Path>, color: bool) -> u8 {
     };
     // The extra arguments must make a valid `firedrill run`, or the scheduled run would fail
     // at 3 a.m. instead of now.
-    let mut trial = vec!["firedrill".to_owned(), "run".to_owned(), "--quiet".to_owned()];
+    let mut trial = vec![
+        "firedrill".to_owned(),
+        "run".to_owned(),
+        "--quiet".to_owned(),
+    ];
     trial.extend(args.run_args.iter().cloned());
     trial.push(args.playbook.display().to_string());
     if let Err(e) = Cli::try_parse_from(&trial) {
@@ -97,9 +101,10 @@ pub fn run(args: &ScheduleArgs, state_dir: Option<&Path>, color: bool) -> u8 {
         .unwrap_or_else(|_| args.playbook.clone());
     let pb = &loaded.playbook;
     if args.kubernetes {
-        let file_name = playbook_path
-            .file_name()
-            .map_or_else(|| "playbook.yaml".to_owned(), |n| n.to_string_lossy().into_owned());
+        let file_name = playbook_path.file_name().map_or_else(
+            || "playbook.yaml".to_owned(),
+            |n| n.to_string_lossy().into_owned(),
+        );
         print(&cronjob::manifest(&cronjob::CronJob {
             playbook: &pb.name,
             file_name: &file_name,

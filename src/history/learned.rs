@@ -108,19 +108,36 @@ mod tests {
     #[test]
     fn learns_only_from_succeeded_steps_of_the_same_kind() {
         let runs = [
-            run(&[("db", "wait", "succeeded", Some(10.0)), ("app", "run", "succeeded", Some(1.0))]),
-            run(&[("db", "wait", "succeeded", Some(30.0)), ("app", "run", "failed", Some(99.0))]),
-            run(&[("db", "wait", "succeeded", Some(20.0)), ("app", "run", "succeeded", Some(3.0))]),
+            run(&[
+                ("db", "wait", "succeeded", Some(10.0)),
+                ("app", "run", "succeeded", Some(1.0)),
+            ]),
+            run(&[
+                ("db", "wait", "succeeded", Some(30.0)),
+                ("app", "run", "failed", Some(99.0)),
+            ]),
+            run(&[
+                ("db", "wait", "succeeded", Some(20.0)),
+                ("app", "run", "succeeded", Some(3.0)),
+            ]),
             run(&[("db", "run", "succeeded", Some(500.0))]),
         ];
         let learned = LearnedDurations::from_runs(&runs);
         assert_eq!(
             learned.get("db", "wait"),
-            Some(Learned { runs: 3, median_secs: 20.0, p90_secs: 30.0 })
+            Some(Learned {
+                runs: 3,
+                median_secs: 20.0,
+                p90_secs: 30.0
+            })
         );
         assert_eq!(
             learned.get("app", "run"),
-            Some(Learned { runs: 2, median_secs: 2.0, p90_secs: 3.0 })
+            Some(Learned {
+                runs: 2,
+                median_secs: 2.0,
+                p90_secs: 3.0
+            })
         );
         assert_eq!(learned.get("db", "run").map(|l| l.runs), Some(1));
         assert_eq!(learned.get("dns", "wait"), None);

@@ -120,7 +120,11 @@ pub fn text(histories: &[PlaybookHistory]) -> String {
         let shown = if h.runs.len() < h.total_runs {
             format!("the last {} of {} runs", h.runs.len(), h.total_runs)
         } else {
-            format!("{} run{}", h.total_runs, if h.total_runs == 1 { "" } else { "s" })
+            format!(
+                "{} run{}",
+                h.total_runs,
+                if h.total_runs == 1 { "" } else { "s" }
+            )
         };
         let _ = writeln!(
             out,
@@ -130,19 +134,25 @@ pub fn text(histories: &[PlaybookHistory]) -> String {
             target(&h.runs, |r| &r.rto),
             target(&h.runs, |r| &r.rpo),
         );
-        let id_width = h.runs.iter().map(|r| r.run_id.len()).max().unwrap_or(0).max(3);
+        let id_width = h
+            .runs
+            .iter()
+            .map(|r| r.run_id.len())
+            .max()
+            .unwrap_or(0)
+            .max(3);
         let _ = writeln!(
             out,
             "    {:19}  {:id_width$}  {:13}  {:>9}  {:>6}  {:>9}  {:>6}",
             "started (UTC)", "run", "state", "RTO", "target", "RPO", "target"
         );
         for r in &h.runs {
-            let (rto, rto_share) = measured(&r.rto);
-            let (rpo, rpo_share) = measured(&r.rpo);
+            let (rto, of_rto_target) = measured(&r.rto);
+            let (rpo, of_rpo_target) = measured(&r.rpo);
             let mark = if r.warnings.is_empty() { ' ' } else { '!' };
             let _ = writeln!(
                 out,
-                "  {mark} {:19}  {:id_width$}  {:13}  {rto:>9}  {rto_share:>6}  {rpo:>9}  {rpo_share:>6}",
+                "  {mark} {:19}  {:id_width$}  {:13}  {rto:>9}  {of_rto_target:>6}  {rpo:>9}  {of_rpo_target:>6}",
                 when(&r.started_at),
                 r.run_id,
                 r.state,
@@ -154,7 +164,9 @@ pub fn text(histories: &[PlaybookHistory]) -> String {
                     (Some(Direction::Rising), Some(c)) => {
                         format!(", rising (+{c:.0}% across them): recovery is getting slower")
                     }
-                    (Some(Direction::Falling), Some(c)) => format!(", falling ({c:.0}% across them)"),
+                    (Some(Direction::Falling), Some(c)) => {
+                        format!(", falling ({c:.0}% across them)")
+                    }
                     (Some(Direction::Steady), Some(c)) => format!(", steady ({c:+.0}%)"),
                     _ => String::new(),
                 };

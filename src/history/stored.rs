@@ -74,7 +74,10 @@ mod tests {
         assert_eq!(r.rto.measured_secs, Some(600.5));
         assert_eq!(r.rpo.target_secs, None);
         assert_eq!(r.steps[0].duration_secs, Some(2.5));
-        assert_eq!((r.steps[1].state.as_str(), r.steps[1].duration_secs), ("failed", None));
+        assert_eq!(
+            (r.steps[1].state.as_str(), r.steps[1].duration_secs),
+            ("failed", None)
+        );
         assert!(StoredReport::parse("not json").is_none());
     }
 }

@@ -106,8 +106,18 @@ pub fn warnings(runs: &[PastRun]) -> Vec<Vec<Warning>> {
             earlier.push(rto);
         }
         for (name, m, near, missed) in [
-            ("RTO", run.rto, WarningKind::RtoNearTarget, WarningKind::RtoMissed),
-            ("RPO", run.rpo, WarningKind::RpoNearTarget, WarningKind::RpoMissed),
+            (
+                "RTO",
+                run.rto,
+                WarningKind::RtoNearTarget,
+                WarningKind::RtoMissed,
+            ),
+            (
+                "RPO",
+                run.rpo,
+                WarningKind::RpoNearTarget,
+                WarningKind::RpoMissed,
+            ),
         ] {
             let (Some(v), Some(t)) = (m.measured_secs, m.target_secs) else {
                 continue;
@@ -224,7 +234,10 @@ mod tests {
         let mut runs = vec![run("a", Some(10.0), None), run("b", None, None)];
         runs.push(run("c", Some(10.0), None));
         runs.push(run("d", Some(20.0), None));
-        assert!(warnings(&runs)[3].is_empty(), "only two measured runs before d");
+        assert!(
+            warnings(&runs)[3].is_empty(),
+            "only two measured runs before d"
+        );
         runs.insert(3, run("c2", Some(10.0), None));
         assert_eq!(kinds(&warnings(&runs)[4]), [WarningKind::RtoRegression]);
     }
@@ -262,7 +275,10 @@ mod tests {
             .iter()
             .map(|&r| run("r", Some(r), None))
             .collect();
-        assert_eq!(trend(&flat).and_then(|t| t.direction), Some(Direction::Steady));
+        assert_eq!(
+            trend(&flat).and_then(|t| t.direction),
+            Some(Direction::Steady)
+        );
         let one = [run("r", Some(5.0), None)];
         assert_eq!(trend(&one).map(|t| t.direction), Some(None));
         assert!(trend(&[run("r", None, None)]).is_none());

@@ -205,7 +205,11 @@ mod tests {
     fn monthly_at_three() {
         assert_eq!(
             next("0 3 1 * *", "2026-11-26T01:25:00Z", 3),
-            ["2026-12-01 03:00 Tue", "2027-01-01 03:00 Fri", "2027-02-01 03:00 Mon"]
+            [
+                "2026-12-01 03:00 Tue",
+                "2027-01-01 03:00 Fri",
+                "2027-02-01 03:00 Mon"
+            ]
         );
     }
 
@@ -214,22 +218,41 @@ mod tests {
         // The 13th, or any Friday.
         assert_eq!(
             next("0 0 13 * FRI", "2026-11-10T00:00:00Z", 3),
-            ["2026-11-13 00:00 Fri", "2026-11-20 00:00 Fri", "2026-11-27 00:00 Fri"]
+            [
+                "2026-11-13 00:00 Fri",
+                "2026-11-20 00:00 Fri",
+                "2026-11-27 00:00 Fri"
+            ]
         );
         assert_eq!(
             next("30 2 * * wed", "2026-11-26T00:00:00Z", 1),
             ["2026-12-02 02:30 Wed"]
         );
-        assert_eq!(next("0 4 1 JUL *", "2026-11-26T00:00:00Z", 1), ["2027-07-01 04:00 Thu"]);
-        assert_eq!(next("@weekly", "2026-11-26T00:00:00Z", 1), ["2026-11-29 00:00 Sun"]);
-        assert_eq!(next("*/20 * * * *", "2026-11-26T00:00:00Z", 2), ["2026-11-26 00:20 Thu", "2026-11-26 00:40 Thu"]);
+        assert_eq!(
+            next("0 4 1 JUL *", "2026-11-26T00:00:00Z", 1),
+            ["2027-07-01 04:00 Thu"]
+        );
+        assert_eq!(
+            next("@weekly", "2026-11-26T00:00:00Z", 1),
+            ["2026-11-29 00:00 Sun"]
+        );
+        assert_eq!(
+            next("*/20 * * * *", "2026-11-26T00:00:00Z", 2),
+            ["2026-11-26 00:20 Thu", "2026-11-26 00:40 Thu"]
+        );
     }
 
     #[test]
     fn refusals_say_which_field_and_why() {
         let err = |e: &str| e.parse::<CronExpr>().expect_err(e);
-        assert!(matches!(err("0 3 1 *"), CronExprError::FieldCount { found: 4, .. }));
-        assert!(matches!(err("0 0 3 1 * *"), CronExprError::FieldCount { found: 6, .. }));
+        assert!(matches!(
+            err("0 3 1 *"),
+            CronExprError::FieldCount { found: 4, .. }
+        ));
+        assert!(matches!(
+            err("0 0 3 1 * *"),
+            CronExprError::FieldCount { found: 6, .. }
+        ));
         let CronExprError::Field { field, value, .. } = err("0 25 1 * *") else {
             panic!("a field error");
         };
@@ -239,7 +262,10 @@ mod tests {
         };
         assert_eq!(field, "month");
         assert!(matches!(err("0 3 L * *"), CronExprError::Extension { .. }));
-        assert!(matches!(err("0 3 * * 5#2"), CronExprError::Extension { .. }));
+        assert!(matches!(
+            err("0 3 * * 5#2"),
+            CronExprError::Extension { .. }
+        ));
         assert!(matches!(err("@reboot"), CronExprError::Nickname { .. }));
         assert!(matches!(err("0 0 31 2 *"), CronExprError::Never { .. }));
     }
