@@ -6,7 +6,10 @@
 //! one place ([`aws`]); the account guard ([`guard`]) proves where a run is before it changes
 //! anything; the local sandbox ([`sandbox`]) emulates an AWS account on loopback. The drill
 //! engine's parts so far: the durable [`journal`], the [`process`] runner of `run` steps, the
-//! run [`board`], and a step's [`attempts`] under its retry policy and timeout. The command line lives in [`cli`]; its exit codes in [`exit`].
+//! run [`board`], and a step's [`attempts`] under its retry policy and timeout. Unattended
+//! use: the run [`history`] (trend, warnings, learned step durations), the [`schedule`] (cron
+//! and Kubernetes), the playbook [`lock`] and the completion [`webhook`]. The command line
+//! lives in [`cli`]; its exit codes in [`exit`].
 
 pub mod attempts;
 pub mod aws;
