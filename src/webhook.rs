@@ -165,6 +165,31 @@ pub fn message(report: &Report, report_path: &str) -> serde_json::Value {
     })
 }
 
+/// The message for a run that ended before its drill started (an invalid playbook, a run of
+/// the playbook already in progress, the account guard's refusal, ...): the exit code says
+/// why; the details are in the run's standard error.
+pub fn not_run_message(playbook: &str, run_id: Option<&str>, code: u8) -> serde_json::Value {
+    let (name, meaning) = crate::exit::ALL
+        .iter()
+        .find(|(c, _, _)| *c == code)
+        .map_or(("unknown", "unknown"), |(_, name, meaning)| {
+            (*name, *meaning)
+        });
+    let run = run_id.map_or_else(String::new, |id| format!(" {id}"));
+    serde_json::json!({
+        "text": format!(
+            "drill{run} of `{playbook}` did not run: {meaning} (exit {code}, {name}); its error output says why"
+        ),
+        "firedrill": {
+            "run_id": run_id,
+            "playbook": playbook,
+            "state": "not-run",
+            "exit_code": code,
+            "reason": name,
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -298,3 +298,35 @@ fn a_webhook_that_fails_is_a_warning_and_never_changes_the_exit_code() {
         .stderr_has("error: --webhook: `ftp://example.com/x` is not an http:// or https:// URL")
         .run();
 }
+
+#[test]
+fn a_run_that_never_started_its_drill_still_tells_the_webhook_why() {
+    let (port, received) = webhook_server(200);
+    let dir = tempfile::tempdir().expect("dir");
+    let playbook = write_drill(dir.path(), &HOOKED.replace("uses: run", "uses: runn"));
+    let (key, value) = state_env(&dir.path().join("state"));
+    Test::new()
+        .env(key, &value)
+        .env(
+            "FIREDRILL_WEBHOOK",
+            &format!("http://127.0.0.1:{port}/hook"),
+        )
+        .args(["run", "--quiet", playbook.to_str().expect("utf-8")])
+        .code(exit::INVALID)
+        .stderr_has("not running it")
+        .run();
+    let got = received
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the webhook was called");
+    let doc: serde_json::Value = serde_json::from_str(&got.body).expect("JSON");
+    assert_eq!(
+        doc["text"],
+        format!(
+            "drill of `{}` did not run: invalid playbook or command line (exit 2, invalid); its error output says why",
+            playbook.display()
+        )
+    );
+    assert_eq!(doc["firedrill"]["state"], "not-run");
+    assert_eq!(doc["firedrill"]["exit_code"], 2);
+    assert_eq!(doc["firedrill"]["run_id"], serde_json::Value::Null);
+}

@@ -214,6 +214,48 @@ pub fn run(args: &RunArgs, state_dir: &Path, color: bool) -> u8 {
         }
         None => None,
     };
+    let mut ended = Ended::default();
+    let code = drill(args, state_dir, color, &mut ended);
+    if let Some(webhook) = &webhook {
+        notify(webhook, args, &ended, code);
+    }
+    code
+}
+
+/// How a run ended, for the webhook: the playbook and run id once known, and the report and
+/// where it is kept when the drill ran.
+#[derive(Default)]
+struct Ended {
+    playbook: Option<String>,
+    run_id: Option<String>,
+    report: Option<(Report, PathBuf)>,
+}
+
+/// Posts the completion message (or, for a run that never started its drill, what stopped
+/// it); a failure is a warning, even with `--quiet`.
+fn notify(webhook: &Webhook, args: &RunArgs, ended: &Ended, code: u8) {
+    let message = match &ended.report {
+        Some((report, kept)) => crate::webhook::message(report, &kept.display().to_string()),
+        None => crate::webhook::not_run_message(
+            ended
+                .playbook
+                .as_deref()
+                .unwrap_or(&args.playbook.display().to_string()),
+            ended.run_id.as_deref(),
+            code,
+        ),
+    };
+    let rt = runtime();
+    if let Err(e) = rt.block_on(webhook.post(&message)) {
+        eprint(&format!(
+            "warning: the webhook was not delivered: {e} (the run's outcome is unchanged)\n"
+        ));
+    }
+    rt.shutdown_timeout(std::time::Duration::from_secs(1));
+}
+
+/// Validates, locks and runs the drill; fills `ended` as it learns.
+fn drill(args: &RunArgs, state_dir: &Path, color: bool, ended: &mut Ended) -> u8 {
     let (file, loaded) = playbook::load(&args.playbook);
     let loaded = match loaded {
         Ok(l) => l,
@@ -227,6 +269,7 @@ pub fn run(args: &RunArgs, state_dir: &Path, color: bool) -> u8 {
         eprint(&diag::render(&file, &loaded.warnings, color));
     }
     let playbook = Arc::new(loaded.playbook);
+    ended.playbook = Some(playbook.name.clone());
 
     // Refuse up front what this version cannot execute, rather than fail mid-drill.
     let unsupported: Vec<String> = playbook
@@ -248,7 +291,10 @@ pub fn run(args: &RunArgs, state_dir: &Path, color: bool) -> u8 {
     // One run of a playbook at a time: held until this function returns.
     let run_id = journal::new_run_id();
     let _lock = match lock::acquire(state_dir, &playbook.name, &run_id) {
-        Ok(lock) => lock,
+        Ok(lock) => {
+            ended.run_id = Some(run_id.clone());
+            lock
+        }
         Err(e @ LockError::Held { .. }) => {
             eprint(&format!(
                 "error: {e}\n  = hint: wait for it to end; a run that died released its lock with its process\n"
@@ -262,12 +308,8 @@ pub fn run(args: &RunArgs, state_dir: &Path, color: bool) -> u8 {
     };
 
     let rt = runtime();
-    let started = Started {
-        run_id,
-        ssm,
-        webhook,
-    };
-    let code = rt.block_on(run_async(args, state_dir, color, playbook, started));
+    let started = Started { run_id, ssm };
+    let code = rt.block_on(run_async(args, state_dir, color, playbook, started, ended));
     rt.shutdown_timeout(std::time::Duration::from_secs(1));
     code
 }
@@ -276,7 +318,6 @@ pub fn run(args: &RunArgs, state_dir: &Path, color: bool) -> u8 {
 struct Started {
     run_id: String,
     ssm: Vec<String>,
-    webhook: Option<Webhook>,
 }
 
 /// The SSM parameters a playbook's text refers to (`${secret:ssm:/path}`, not `$${...}`).
@@ -326,12 +367,9 @@ async fn run_async(
     color: bool,
     playbook: Arc<playbook::Playbook>,
     started: Started,
+    ended: &mut Ended,
 ) -> u8 {
-    let Started {
-        run_id,
-        ssm,
-        webhook,
-    } = started;
+    let Started { run_id, ssm } = started;
     let needs_aws = !ssm.is_empty() || playbook.steps.iter().any(|s| engine::needs_aws(&s.action));
     let mut local_sandbox = None;
     let mut clients = None;
@@ -537,14 +575,6 @@ async fn run_async(
     let _ = recorder.flush().await;
     let quiet = args.quiet && outcome.exit_code == exit::OK;
     let kept = finish(args, state_dir, &outcome.report, format, quiet);
-    if let Some(webhook) = &webhook {
-        let message = crate::webhook::message(&outcome.report, &kept.display().to_string());
-        if let Err(e) = webhook.post(&message).await {
-            eprint(&format!(
-                "warning: the webhook was not delivered: {e} (the run's outcome is unchanged)\n"
-            ));
-        }
-    }
     if outcome.teardown_abandoned {
         eprint(&format!(
             "teardown did not finish; resume it with:\n  {resume}\n"
@@ -555,7 +585,9 @@ async fn run_async(
         ));
     }
     drop(lock);
-    outcome.exit_code
+    let code = outcome.exit_code;
+    ended.report = Some((outcome.report, kept));
+    code
 }
 
 /// Keeps the report and prints the summary (unless `quiet`); returns where the report is kept.
