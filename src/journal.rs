@@ -12,7 +12,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
 /// The schema version this firedrill writes.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// The migrations, in order: `MIGRATIONS[n]` takes the schema from version `n` to `n + 1`.
 const MIGRATIONS: &[&str] = &[
@@ -64,6 +64,25 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE runs ADD COLUMN graph TEXT NOT NULL DEFAULT '{}';
     ALTER TABLE runs ADD COLUMN keep_until TEXT;
     ALTER TABLE runs ADD COLUMN teardown_state TEXT;
+",
+    "
+    -- How long each step that succeeded took, per run: what `firedrill plan` learns from,
+    -- without reading whole reports (those of a 10,000-step playbook are megabytes each).
+    -- Written with the report by `finish_run`; filled here from the reports already stored.
+    CREATE TABLE step_durations (
+        run_id  TEXT NOT NULL REFERENCES runs(id),
+        step    TEXT NOT NULL,
+        uses    TEXT NOT NULL,
+        secs    REAL NOT NULL,
+        PRIMARY KEY (run_id, step)
+    ) WITHOUT ROWID;
+    INSERT OR IGNORE INTO step_durations (run_id, step, uses, secs)
+        SELECT runs.id, s.value ->> '$.id', s.value ->> '$.uses', s.value ->> '$.duration_secs'
+        FROM runs, json_each(runs.report, '$.steps') AS s
+        WHERE runs.report IS NOT NULL AND json_valid(runs.report)
+          AND s.value ->> '$.state' = 'succeeded'
+          AND s.value ->> '$.id' IS NOT NULL AND s.value ->> '$.uses' IS NOT NULL
+          AND s.value ->> '$.duration_secs' IS NOT NULL;
 ",
 ];
 
@@ -310,6 +329,16 @@ impl Journal {
         }
     }
 
+    /// Opens (and migrates) the journal in `state_dir` if there is one; `None` otherwise, and
+    /// nothing is created.
+    pub fn open_existing(state_dir: &Path) -> Result<Option<Self>, JournalError> {
+        if Self::file(state_dir).exists() {
+            Self::open(state_dir).map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+
     fn fail(&self) -> impl Fn(rusqlite::Error) -> JournalError + '_ {
         |source| JournalError::Sqlite {
             path: self.path.clone(),
@@ -389,15 +418,32 @@ impl Journal {
         Ok(())
     }
 
-    /// Records the end of a run, with its final state and report.
+    /// Records the end of a run, with its final state and report (and, from the report, how
+    /// long each step that succeeded took), in one transaction.
     pub fn finish_run(&self, run_id: &str, state: &str, report: &str) -> Result<(), JournalError> {
-        self.conn
-            .execute(
-                "UPDATE runs SET finished_at = ?2, state = ?3, report = ?4 WHERE id = ?1",
-                params![run_id, now(), state, report],
-            )
-            .map_err(self.fail())?;
-        Ok(())
+        let tx = self.conn.unchecked_transaction().map_err(self.fail())?;
+        tx.execute(
+            "UPDATE runs SET finished_at = ?2, state = ?3, report = ?4 WHERE id = ?1",
+            params![run_id, now(), state, report],
+        )
+        .map_err(self.fail())?;
+        if let Ok(durations) = serde_json::from_str::<ReportDurations>(report) {
+            let mut insert = tx
+                .prepare_cached(
+                    "INSERT OR REPLACE INTO step_durations (run_id, step, uses, secs) VALUES (?1, ?2, ?3, ?4)",
+                )
+                .map_err(self.fail())?;
+            for step in durations.steps {
+                if step.state == "succeeded"
+                    && let Some(secs) = step.duration_secs.filter(|d| d.is_finite())
+                {
+                    insert
+                        .execute(params![run_id, step.id, step.uses, secs])
+                        .map_err(self.fail())?;
+                }
+            }
+        }
+        tx.commit().map_err(self.fail())
     }
 
     /// Records how the run's teardown went, and until when its resources are kept.
@@ -623,6 +669,43 @@ impl Journal {
         rows.collect::<Result<_, _>>().map_err(self.fail())
     }
 
+    /// The durations, in seconds, of the steps that succeeded in the most recent `newest`
+    /// finished runs of `playbook`: `(step id, kind, seconds)`, and how many runs they come
+    /// from. Reads the `step_durations` table, not the reports.
+    pub fn step_durations(
+        &self,
+        playbook: &str,
+        newest: usize,
+    ) -> Result<(usize, Vec<(String, String, f64)>), JournalError> {
+        let limit = i64::try_from(newest).unwrap_or(i64::MAX);
+        let recent = "SELECT id FROM runs
+             WHERE playbook = ?1 AND report IS NOT NULL AND report != ''
+             ORDER BY started_at DESC, id DESC LIMIT ?2";
+        let runs: i64 = self
+            .conn
+            .query_row(
+                &format!("SELECT count(*) FROM ({recent})"),
+                params![playbook, limit],
+                |r| r.get(0),
+            )
+            .map_err(self.fail())?;
+        let runs = usize::try_from(runs).unwrap_or(0);
+        let mut stmt = self
+            .conn
+            .prepare(&format!(
+                "SELECT d.step, d.uses, d.secs FROM step_durations AS d
+                 JOIN ({recent}) AS recent ON d.run_id = recent.id"
+            ))
+            .map_err(self.fail())?;
+        let rows = stmt
+            .query_map(params![playbook, limit], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .map_err(self.fail())?;
+        let samples = rows.collect::<Result<_, _>>().map_err(self.fail())?;
+        Ok((runs, samples))
+    }
+
     /// The runs with resources not known to be deleted: what `firedrill teardown` resumes.
     pub fn unfinished_teardowns(&self) -> Result<Vec<String>, JournalError> {
         let mut stmt = self
@@ -656,6 +739,23 @@ impl Journal {
             .map_err(self.fail())?;
         rows.collect::<Result<_, _>>().map_err(self.fail())
     }
+}
+
+/// The steps of a stored report, as far as `step_durations` needs them.
+#[derive(Deserialize)]
+struct ReportDurations {
+    #[serde(default)]
+    steps: Vec<StepDuration>,
+}
+
+/// A step of a stored report: how long it took, if it succeeded.
+#[derive(Deserialize)]
+struct StepDuration {
+    id: String,
+    uses: String,
+    state: String,
+    #[serde(default)]
+    duration_secs: Option<f64>,
 }
 
 /// A run with its stored report, as [`Journal::reports`] reads it.
@@ -769,6 +869,88 @@ mod tests {
         let old = journal.run("old").expect("query").expect("kept");
         assert_eq!((old.state.as_str(), old.graph.as_str()), ("passed", "{}"));
         assert_eq!(old.keep_until, None);
+    }
+
+    fn report(steps: &[(&str, &str, &str, Option<f64>)]) -> String {
+        let steps: Vec<serde_json::Value> = steps
+            .iter()
+            .map(|(id, uses, state, d)| {
+                serde_json::json!({"id": id, "uses": uses, "state": state, "duration_secs": d})
+            })
+            .collect();
+        serde_json::json!({"format_version": 1, "steps": steps}).to_string()
+    }
+
+    #[test]
+    fn step_durations_of_succeeded_steps_of_the_newest_runs() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let journal = Journal::open(dir.path()).expect("open");
+        for (id, playbook, secs) in [
+            ("r1", "p", 1.0),
+            ("r2", "p", 2.0),
+            ("r3", "q", 9.0),
+            ("r4", "p", 4.0),
+        ] {
+            journal
+                .begin_run(&NewRun {
+                    id,
+                    playbook,
+                    ..NewRun::default()
+                })
+                .expect("begin");
+            journal
+                .finish_run(
+                    id,
+                    "passed",
+                    &report(&[
+                        ("a", "wait", "succeeded", Some(secs)),
+                        ("b", "run", "failed", Some(5.0)),
+                    ]),
+                )
+                .expect("finish");
+        }
+        journal
+            .begin_run(&NewRun {
+                id: "r5",
+                playbook: "p",
+                ..NewRun::default()
+            })
+            .expect("running");
+        journal
+            .finish_run("r6", "refused", "")
+            .expect("a refused run has no report");
+        let (runs, mut got) = journal.step_durations("p", 2).expect("durations");
+        got.sort_by(|x, y| x.2.total_cmp(&y.2));
+        assert_eq!(runs, 2, "the two newest finished runs of p");
+        assert_eq!(
+            got,
+            [
+                ("a".to_owned(), "wait".to_owned(), 2.0),
+                ("a".to_owned(), "wait".to_owned(), 4.0)
+            ]
+        );
+    }
+
+    #[test]
+    fn a_version_2_journal_learns_the_durations_of_its_stored_reports() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        {
+            let conn = Connection::open(Journal::file(dir.path())).expect("sqlite");
+            conn.execute_batch(MIGRATIONS[0]).expect("v1");
+            conn.execute_batch(MIGRATIONS[1]).expect("v2");
+            conn.pragma_update(None, "user_version", 2).expect("v2");
+            conn.execute(
+                "INSERT INTO runs (id, playbook, playbook_path, teardown, started_at, state, report) VALUES ('old', 'p', 'p.yaml', 'always', '2026-01-01T00:00:00Z', 'passed', ?1), ('bad', 'p', 'p.yaml', 'always', '2026-01-02T00:00:00Z', 'refused', '')",
+                [report(&[("a", "wait", "succeeded", Some(3.5)), ("b", "run", "skipped", None)])],
+            )
+            .expect("v2 runs");
+        }
+        let journal = Journal::open(dir.path()).expect("open migrates");
+        assert_eq!(journal.version().expect("version"), SCHEMA_VERSION);
+        assert_eq!(
+            journal.step_durations("p", 20).expect("durations"),
+            (1, vec![("a".to_owned(), "wait".to_owned(), 3.5)])
+        );
     }
 
     #[test]

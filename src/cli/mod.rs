@@ -243,20 +243,21 @@ fn validate(paths: &[PathBuf], format: ValidateFormat, color: bool) -> u8 {
     code
 }
 
-/// What the journal in `state_dir` teaches about the steps of `playbook`: one query for its
-/// most recent runs; nothing (and no file created) when there is no journal, a warning when
+/// What the journal in `state_dir` teaches about the steps of `playbook`, read in one query
+/// of its most recent runs whatever the number of steps; nothing (and no file created) when there is no journal, a warning when
 /// it cannot be read.
 fn learned_durations(
     state_dir: &std::path::Path,
     playbook: &playbook::Playbook,
 ) -> crate::history::learned::LearnedDurations {
     use crate::history::learned::{self, LearnedDurations};
-    let runs = crate::journal::Journal::open_read_only(state_dir).and_then(|j| match j {
-        Some(j) => crate::history::load(&j, Some(&playbook.name), Some(learned::RUNS)),
-        None => Ok(Vec::new()),
+    // Opened for writing only to migrate a journal of an older firedrill (its durations table).
+    let samples = crate::journal::Journal::open_existing(state_dir).and_then(|j| match j {
+        Some(j) => j.step_durations(&playbook.name, learned::RUNS),
+        None => Ok((0, Vec::new())),
     });
-    match runs {
-        Ok(runs) => LearnedDurations::from_runs(&runs),
+    match samples {
+        Ok((runs, samples)) => LearnedDurations::from_samples(runs, samples),
         Err(e) => {
             eprint(&format!("warning: planning without history: {e}\n"));
             LearnedDurations::default()

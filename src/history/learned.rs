@@ -1,12 +1,12 @@
 //! What `firedrill plan` learns from history: for each step of a playbook, the durations of
 //! the past runs in which that step (same id, same kind) succeeded, as a median and a 90th
-//! percentile.
+//! percentile. The durations come from the journal's `step_durations` table
+//! ([`crate::journal::Journal::step_durations`], one query).
 
 use std::collections::HashMap;
 
 use serde::Serialize;
 
-use super::PastRun;
 use super::stats::{median, percentile};
 
 /// How many of a playbook's most recent runs plans learn from.
@@ -32,22 +32,19 @@ pub struct LearnedDurations {
 }
 
 impl LearnedDurations {
-    /// Learns from `runs` (one playbook's): the duration of every step that succeeded.
-    pub fn from_runs(runs: &[PastRun]) -> Self {
-        let mut samples: HashMap<(String, String), Vec<f64>> = HashMap::new();
-        for run in runs {
-            for step in &run.steps {
-                if step.state == "succeeded"
-                    && let Some(d) = step.duration_secs.filter(|d| d.is_finite() && *d >= 0.0)
-                {
-                    samples
-                        .entry((step.id.clone(), step.uses.clone()))
-                        .or_default()
-                        .push(d);
-                }
+    /// Learns from the durations of succeeded steps, `(step id, kind, seconds)`, of `runs`
+    /// runs (what [`crate::journal::Journal::step_durations`] reads).
+    pub fn from_samples(
+        runs: usize,
+        samples: impl IntoIterator<Item = (String, String, f64)>,
+    ) -> Self {
+        let mut by_key: HashMap<(String, String), Vec<f64>> = HashMap::new();
+        for (id, uses, d) in samples {
+            if d.is_finite() && d >= 0.0 {
+                by_key.entry((id, uses)).or_default().push(d);
             }
         }
-        let by_step = samples
+        let by_step = by_key
             .into_iter()
             .filter_map(|(key, v)| {
                 Some((
@@ -60,10 +57,7 @@ impl LearnedDurations {
                 ))
             })
             .collect();
-        Self {
-            by_step,
-            runs: runs.len(),
-        }
+        Self { by_step, runs }
     }
 
     /// What was learned about step `id` of kind `uses`.
@@ -81,48 +75,26 @@ impl LearnedDurations {
 
 #[cfg(test)]
 mod tests {
-    use super::super::stored::{StoredMeasure, StoredStep};
     use super::*;
 
-    fn run(steps: &[(&str, &str, &str, Option<f64>)]) -> PastRun {
-        PastRun {
-            id: "r".into(),
-            playbook: "p".into(),
-            file: "p.yaml".into(),
-            started_at: String::new(),
-            state: "passed".into(),
-            rto: StoredMeasure::default(),
-            rpo: StoredMeasure::default(),
-            steps: steps
-                .iter()
-                .map(|(id, uses, state, d)| StoredStep {
-                    id: (*id).into(),
-                    uses: (*uses).into(),
-                    state: (*state).into(),
-                    duration_secs: *d,
-                })
-                .collect(),
-        }
+    fn sample(id: &str, uses: &str, secs: f64) -> (String, String, f64) {
+        (id.into(), uses.into(), secs)
     }
 
     #[test]
-    fn learns_only_from_succeeded_steps_of_the_same_kind() {
-        let runs = [
-            run(&[
-                ("db", "wait", "succeeded", Some(10.0)),
-                ("app", "run", "succeeded", Some(1.0)),
-            ]),
-            run(&[
-                ("db", "wait", "succeeded", Some(30.0)),
-                ("app", "run", "failed", Some(99.0)),
-            ]),
-            run(&[
-                ("db", "wait", "succeeded", Some(20.0)),
-                ("app", "run", "succeeded", Some(3.0)),
-            ]),
-            run(&[("db", "run", "succeeded", Some(500.0))]),
-        ];
-        let learned = LearnedDurations::from_runs(&runs);
+    fn median_and_p90_per_step_and_kind() {
+        let learned = LearnedDurations::from_samples(
+            4,
+            [
+                sample("db", "wait", 10.0),
+                sample("app", "run", 1.0),
+                sample("db", "wait", 30.0),
+                sample("db", "wait", 20.0),
+                sample("app", "run", 3.0),
+                sample("db", "run", 500.0),
+                sample("app", "run", f64::NAN),
+            ],
+        );
         assert_eq!(
             learned.get("db", "wait"),
             Some(Learned {
@@ -142,5 +114,6 @@ mod tests {
         assert_eq!(learned.get("db", "run").map(|l| l.runs), Some(1));
         assert_eq!(learned.get("dns", "wait"), None);
         assert_eq!(learned.runs, 4);
+        assert!(LearnedDurations::from_samples(0, []).is_empty());
     }
 }

@@ -2,8 +2,9 @@
 //! trend, regression warnings (`firedrill history`), and the step durations that
 //! `firedrill plan` learns from past runs.
 //!
-//! Everything here reads the journal's `runs` table and the JSON report each finished run
-//! stored in it, through a read-side view of the report ([`stored`]).
+//! History reads the journal's `runs` table and the JSON report each finished run stored in it,
+//! through a read-side view of the report ([`stored`]); plans read the journal's
+//! `step_durations` table, which `Journal::finish_run` fills from the same reports.
 
 pub mod learned;
 pub mod render;
@@ -12,7 +13,7 @@ pub mod stored;
 pub mod trend;
 
 use crate::journal::{Journal, JournalError};
-use stored::{StoredMeasure, StoredReport, StoredStep};
+use stored::{StoredMeasure, StoredReport};
 
 /// A past run of a playbook.
 #[derive(Clone, Debug)]
@@ -32,8 +33,6 @@ pub struct PastRun {
     pub rto: StoredMeasure,
     /// The data loss against its target.
     pub rpo: StoredMeasure,
-    /// Its steps (empty without a report).
-    pub steps: Vec<StoredStep>,
 }
 
 /// The runs of `playbook` (by name; every playbook with `None`), oldest first; with `newest`,
@@ -61,7 +60,6 @@ pub fn load(
                 file: row.playbook_path,
                 rto: report.rto,
                 rpo: report.rpo,
-                steps: report.steps,
             }
         })
         .collect())

@@ -201,7 +201,6 @@ mod tests {
                 met: None,
             },
             rpo: StoredMeasure::default(),
-            steps: Vec::new(),
         }
     }
 
