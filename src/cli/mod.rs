@@ -250,14 +250,17 @@ fn learned_durations(
     state_dir: &std::path::Path,
     playbook: &playbook::Playbook,
 ) -> crate::history::learned::LearnedDurations {
-    use crate::history::learned::{self, LearnedDurations};
+    use crate::history::learned::{self, LearnedDurations, Learner};
+    let mut learner = Learner::new(playbook.steps.iter().map(|s| (s.id.as_str(), s.uses())));
     // Opened for writing only to migrate a journal of an older firedrill (its durations table).
-    let samples = crate::journal::Journal::open_existing(state_dir).and_then(|j| match j {
-        Some(j) => j.step_durations(&playbook.name, learned::RUNS),
-        None => Ok((0, Vec::new())),
+    let runs = crate::journal::Journal::open_existing(state_dir).and_then(|j| match j {
+        Some(j) => j.each_step_duration(&playbook.name, learned::RUNS, |id, uses, secs| {
+            learner.add(id, uses, secs);
+        }),
+        None => Ok(0),
     });
-    match samples {
-        Ok((runs, samples)) => LearnedDurations::from_samples(runs, samples),
+    match runs {
+        Ok(runs) => learner.finish(runs),
         Err(e) => {
             eprint(&format!("warning: planning without history: {e}\n"));
             LearnedDurations::default()

@@ -23,6 +23,56 @@ pub struct Learned {
     pub p90_secs: f64,
 }
 
+/// Gathers the past durations of the steps of one playbook, keyed by the playbook's own step
+/// ids (borrowed: adding a sample allocates nothing but its place in a list).
+pub struct Learner<'a> {
+    index: HashMap<&'a str, usize>,
+    steps: Vec<(&'a str, &'a str)>,
+    samples: Vec<Vec<f64>>,
+}
+
+impl<'a> Learner<'a> {
+    /// A learner for these steps: `(id, kind)`.
+    pub fn new(steps: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
+        let steps: Vec<(&str, &str)> = steps.into_iter().collect();
+        Self {
+            index: steps
+                .iter()
+                .enumerate()
+                .map(|(i, (id, _))| (*id, i))
+                .collect(),
+            samples: vec![Vec::new(); steps.len()],
+            steps,
+        }
+    }
+
+    /// A past duration of step `id` of kind `uses`; ignored when the playbook has no such step
+    /// or its kind changed since.
+    pub fn add(&mut self, id: &str, uses: &str, secs: f64) {
+        if let Some(&i) = self.index.get(id)
+            && self.steps[i].1 == uses
+            && secs.is_finite()
+            && secs >= 0.0
+        {
+            self.samples[i].push(secs);
+        }
+    }
+
+    /// What was learned from `runs` runs.
+    pub fn finish(self, runs: usize) -> LearnedDurations {
+        LearnedDurations::from_samples(
+            runs,
+            self.steps
+                .iter()
+                .zip(self.samples)
+                .flat_map(|((id, uses), v)| {
+                    v.into_iter()
+                        .map(|d| ((*id).to_owned(), (*uses).to_owned(), d))
+                }),
+        )
+    }
+}
+
 /// Learned durations by step id and kind.
 #[derive(Clone, Debug, Default)]
 pub struct LearnedDurations {
@@ -115,5 +165,28 @@ mod tests {
         assert_eq!(learned.get("dns", "wait"), None);
         assert_eq!(learned.runs, 4);
         assert!(LearnedDurations::from_samples(0, []).is_empty());
+    }
+
+    #[test]
+    fn the_learner_keeps_only_the_playbooks_steps_of_the_same_kind() {
+        let mut learner = Learner::new([("db", "wait"), ("app", "run")]);
+        for (id, uses, secs) in [
+            ("db", "wait", 4.0),
+            ("db", "run", 99.0),
+            ("gone", "wait", 1.0),
+            ("db", "wait", 2.0),
+            ("app", "run", -1.0),
+        ] {
+            learner.add(id, uses, secs);
+        }
+        let durations = learner.finish(2);
+        assert_eq!(
+            durations.get("db", "wait").map(|l| (l.runs, l.median_secs)),
+            Some((2, 3.0))
+        );
+        assert_eq!(durations.get("db", "run"), None);
+        assert_eq!(durations.get("app", "run"), None);
+        assert_eq!(durations.get("gone", "wait"), None);
+        assert_eq!(durations.runs, 2);
     }
 }
