@@ -682,8 +682,9 @@ impl Journal {
     ) -> Result<usize, JournalError> {
         let limit = i64::try_from(newest).unwrap_or(i64::MAX);
         let recent = "SELECT id FROM runs
-             WHERE playbook = ?1 AND report IS NOT NULL AND report != ''
+             WHERE playbook = ?1 AND octet_length(report) > 0
              ORDER BY started_at DESC, id DESC LIMIT ?2";
+        // (`octet_length` reads the size of a report, not the megabytes of a large one.)
         let runs: i64 = self
             .conn
             .query_row(

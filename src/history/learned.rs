@@ -60,16 +60,26 @@ impl<'a> Learner<'a> {
 
     /// What was learned from `runs` runs.
     pub fn finish(self, runs: usize) -> LearnedDurations {
-        LearnedDurations::from_samples(
-            runs,
-            self.steps
-                .iter()
-                .zip(self.samples)
-                .flat_map(|((id, uses), v)| {
-                    v.into_iter()
-                        .map(|d| ((*id).to_owned(), (*uses).to_owned(), d))
-                }),
-        )
+        let by_step = self
+            .steps
+            .iter()
+            .zip(&self.samples)
+            .filter_map(|((id, uses), v)| {
+                Some((((*id).to_owned(), (*uses).to_owned()), Learned::from(v)?))
+            })
+            .collect();
+        LearnedDurations { by_step, runs }
+    }
+}
+
+impl Learned {
+    /// The median and p90 of `durations`; none without any.
+    fn from(durations: &[f64]) -> Option<Self> {
+        Some(Self {
+            runs: durations.len(),
+            median_secs: median(durations)?,
+            p90_secs: percentile(durations, 90)?,
+        })
     }
 }
 
@@ -83,7 +93,7 @@ pub struct LearnedDurations {
 
 impl LearnedDurations {
     /// Learns from the durations of succeeded steps, `(step id, kind, seconds)`, of `runs`
-    /// runs (what [`crate::journal::Journal::step_durations`] reads).
+    /// runs.
     pub fn from_samples(
         runs: usize,
         samples: impl IntoIterator<Item = (String, String, f64)>,
@@ -96,16 +106,7 @@ impl LearnedDurations {
         }
         let by_step = by_key
             .into_iter()
-            .filter_map(|(key, v)| {
-                Some((
-                    key,
-                    Learned {
-                        runs: v.len(),
-                        median_secs: median(&v)?,
-                        p90_secs: percentile(&v, 90)?,
-                    },
-                ))
-            })
+            .filter_map(|(key, v)| Some((key, Learned::from(&v)?)))
             .collect();
         Self { by_step, runs }
     }
