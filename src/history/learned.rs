@@ -1,7 +1,7 @@
 //! What `firedrill plan` learns from history: for each step of a playbook, the durations of
 //! the past runs in which that step (same id, same kind) succeeded, as a median and a 90th
 //! percentile. The durations come from the journal's `step_durations` table
-//! ([`crate::journal::Journal::step_durations`], one query).
+//! ([`crate::journal::Journal::each_step_duration`], one query).
 
 use std::collections::HashMap;
 
