@@ -419,31 +419,48 @@ impl Journal {
     }
 
     /// Records the end of a run, with its final state and report (and, from the report, how
-    /// long each step that succeeded took), in one transaction.
+    /// long each step that succeeded took), all or nothing: in a savepoint, which also works
+    /// inside the recorder's batches.
     pub fn finish_run(&self, run_id: &str, state: &str, report: &str) -> Result<(), JournalError> {
-        let tx = self.conn.unchecked_transaction().map_err(self.fail())?;
-        tx.execute(
-            "UPDATE runs SET finished_at = ?2, state = ?3, report = ?4 WHERE id = ?1",
-            params![run_id, now(), state, report],
-        )
-        .map_err(self.fail())?;
-        if let Ok(durations) = serde_json::from_str::<ReportDurations>(report) {
-            let mut insert = tx
-                .prepare_cached(
-                    "INSERT OR REPLACE INTO step_durations (run_id, step, uses, secs) VALUES (?1, ?2, ?3, ?4)",
-                )
-                .map_err(self.fail())?;
-            for step in durations.steps {
-                if step.state == "succeeded"
-                    && let Some(secs) = step.duration_secs.filter(|d| d.is_finite())
-                {
-                    insert
-                        .execute(params![run_id, step.id, step.uses, secs])
-                        .map_err(self.fail())?;
-                }
+        self.conn
+            .execute_batch("SAVEPOINT finish_run")
+            .map_err(self.fail())?;
+        let written = self.write_finish(run_id, state, report);
+        let end = if written.is_ok() {
+            "RELEASE finish_run"
+        } else {
+            "ROLLBACK TO finish_run; RELEASE finish_run"
+        };
+        let ended = self.conn.execute_batch(end).map_err(self.fail());
+        written.and(ended)
+    }
+
+    fn write_finish(&self, run_id: &str, state: &str, report: &str) -> Result<(), JournalError> {
+        self.conn
+            .execute(
+                "UPDATE runs SET finished_at = ?2, state = ?3, report = ?4 WHERE id = ?1",
+                params![run_id, now(), state, report],
+            )
+            .map_err(self.fail())?;
+        let Ok(durations) = serde_json::from_str::<ReportDurations>(report) else {
+            return Ok(());
+        };
+        let mut insert = self
+            .conn
+            .prepare_cached(
+                "INSERT OR REPLACE INTO step_durations (run_id, step, uses, secs) VALUES (?1, ?2, ?3, ?4)",
+            )
+            .map_err(self.fail())?;
+        for step in durations.steps {
+            if step.state == "succeeded"
+                && let Some(secs) = step.duration_secs.filter(|d| d.is_finite())
+            {
+                insert
+                    .execute(params![run_id, step.id, step.uses, secs])
+                    .map_err(self.fail())?;
             }
         }
-        tx.commit().map_err(self.fail())
+        Ok(())
     }
 
     /// Records how the run's teardown went, and until when its resources are kept.
@@ -947,6 +964,28 @@ mod tests {
             ),
             "the succeeded steps of the two newest finished runs of p"
         );
+    }
+
+    #[test]
+    fn a_run_finishes_inside_a_batch_too() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let journal = Journal::open(dir.path()).expect("open");
+        run(&journal, "r1");
+        journal
+            .batch(|j| {
+                j.finish_run(
+                    "r1",
+                    "passed",
+                    &report(&[("a", "wait", "succeeded", Some(1.0))]),
+                )
+            })
+            .expect("batch")
+            .expect("finished in the batch");
+        assert_eq!(
+            journal.run("r1").expect("run").map(|r| r.state),
+            Some("passed".into())
+        );
+        assert_eq!(durations(&journal, "", 5).1.len(), 1);
     }
 
     #[test]

@@ -385,3 +385,35 @@ fn plan_without_a_journal_uses_the_playbooks_figures_and_creates_nothing() {
     assert!(!text.contains("learned"), "{text}");
     assert!(!state.exists(), "plan creates no state directory");
 }
+
+#[test]
+fn real_runs_appear_in_history_and_teach_the_plan() {
+    let dir = tempfile::tempdir().expect("dir");
+    let playbook = dir.path().join("real.yaml");
+    std::fs::write(
+        &playbook,
+        "version: 1\nname: real\ntargets: { rto: 1m }\nsandbox: { accounts: [\"123456789012\"] }\nsteps:\n  first: { uses: run, with: { command: \"true\" } }\n  done: { uses: run, needs: [first], with: { command: \"true\" }, milestone: recovered }\n",
+    )
+    .expect("write");
+    let state = dir.path().join("state");
+    let env = ("FIREDRILL_STATE_DIR", state.to_str().expect("utf-8"));
+    for _ in 0..2 {
+        Test::new()
+            .env(env.0, env.1)
+            .args(["run", "--quiet", playbook.to_str().expect("utf-8")])
+            .run();
+    }
+    let out = history(&state, &["real"]).stdout;
+    assert!(out.starts_with("real ("), "{out}");
+    assert!(
+        out.contains(": 2 runs, 2 passed; RTO target 1m, RPO target none\n"),
+        "{out}"
+    );
+    let doc: serde_json::Value =
+        serde_json::from_str(&plan(&state, &playbook, &["--format", "json"]).stdout).expect("JSON");
+    for step in doc["steps"].as_array().expect("steps") {
+        assert_eq!(step["estimate_source"], "learned", "{doc}");
+        assert_eq!(step["learned"]["runs"], 2, "{doc}");
+    }
+    assert_eq!(doc["history_runs"], 2);
+}
