@@ -436,13 +436,18 @@ impl Journal {
     }
 
     fn write_finish(&self, run_id: &str, state: &str, report: &str) -> Result<(), JournalError> {
-        self.conn
+        let updated = self
+            .conn
             .execute(
                 "UPDATE runs SET finished_at = ?2, state = ?3, report = ?4 WHERE id = ?1",
                 params![run_id, now(), state, report],
             )
             .map_err(self.fail())?;
-        let Ok(durations) = serde_json::from_str::<ReportDurations>(report) else {
+        // No such run (nothing to attach durations to), or no report to read them from.
+        let Some(durations) = (updated > 0)
+            .then(|| serde_json::from_str::<ReportDurations>(report).ok())
+            .flatten()
+        else {
             return Ok(());
         };
         let mut insert = self
