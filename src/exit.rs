@@ -12,7 +12,8 @@ pub const INVALID: u8 = 2;
 pub const TARGET_MISSED: u8 = 3;
 /// A step of the drill failed.
 pub const STEP_FAILED: u8 = 4;
-/// A safety guard refused to act (wrong account, root credentials, ...).
+/// A safety guard refused to act (wrong account, root credentials, another run of the same
+/// playbook in progress, ...).
 pub const REFUSED: u8 = 5;
 /// Teardown could not delete everything the run created; resources are left behind.
 pub const TEARDOWN_INCOMPLETE: u8 = 6;

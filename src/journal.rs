@@ -12,7 +12,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
 /// The schema version this firedrill writes.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// The migrations, in order: `MIGRATIONS[n]` takes the schema from version `n` to `n + 1`.
 const MIGRATIONS: &[&str] = &[
@@ -64,6 +64,25 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE runs ADD COLUMN graph TEXT NOT NULL DEFAULT '{}';
     ALTER TABLE runs ADD COLUMN keep_until TEXT;
     ALTER TABLE runs ADD COLUMN teardown_state TEXT;
+",
+    "
+    -- How long each step that succeeded took, per run: what `firedrill plan` learns from,
+    -- without reading whole reports (those of a 10,000-step playbook are megabytes each).
+    -- Written with the report by `finish_run`; filled here from the reports already stored.
+    CREATE TABLE step_durations (
+        run_id  TEXT NOT NULL REFERENCES runs(id),
+        step    TEXT NOT NULL,
+        uses    TEXT NOT NULL,
+        secs    REAL NOT NULL,
+        PRIMARY KEY (run_id, step)
+    ) WITHOUT ROWID;
+    INSERT OR IGNORE INTO step_durations (run_id, step, uses, secs)
+        SELECT runs.id, s.value ->> '$.id', s.value ->> '$.uses', s.value ->> '$.duration_secs'
+        FROM runs, json_each(runs.report, '$.steps') AS s
+        WHERE runs.report IS NOT NULL AND json_valid(runs.report)
+          AND s.value ->> '$.state' = 'succeeded'
+          AND s.value ->> '$.id' IS NOT NULL AND s.value ->> '$.uses' IS NOT NULL
+          AND s.value ->> '$.duration_secs' IS NOT NULL;
 ",
 ];
 
@@ -289,6 +308,45 @@ impl Journal {
         Ok(journal)
     }
 
+    /// Opens the journal in `state_dir` for reading only, without creating or migrating
+    /// anything: `None` when there is no journal yet (or an empty one).
+    pub fn open_read_only(state_dir: &Path) -> Result<Option<Self>, JournalError> {
+        let path = Self::file(state_dir);
+        if !path.exists() {
+            return Ok(None);
+        }
+        let fail = |source| JournalError::Sqlite {
+            path: path.clone(),
+            source,
+        };
+        let conn = Connection::open_with_flags(
+            &path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(fail)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(fail)?;
+        let journal = Self { conn, path };
+        match journal.version()? {
+            0 => Ok(None),
+            found if found > SCHEMA_VERSION => Err(JournalError::TooNew {
+                path: journal.path,
+                found,
+            }),
+            _ => Ok(Some(journal)),
+        }
+    }
+
+    /// Opens (and migrates) the journal in `state_dir` if there is one; `None` otherwise, and
+    /// nothing is created.
+    pub fn open_existing(state_dir: &Path) -> Result<Option<Self>, JournalError> {
+        if Self::file(state_dir).exists() {
+            Self::open(state_dir).map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+
     fn fail(&self) -> impl Fn(rusqlite::Error) -> JournalError + '_ {
         |source| JournalError::Sqlite {
             path: self.path.clone(),
@@ -368,14 +426,53 @@ impl Journal {
         Ok(())
     }
 
-    /// Records the end of a run, with its final state and report.
+    /// Records the end of a run, with its final state and report (and, from the report, how
+    /// long each step that succeeded took), all or nothing: in a savepoint, which also works
+    /// inside the recorder's batches.
     pub fn finish_run(&self, run_id: &str, state: &str, report: &str) -> Result<(), JournalError> {
         self.conn
+            .execute_batch("SAVEPOINT finish_run")
+            .map_err(self.fail())?;
+        let written = self.write_finish(run_id, state, report);
+        let end = if written.is_ok() {
+            "RELEASE finish_run"
+        } else {
+            "ROLLBACK TO finish_run; RELEASE finish_run"
+        };
+        let ended = self.conn.execute_batch(end).map_err(self.fail());
+        written.and(ended)
+    }
+
+    fn write_finish(&self, run_id: &str, state: &str, report: &str) -> Result<(), JournalError> {
+        let updated = self
+            .conn
             .execute(
                 "UPDATE runs SET finished_at = ?2, state = ?3, report = ?4 WHERE id = ?1",
                 params![run_id, now(), state, report],
             )
             .map_err(self.fail())?;
+        // No such run (nothing to attach durations to), or no report to read them from.
+        let Some(durations) = (updated > 0)
+            .then(|| serde_json::from_str::<ReportDurations>(report).ok())
+            .flatten()
+        else {
+            return Ok(());
+        };
+        let mut insert = self
+            .conn
+            .prepare_cached(
+                "INSERT OR REPLACE INTO step_durations (run_id, step, uses, secs) VALUES (?1, ?2, ?3, ?4)",
+            )
+            .map_err(self.fail())?;
+        for step in durations.steps {
+            if step.state == "succeeded"
+                && let Some(secs) = step.duration_secs.filter(|d| d.is_finite())
+            {
+                insert
+                    .execute(params![run_id, step.id, step.uses, secs])
+                    .map_err(self.fail())?;
+            }
+        }
         Ok(())
     }
 
@@ -585,6 +682,86 @@ impl Journal {
         rows.collect::<Result<_, _>>().map_err(self.fail())
     }
 
+    /// The runs of one playbook (by its name), or of every playbook, with their stored
+    /// reports, oldest first; `newest` keeps only that many of the most recent. One query:
+    /// what `firedrill history` lists and `firedrill plan` learns from.
+    pub fn reports(
+        &self,
+        playbook: Option<&str>,
+        newest: Option<usize>,
+    ) -> Result<Vec<StoredRun>, JournalError> {
+        let limit = newest.map_or(-1, |n| i64::try_from(n).unwrap_or(i64::MAX));
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT id, playbook, playbook_path, started_at, state, report FROM (
+                     SELECT id, playbook, playbook_path, started_at, state, report FROM runs
+                     WHERE ?1 IS NULL OR playbook = ?1
+                     ORDER BY started_at DESC, id DESC LIMIT ?2
+                 ) ORDER BY started_at, id",
+            )
+            .map_err(self.fail())?;
+        let rows = stmt
+            .query_map(params![playbook, limit], |r| {
+                Ok(StoredRun {
+                    id: r.get(0)?,
+                    playbook: r.get(1)?,
+                    playbook_path: r.get(2)?,
+                    started_at: r.get(3)?,
+                    state: r.get(4)?,
+                    report: r.get(5)?,
+                })
+            })
+            .map_err(self.fail())?;
+        rows.collect::<Result<_, _>>().map_err(self.fail())
+    }
+
+    /// The durations, in seconds, of the steps that succeeded in the most recent `newest`
+    /// finished runs of `playbook`: calls `f(step id, kind, seconds)` for each, borrowing the
+    /// text from SQLite (a 10,000-step playbook has 200,000 of them in 20 runs); returns how
+    /// many runs they come from. Reads the `step_durations` table, not the reports: one query
+    /// for the durations, one for the count of runs.
+    pub fn each_step_duration(
+        &self,
+        playbook: &str,
+        newest: usize,
+        mut f: impl FnMut(&str, &str, f64),
+    ) -> Result<usize, JournalError> {
+        let limit = i64::try_from(newest).unwrap_or(i64::MAX);
+        let recent = "SELECT id FROM runs
+             WHERE playbook = ?1 AND octet_length(report) > 0
+             ORDER BY started_at DESC, id DESC LIMIT ?2";
+        // (`octet_length` reads the size of a report, not the megabytes of a large one.)
+        let runs: i64 = self
+            .conn
+            .query_row(
+                &format!("SELECT count(*) FROM ({recent})"),
+                params![playbook, limit],
+                |r| r.get(0),
+            )
+            .map_err(self.fail())?;
+        let mut stmt = self
+            .conn
+            .prepare(&format!(
+                "SELECT d.step, d.uses, d.secs FROM step_durations AS d
+                 JOIN ({recent}) AS recent ON d.run_id = recent.id"
+            ))
+            .map_err(self.fail())?;
+        let mut rows = stmt.query(params![playbook, limit]).map_err(self.fail())?;
+        while let Some(row) = rows.next().map_err(self.fail())? {
+            let text = |i| {
+                row.get_ref(i)
+                    .ok()
+                    .and_then(|v| v.as_str().ok())
+                    .unwrap_or_default()
+            };
+            if let Ok(secs) = row.get::<_, f64>(2) {
+                f(text(0), text(1), secs);
+            }
+        }
+        Ok(usize::try_from(runs).unwrap_or(0))
+    }
+
     /// The runs with resources not known to be deleted: what `firedrill teardown` resumes.
     pub fn unfinished_teardowns(&self) -> Result<Vec<String>, JournalError> {
         let mut stmt = self
@@ -618,6 +795,40 @@ impl Journal {
             .map_err(self.fail())?;
         rows.collect::<Result<_, _>>().map_err(self.fail())
     }
+}
+
+/// The steps of a stored report, as far as `step_durations` needs them.
+#[derive(Deserialize)]
+struct ReportDurations {
+    #[serde(default)]
+    steps: Vec<StepDuration>,
+}
+
+/// A step of a stored report: how long it took, if it succeeded.
+#[derive(Deserialize)]
+struct StepDuration {
+    id: String,
+    uses: String,
+    state: String,
+    #[serde(default)]
+    duration_secs: Option<f64>,
+}
+
+/// A run with its stored report, as [`Journal::reports`] reads it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredRun {
+    /// The run id.
+    pub id: String,
+    /// The playbook's name.
+    pub playbook: String,
+    /// The playbook file, as it was given to `firedrill run`.
+    pub playbook_path: String,
+    /// When it started (RFC 3339).
+    pub started_at: String,
+    /// `running`, or its final state.
+    pub state: String,
+    /// Its JSON report, once it finished (none for a run still running, crashed or refused).
+    pub report: Option<String>,
 }
 
 /// An event of a run.
@@ -714,6 +925,119 @@ mod tests {
         let old = journal.run("old").expect("query").expect("kept");
         assert_eq!((old.state.as_str(), old.graph.as_str()), ("passed", "{}"));
         assert_eq!(old.keep_until, None);
+    }
+
+    fn durations(journal: &Journal, playbook: &str, newest: usize) -> (usize, Vec<(String, f64)>) {
+        let mut out = Vec::new();
+        let runs = journal
+            .each_step_duration(playbook, newest, |id, uses, secs| {
+                out.push((format!("{id}/{uses}"), secs));
+            })
+            .expect("durations");
+        out.sort_by(|a, b| a.1.total_cmp(&b.1));
+        (runs, out)
+    }
+
+    fn report(steps: &[(&str, &str, &str, Option<f64>)]) -> String {
+        let steps: Vec<serde_json::Value> = steps
+            .iter()
+            .map(|(id, uses, state, d)| {
+                serde_json::json!({"id": id, "uses": uses, "state": state, "duration_secs": d})
+            })
+            .collect();
+        serde_json::json!({"format_version": 1, "steps": steps}).to_string()
+    }
+
+    #[test]
+    fn step_durations_of_succeeded_steps_of_the_newest_runs() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let journal = Journal::open(dir.path()).expect("open");
+        for (id, playbook, secs) in [
+            ("r1", "p", 1.0),
+            ("r2", "p", 2.0),
+            ("r3", "q", 9.0),
+            ("r4", "p", 4.0),
+        ] {
+            journal
+                .begin_run(&NewRun {
+                    id,
+                    playbook,
+                    ..NewRun::default()
+                })
+                .expect("begin");
+            journal
+                .finish_run(
+                    id,
+                    "passed",
+                    &report(&[
+                        ("a", "wait", "succeeded", Some(secs)),
+                        ("b", "run", "failed", Some(5.0)),
+                    ]),
+                )
+                .expect("finish");
+        }
+        journal
+            .begin_run(&NewRun {
+                id: "r5",
+                playbook: "p",
+                ..NewRun::default()
+            })
+            .expect("running");
+        journal
+            .finish_run("r6", "refused", "")
+            .expect("a refused run has no report");
+        assert_eq!(
+            durations(&journal, "p", 2),
+            (
+                2,
+                vec![("a/wait".to_owned(), 2.0), ("a/wait".to_owned(), 4.0)]
+            ),
+            "the succeeded steps of the two newest finished runs of p"
+        );
+    }
+
+    #[test]
+    fn a_run_finishes_inside_a_batch_too() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let journal = Journal::open(dir.path()).expect("open");
+        run(&journal, "r1");
+        journal
+            .batch(|j| {
+                j.finish_run(
+                    "r1",
+                    "passed",
+                    &report(&[("a", "wait", "succeeded", Some(1.0))]),
+                )
+            })
+            .expect("batch")
+            .expect("finished in the batch");
+        assert_eq!(
+            journal.run("r1").expect("run").map(|r| r.state),
+            Some("passed".into())
+        );
+        assert_eq!(durations(&journal, "", 5).1.len(), 1);
+    }
+
+    #[test]
+    fn a_version_2_journal_learns_the_durations_of_its_stored_reports() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        {
+            let conn = Connection::open(Journal::file(dir.path())).expect("sqlite");
+            conn.execute_batch(MIGRATIONS[0]).expect("v1");
+            conn.execute_batch(MIGRATIONS[1]).expect("v2");
+            conn.pragma_update(None, "user_version", 2).expect("v2");
+            conn.execute(
+                "INSERT INTO runs (id, playbook, playbook_path, teardown, started_at, state, report) VALUES ('old', 'p', 'p.yaml', 'always', '2026-01-01T00:00:00Z', 'passed', ?1), ('bad', 'p', 'p.yaml', 'always', '2026-01-02T00:00:00Z', 'refused', '')",
+                [report(&[("a", "wait", "succeeded", Some(3.5)), ("b", "run", "skipped", None)])],
+            )
+            .expect("v2 runs");
+        }
+        let journal = Journal::open(dir.path()).expect("open migrates");
+        assert_eq!(journal.version().expect("version"), SCHEMA_VERSION);
+        assert_eq!(
+            durations(&journal, "p", 20),
+            (1, vec![("a/wait".to_owned(), 3.5)])
+        );
     }
 
     #[test]

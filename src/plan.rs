@@ -1,5 +1,6 @@
 //! `firedrill plan`: the dry run. No AWS call: execution waves, the critical path, and the
-//! predicted time to each milestone against its target, from each step's `estimate`, its own
+//! predicted time to each milestone against its target, from each step's duration learned
+//! from past runs (the median of the runs in which it succeeded), else its `estimate`, its own
 //! fields (a `wait`), or its kind's default duration.
 //!
 //! Rendering is by pure functions of the plan: text, JSON, Graphviz DOT and Mermaid.
@@ -10,6 +11,7 @@ use serde::Serialize;
 
 use crate::duration::Duration;
 use crate::graph::Schedule;
+use crate::history::learned::{Learned, LearnedDurations};
 use crate::playbook::Playbook;
 use crate::playbook::model::{EstimateSource, RECOVERED};
 
@@ -18,7 +20,11 @@ pub struct Plan<'a> {
     /// The playbook.
     pub playbook: &'a Playbook,
     /// Each step's planned duration and where it comes from.
-    pub durations: Vec<(Duration, EstimateSource)>,
+    pub durations: Vec<(Duration, Basis)>,
+    /// What past runs taught about each step (the median is its planned duration).
+    pub learned: Vec<Option<Learned>>,
+    /// How many past runs the plan consulted.
+    pub history_runs: usize,
     /// Start and finish times with unlimited parallelism.
     pub schedule: Schedule,
     /// The execution waves.
@@ -51,6 +57,30 @@ impl MilestonePlan {
     }
 }
 
+/// Where a step's planned duration comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Basis {
+    /// The median of its durations in past runs of the playbook.
+    Learned,
+    /// The step's `estimate`.
+    Playbook,
+    /// The step's own fields (a `wait`'s duration).
+    Fields,
+    /// The kind's default.
+    KindDefault,
+}
+
+impl From<EstimateSource> for Basis {
+    fn from(s: EstimateSource) -> Self {
+        match s {
+            EstimateSource::Playbook => Basis::Playbook,
+            EstimateSource::Fields => Basis::Fields,
+            EstimateSource::KindDefault => Basis::KindDefault,
+        }
+    }
+}
+
 /// What the plan predicts against the targets.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -64,12 +94,35 @@ pub enum Verdict {
 }
 
 impl<'a> Plan<'a> {
-    /// Plans `playbook`.
+    /// Plans `playbook` from its own figures.
     pub fn new(playbook: &'a Playbook) -> Self {
-        let durations: Vec<_> = playbook
+        Self::learning(playbook, &LearnedDurations::default())
+    }
+
+    /// Plans `playbook`, each step taking the median of its past durations where `learned`
+    /// knows it (a measurement beats a guess), else its own figure.
+    pub fn learning(playbook: &'a Playbook, learned: &LearnedDurations) -> Self {
+        let learned_steps: Vec<Option<Learned>> = if learned.is_empty() {
+            vec![None; playbook.steps.len()]
+        } else {
+            playbook
+                .steps
+                .iter()
+                .map(|s| learned.get(&s.id, s.uses()))
+                .collect()
+        };
+        let durations: Vec<(Duration, Basis)> = playbook
             .steps
             .iter()
-            .map(crate::playbook::Step::planned_duration)
+            .zip(&learned_steps)
+            .map(|(s, l)| {
+                if let Some(l) = l {
+                    (crate::history::rounded(l.median_secs), Basis::Learned)
+                } else {
+                    let (d, source) = s.planned_duration();
+                    (d, source.into())
+                }
+            })
             .collect();
         let ms: Vec<u64> = durations.iter().map(|(d, _)| d.as_millis()).collect();
         let schedule = playbook.dag.schedule(&ms);
@@ -98,6 +151,8 @@ impl<'a> Plan<'a> {
         Self {
             playbook,
             durations,
+            learned: learned_steps,
+            history_runs: learned.runs,
             schedule,
             waves,
             critical_path,
@@ -155,6 +210,8 @@ struct JsonPlan<'a> {
     rpo_target_secs: Option<f64>,
     milestones: Vec<JsonMilestone>,
     verdict: Verdict,
+    history_runs: usize,
+    learned_steps: usize,
 }
 
 #[derive(Serialize)]
@@ -165,7 +222,8 @@ struct JsonStep<'a> {
     depends_on: Vec<String>,
     wave: usize,
     estimate_secs: f64,
-    estimate_source: EstimateSource,
+    estimate_source: Basis,
+    learned: Option<Learned>,
     start_secs: f64,
     finish_secs: f64,
     critical: bool,
@@ -209,6 +267,7 @@ pub fn render_json(plan: &Plan<'_>) -> String {
                 wave: wave_of[i],
                 estimate_secs: secs(plan.durations[i].0),
                 estimate_source: plan.durations[i].1,
+                learned: plan.learned[i],
                 start_secs: ms(plan.schedule.start[i]),
                 finish_secs: ms(plan.schedule.finish[i]),
                 critical: plan.critical_path.contains(&i),
@@ -235,17 +294,26 @@ pub fn render_json(plan: &Plan<'_>) -> String {
             })
             .collect(),
         verdict: plan.verdict(),
+        history_runs: plan.history_runs,
+        learned_steps: plan.learned.iter().flatten().count(),
     };
     let mut out = serde_json::to_string_pretty(&doc).expect("a plan serializes");
     out.push('\n');
     out
 }
 
-fn source_note(source: EstimateSource) -> &'static str {
-    match source {
-        EstimateSource::Playbook => "estimate",
-        EstimateSource::Fields => "from its fields",
-        EstimateSource::KindDefault => "kind default",
+fn source_note(source: Basis, learned: Option<Learned>) -> String {
+    match (source, learned) {
+        (Basis::Learned, Some(l)) => format!(
+            "learned: median of {} run{}, p90 {}",
+            l.runs,
+            if l.runs == 1 { "" } else { "s" },
+            crate::history::rounded(l.p90_secs)
+        ),
+        (Basis::Learned, None) => "learned".to_owned(),
+        (Basis::Playbook, _) => "estimate".to_owned(),
+        (Basis::Fields, _) => "from its fields".to_owned(),
+        (Basis::KindDefault, _) => "kind default".to_owned(),
     }
 }
 
@@ -282,7 +350,7 @@ pub fn render_text(plan: &Plan<'_>) -> String {
                 s.id,
                 s.uses(),
                 start.to_string(),
-                source_note(source),
+                source_note(source, plan.learned[i]),
             );
             let what = s.description.clone().unwrap_or_else(|| s.action.describe());
             let _ = writeln!(out, "      {what}");
@@ -345,10 +413,21 @@ pub fn render_text(plan: &Plan<'_>) -> String {
             .collect();
         let _ = writeln!(out, "RPO target {rpo}: measured by {}", measured.join(", "));
     }
+    let learned = plan.learned.iter().flatten().count();
+    if learned > 0 {
+        let _ = writeln!(
+            out,
+            "{learned} of {} durations are learned from the last {} run{} of `{}` in the journal (the median of the runs in which the step succeeded).",
+            pb.steps.len(),
+            plan.history_runs,
+            if plan.history_runs == 1 { "" } else { "s" },
+            pb.name
+        );
+    }
     let defaults = plan
         .durations
         .iter()
-        .filter(|(_, s)| *s == EstimateSource::KindDefault)
+        .filter(|(_, s)| *s == Basis::KindDefault)
         .count();
     if defaults > 0 {
         let _ = writeln!(

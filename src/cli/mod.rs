@@ -1,9 +1,11 @@
-//! The command line: `validate`, `plan`, `run`, `teardown`, `report`, `schema` and `sandbox`. Every command returns one of
-//! the documented [`crate::exit`] codes.
+//! The command line: `validate`, `plan`, `run`, `teardown`, `report`, `history`, `schedule`,
+//! `schema` and `sandbox`. Every command returns one of the documented [`crate::exit`] codes.
 
+mod history;
 mod report;
 mod run;
 mod sandbox;
+mod schedule;
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -66,6 +68,10 @@ pub enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
         format: PlanFormat,
+        /// Plan from the playbook's own figures only, not from durations learned from past
+        /// runs in the journal.
+        #[arg(long)]
+        no_history: bool,
     },
     /// Run the drill: every step in the sandbox account, RTO measured, then teardown. Progress
     /// bars on a terminal, one line per event otherwise.
@@ -74,6 +80,12 @@ pub enum Command {
     Teardown(run::TeardownArgs),
     /// Render a stored run again, from the journal: JSON, JUnit XML, Markdown or HTML.
     Report(report::ReportArgs),
+    /// Past runs with RTO and RPO against the targets, the trend, and warnings about
+    /// regressions.
+    History(history::HistoryArgs),
+    /// Check a cron expression, show the next run times, and print the crontab line (or a
+    /// Kubernetes CronJob) that runs the drill unattended.
+    Schedule(schedule::ScheduleArgs),
     /// Print the JSON Schema of the playbook language (for editors).
     Schema,
     /// The local sandbox: an emulated AWS account on loopback (moto behind firedrill's
@@ -132,7 +144,14 @@ pub fn run(cli: &Cli) -> u8 {
     };
     match &cli.command {
         Command::Validate { playbooks, format } => validate(playbooks, *format, color),
-        Command::Plan { playbook, format } => plan(playbook, *format, color),
+        Command::Plan {
+            playbook,
+            format,
+            no_history,
+        } => {
+            let state_dir = (!no_history).then(|| state_dir(cli));
+            plan(playbook, *format, state_dir.as_deref(), color)
+        }
         Command::Schema => {
             print(&crate::schema::schema_text());
             exit::OK
@@ -141,6 +160,11 @@ pub fn run(cli: &Cli) -> u8 {
         Command::Run(args) => run::run(args, &state_dir(cli), color),
         Command::Teardown(args) => run::teardown_cmd(args, &state_dir(cli)),
         Command::Report(args) => report::run(args, &state_dir(cli)),
+        Command::History(args) => history::run(args, &state_dir(cli), color),
+        Command::Schedule(args) => {
+            let given = cli.state_dir.as_ref().map(|_| state_dir(cli));
+            schedule::run(args, given.as_deref(), color)
+        }
     }
 }
 
@@ -223,7 +247,37 @@ fn validate(paths: &[PathBuf], format: ValidateFormat, color: bool) -> u8 {
     code
 }
 
-fn plan(path: &std::path::Path, format: PlanFormat, color: bool) -> u8 {
+/// What the journal in `state_dir` teaches about the steps of `playbook`, read in one query
+/// of its most recent runs whatever the number of steps; nothing (and no file created) when there is no journal, a warning when
+/// it cannot be read.
+fn learned_durations(
+    state_dir: &std::path::Path,
+    playbook: &playbook::Playbook,
+) -> crate::history::learned::LearnedDurations {
+    use crate::history::learned::{self, LearnedDurations, Learner};
+    let mut learner = Learner::new(playbook.steps.iter().map(|s| (s.id.as_str(), s.uses())));
+    // Opened for writing only to migrate a journal of an older firedrill (its durations table).
+    let runs = crate::journal::Journal::open_existing(state_dir).and_then(|j| match j {
+        Some(j) => j.each_step_duration(&playbook.name, learned::RUNS, |id, uses, secs| {
+            learner.add(id, uses, secs);
+        }),
+        None => Ok(0),
+    });
+    match runs {
+        Ok(runs) => learner.finish(runs),
+        Err(e) => {
+            eprint(&format!("warning: planning without history: {e}\n"));
+            LearnedDurations::default()
+        }
+    }
+}
+
+fn plan(
+    path: &std::path::Path,
+    format: PlanFormat,
+    state_dir: Option<&std::path::Path>,
+    color: bool,
+) -> u8 {
     let (file, result) = playbook::load(path);
     let loaded = match result {
         Ok(loaded) => loaded,
@@ -234,7 +288,10 @@ fn plan(path: &std::path::Path, format: PlanFormat, color: bool) -> u8 {
         }
     };
     eprint(&diag::render(&file, &loaded.warnings, color));
-    let plan = Plan::new(&loaded.playbook);
+    let learned = state_dir
+        .map(|dir| learned_durations(dir, &loaded.playbook))
+        .unwrap_or_default();
+    let plan = Plan::learning(&loaded.playbook, &learned);
     let text = match format {
         PlanFormat::Text => plan::render_text(&plan),
         PlanFormat::Json => plan::render_json(&plan),

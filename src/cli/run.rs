@@ -23,8 +23,10 @@ use crate::engine::{self, builtin::Prompter, teardown};
 use crate::exit;
 use crate::guard;
 use crate::journal::{self, Journal, NewRun, ResourceStatus, RunRecord};
+use crate::lock::{self, LockError};
 use crate::playbook;
 use crate::reports::Format;
+use crate::webhook::Webhook;
 
 /// Where a drill runs.
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
@@ -77,6 +79,14 @@ pub struct RunArgs {
     /// Alone, it writes the JSON report there.
     #[arg(long, value_name = "DIR")]
     pub report_dir: Option<PathBuf>,
+    /// Print nothing when the drill passes; only the summary and errors when it does not
+    /// (cron mails only on trouble).
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// POST a Slack-compatible JSON message (`{"text": ...}`) with the outcome to this
+    /// http(s) URL when the run ends; a failure to deliver it is a warning.
+    #[arg(long, env = "FIREDRILL_WEBHOOK", hide_env_values = true)]
+    pub webhook: Option<String>,
 }
 
 /// What one `--report` asks for.
@@ -254,6 +264,63 @@ fn shell_word(s: &str) -> String {
 
 /// Runs `firedrill run`.
 pub fn run(args: &RunArgs, state_dir: &Path, color: bool) -> u8 {
+    let webhook = match args
+        .webhook
+        .as_deref()
+        .filter(|u| !u.is_empty())
+        .map(Webhook::parse)
+    {
+        Some(Ok(w)) => Some(w),
+        Some(Err(e)) => {
+            eprint(&format!(
+                "error: --webhook: {e}\n  = hint: give the incoming-webhook URL of your chat, e.g. https://hooks.slack.com/services/...\n"
+            ));
+            return exit::INVALID;
+        }
+        None => None,
+    };
+    let mut ended = Ended::default();
+    let code = drill(args, state_dir, color, &mut ended);
+    if let Some(webhook) = &webhook {
+        notify(webhook, args, &ended, code);
+    }
+    code
+}
+
+/// How a run ended, for the webhook: the playbook and run id once known, and the report and
+/// where it is kept when the drill ran.
+#[derive(Default)]
+struct Ended {
+    playbook: Option<String>,
+    run_id: Option<String>,
+    report: Option<(Report, PathBuf)>,
+}
+
+/// Posts the completion message (or, for a run that never started its drill, what stopped
+/// it); a failure is a warning, even with `--quiet`.
+fn notify(webhook: &Webhook, args: &RunArgs, ended: &Ended, code: u8) {
+    let message = match &ended.report {
+        Some((report, kept)) => crate::webhook::message(report, &kept.display().to_string()),
+        None => crate::webhook::not_run_message(
+            ended
+                .playbook
+                .as_deref()
+                .unwrap_or(&args.playbook.display().to_string()),
+            ended.run_id.as_deref(),
+            code,
+        ),
+    };
+    let rt = runtime();
+    if let Err(e) = rt.block_on(webhook.post(&message)) {
+        eprint(&format!(
+            "warning: the webhook was not delivered: {e} (the run's outcome is unchanged)\n"
+        ));
+    }
+    rt.shutdown_timeout(std::time::Duration::from_secs(1));
+}
+
+/// Validates, locks and runs the drill; fills `ended` as it learns.
+fn drill(args: &RunArgs, state_dir: &Path, color: bool, ended: &mut Ended) -> u8 {
     let (file, loaded) = playbook::load(&args.playbook);
     let loaded = match loaded {
         Ok(l) => l,
@@ -263,8 +330,11 @@ pub fn run(args: &RunArgs, state_dir: &Path, color: bool) -> u8 {
             return exit::INVALID;
         }
     };
-    eprint(&diag::render(&file, &loaded.warnings, color));
+    if !args.quiet {
+        eprint(&diag::render(&file, &loaded.warnings, color));
+    }
     let playbook = Arc::new(loaded.playbook);
+    ended.playbook = Some(playbook.name.clone());
 
     // Refuse up front what this version cannot execute, rather than fail mid-drill.
     let ssm = ssm_parameters(&file.text);
@@ -279,10 +349,36 @@ pub fn run(args: &RunArgs, state_dir: &Path, color: bool) -> u8 {
         return exit::INVALID;
     }
 
+    // One run of a playbook at a time: held until this function returns.
+    let run_id = journal::new_run_id();
+    let _lock = match lock::acquire(state_dir, &playbook.name, &run_id) {
+        Ok(lock) => {
+            ended.run_id = Some(run_id.clone());
+            lock
+        }
+        Err(e @ LockError::Held { .. }) => {
+            eprint(&format!(
+                "error: {e}\n  = hint: wait for it to end; a run that died released its lock with its process\n"
+            ));
+            return exit::REFUSED;
+        }
+        Err(e) => {
+            eprint(&format!("error: {e}\n"));
+            return exit::INTERNAL;
+        }
+    };
+
     let rt = runtime();
-    let code = rt.block_on(run_async(args, state_dir, color, playbook, ssm));
+    let started = Started { run_id, ssm };
+    let code = rt.block_on(run_async(args, state_dir, color, playbook, started, ended));
     rt.shutdown_timeout(std::time::Duration::from_secs(1));
     code
+}
+
+/// What `run` settled before the drill's runtime starts.
+struct Started {
+    run_id: String,
+    ssm: Vec<String>,
 }
 
 /// The SSM parameters a playbook's text refers to (`${secret:ssm:/path}`, not `$${...}`).
@@ -331,19 +427,21 @@ async fn run_async(
     state_dir: &Path,
     color: bool,
     playbook: Arc<playbook::Playbook>,
-    ssm: Vec<String>,
+    started: Started,
+    ended: &mut Ended,
 ) -> u8 {
+    let Started { run_id, ssm } = started;
     let needs_aws = !ssm.is_empty() || playbook.steps.iter().any(|s| engine::needs_aws(&s.action));
     let mut local_sandbox = None;
     let mut clients = None;
     let mut endpoint = playbook.sandbox.endpoint.clone();
     if let Some(SandboxChoice::Local) = args.sandbox {
-        let record = match sandbox::ensure_running(state_dir) {
+        let record = match sandbox::ensure_running(state_dir, args.quiet) {
             Ok(r) => r,
             Err(code) => return code,
         };
         if let Some(seed) = &args.seed {
-            let code = sandbox::seed_once(seed, state_dir, color).await;
+            let code = sandbox::seed_once(seed, state_dir, color, args.quiet).await;
             if code != exit::OK {
                 return code;
             }
@@ -375,7 +473,6 @@ async fn run_async(
             }
         }
     }
-    let run_id = journal::new_run_id();
     let Ok(Some(lock)) = lock_run(state_dir, &run_id) else {
         eprint(&format!(
             "error: cannot lock the run's directory in {}\n",
@@ -448,7 +545,8 @@ async fn run_async(
     }
 
     let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
-    let bars = args.log_format == LogFormatArg::Text && std::io::stderr().is_terminal();
+    let bars =
+        !args.quiet && args.log_format == LogFormatArg::Text && std::io::stderr().is_terminal();
     let mut bars_sink = bars.then(BarsSink::new);
     let prompter = interactive.then(|| Prompter::new(bars_sink.as_ref().map(BarsSink::multi)));
     // When a janitor may call what this run leaves abandoned: the end of `keep_for` (plus the
@@ -529,12 +627,16 @@ async fn run_async(
         let out = dispatch::run(drill, &mut signals, b as &mut dyn Sink).await;
         b.finish();
         out
+    } else if args.quiet {
+        let mut sink = LogSink::new(std::io::sink(), format);
+        dispatch::run(drill, &mut signals, &mut sink).await
     } else {
         let mut sink = LogSink::new(std::io::stdout(), format);
         dispatch::run(drill, &mut signals, &mut sink).await
     };
     let _ = recorder.flush().await;
-    finish(args, state_dir, &outcome.report, format);
+    let quiet = args.quiet && outcome.exit_code == exit::OK;
+    let kept = finish(args, state_dir, &outcome.report, format, quiet);
     if outcome.teardown_abandoned {
         eprint(&format!(
             "teardown did not finish; resume it with:\n  {resume}\n"
@@ -545,10 +647,19 @@ async fn run_async(
         ));
     }
     drop(lock);
-    outcome.exit_code
+    let code = outcome.exit_code;
+    ended.report = Some((outcome.report, kept));
+    code
 }
 
-fn finish(args: &RunArgs, state_dir: &Path, report: &Report, format: LogFormat) {
+/// Keeps the report and prints the summary (unless `quiet`); returns where the report is kept.
+fn finish(
+    args: &RunArgs,
+    state_dir: &Path,
+    report: &Report,
+    format: LogFormat,
+    quiet: bool,
+) -> PathBuf {
     let json = report.to_json();
     let dir = run_dir(state_dir, &report.run_id);
     let kept = dir.join("report.json");
@@ -590,11 +701,12 @@ fn finish(args: &RunArgs, state_dir: &Path, report: &Report, format: LogFormat) 
     for path in written {
         summary.push_str(&format!("  report: {}\n", path.display()));
     }
-    if format == LogFormat::Json {
-        eprint(&summary);
-    } else {
-        print(&summary);
+    match (quiet, format) {
+        (true, _) => {}
+        (false, LogFormat::Json) => eprint(&summary),
+        (false, LogFormat::Text) => print(&summary),
     }
+    kept
 }
 
 /// Runs `firedrill teardown`.

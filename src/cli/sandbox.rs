@@ -156,15 +156,16 @@ pub(super) fn running(state_dir: &Path) -> Option<SandboxRecord> {
     }
 }
 
-/// The running local sandbox, started (with the default settings) when none runs.
-pub(super) fn ensure_running(state_dir: &Path) -> Result<SandboxRecord, u8> {
+/// The running local sandbox, started (with the default settings) when none runs; `quiet`
+/// keeps its progress messages (not its errors) to itself.
+pub(super) fn ensure_running(state_dir: &Path, quiet: bool) -> Result<SandboxRecord, u8> {
     if let Some(record) = running(state_dir) {
         return Ok(record);
     }
     let Ok(defaults) = SandboxCommand::try_parse_start(&[]) else {
         return Err(exit::INTERNAL);
     };
-    match start(&defaults, state_dir, eprint) {
+    match start(&defaults, state_dir, if quiet { silent } else { eprint }) {
         exit::OK => running(state_dir).ok_or(exit::INTERNAL),
         code => Err(code),
     }
@@ -433,18 +434,23 @@ async fn status(state_dir: &Path, format: StatusFormat) -> u8 {
 }
 
 /// Seeds the running sandbox from `path` unless that file was applied to it already (a
-/// drill's `--seed` on a sandbox that is already seeded).
-pub(super) async fn seed_once(path: &Path, state_dir: &Path, color: bool) -> u8 {
+/// drill's `--seed` on a sandbox that is already seeded); `quiet` keeps what it seeded to
+/// itself.
+pub(super) async fn seed_once(path: &Path, state_dir: &Path, color: bool, quiet: bool) -> u8 {
     let canonical = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+    let out = if quiet { silent } else { eprint };
     if running(state_dir).is_some_and(|r| r.seeded.contains(&canonical)) {
-        eprint(&format!(
+        out(&format!(
             "the local sandbox is already seeded from {}\n",
             path.display()
         ));
         return exit::OK;
     }
-    seed_cmd(path, state_dir, color, eprint).await
+    seed_cmd(path, state_dir, color, out).await
 }
+
+/// Says nothing (`--quiet`).
+fn silent(_: &str) {}
 
 async fn seed_cmd(path: &Path, state_dir: &Path, color: bool, out: fn(&str)) -> u8 {
     let text = match std::fs::read_to_string(path) {

@@ -304,13 +304,16 @@ impl rustls::client::danger::ServerCertVerifier for AcceptAnyCertificate {
     }
 }
 
-type HttpClient = hyper_util::client::legacy::Client<
+pub(crate) type HttpClient = hyper_util::client::legacy::Client<
     hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
     http_body_util::Full<bytes::Bytes>,
 >;
 
 /// An HTTP(S) client: certificates checked against the system's roots, unless `verify` is off.
-fn http_client(verify: bool, ca_file: Option<&std::path::Path>) -> Result<HttpClient, StepError> {
+pub(crate) fn http_client(
+    verify: bool,
+    ca_file: Option<&std::path::Path>,
+) -> Result<HttpClient, StepError> {
     use rustls::pki_types::{CertificateDer, pem::PemObject};
 
     let provider = Arc::new(rustls::crypto::ring::default_provider());

@@ -5,6 +5,7 @@
 
 pub mod db;
 pub mod dns;
+pub mod history;
 pub mod mysql;
 pub mod postgres;
 pub mod sandbox;
@@ -92,10 +93,16 @@ impl Test {
         cmd.args(&self.args)
             .current_dir(&self.dir)
             .env("NO_COLOR", "1");
+        // Never the user's state directory: an empty one unless the test names its own.
+        let isolated = tempfile::tempdir().expect("a state directory");
+        if !self.env.iter().any(|(k, _)| k == "FIREDRILL_STATE_DIR") {
+            cmd.env("FIREDRILL_STATE_DIR", isolated.path().join("state"));
+        }
         for (k, v) in &self.env {
             cmd.env(k, v);
         }
         let out = cmd.output().expect("firedrill runs");
+        drop(isolated);
         let output = Output {
             stdout: String::from_utf8(out.stdout).expect("stdout is UTF-8"),
             stderr: String::from_utf8(out.stderr).expect("stderr is UTF-8"),

@@ -1,0 +1,115 @@
+//! `firedrill history [PLAYBOOK]`: past runs with RTO and RPO against the targets, the trend,
+//! and warnings about regressions and targets nearly missed.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use clap::{Args, ValueEnum};
+
+use super::{eprint, print};
+use crate::exit;
+use crate::history::render::{self, PlaybookHistory};
+use crate::history::{self, PastRun};
+use crate::journal::Journal;
+
+/// `firedrill history`.
+#[derive(Args, Debug)]
+pub struct HistoryArgs {
+    /// A playbook file (its `name:` is read) or a playbook name [default: every playbook].
+    pub playbook: Option<String>,
+    /// Show at most this many of each playbook's most recent runs (warnings and the trend
+    /// still judge them against the runs before).
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..))]
+    pub limit: u32,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = HistoryFormat::Text)]
+    pub format: HistoryFormat,
+}
+
+/// Formats of `history`.
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum HistoryFormat {
+    /// A table per playbook, the trend and warnings.
+    Text,
+    /// One JSON document.
+    Json,
+}
+
+/// The playbook name `arg` means: the `name:` of the file it names, else itself.
+fn playbook_name(arg: &str, color: bool) -> Result<String, u8> {
+    let path = Path::new(arg);
+    if !path.is_file() {
+        return Ok(arg.to_owned());
+    }
+    let (file, loaded) = crate::playbook::load(path);
+    match loaded {
+        Ok(l) => Ok(l.playbook.name),
+        Err(diags) => {
+            eprint(&crate::diag::render(&file, &diags, color));
+            eprint(&format!(
+                "invalid: {}: cannot tell which playbook it is; pass its name instead\n",
+                file.name
+            ));
+            Err(exit::INVALID)
+        }
+    }
+}
+
+/// Runs `firedrill history`.
+pub fn run(args: &HistoryArgs, state_dir: &Path, color: bool) -> u8 {
+    let name = match args.playbook.as_deref().map(|p| playbook_name(p, color)) {
+        Some(Ok(n)) => Some(n),
+        Some(Err(code)) => return code,
+        None => None,
+    };
+    let runs = match Journal::open_read_only(state_dir) {
+        Ok(Some(journal)) => match history::load(&journal, name.as_deref(), None) {
+            Ok(runs) => runs,
+            Err(e) => {
+                eprint(&format!("error: {e}\n"));
+                return exit::INTERNAL;
+            }
+        },
+        Ok(None) => Vec::new(),
+        Err(e) => {
+            eprint(&format!("error: {e}\n"));
+            return exit::INTERNAL;
+        }
+    };
+    let mut by_playbook: BTreeMap<String, Vec<PastRun>> = BTreeMap::new();
+    for r in runs {
+        by_playbook.entry(r.playbook.clone()).or_default().push(r);
+    }
+    let limit = usize::try_from(args.limit).unwrap_or(usize::MAX);
+    let histories: Vec<PlaybookHistory> = by_playbook
+        .values()
+        .filter_map(|runs| PlaybookHistory::new(runs, limit))
+        .collect();
+    match args.format {
+        HistoryFormat::Json => print(&render::json(&histories)),
+        HistoryFormat::Text if histories.is_empty() => {
+            let what = name.map_or_else(|| "no runs".to_owned(), |n| format!("no runs of `{n}`"));
+            let mut text = format!("{what} in the journal in {}\n", state_dir.display());
+            if args.playbook.is_some() {
+                let known = Journal::open_read_only(state_dir)
+                    .ok()
+                    .flatten()
+                    .and_then(|j| history::load(&j, None, None).ok())
+                    .unwrap_or_default();
+                let mut names: Vec<&str> = known.iter().map(|r| r.playbook.as_str()).collect();
+                names.sort_unstable();
+                names.dedup();
+                if !names.is_empty() {
+                    let asked = args.playbook.as_deref().unwrap_or_default();
+                    text.push_str(&format!(
+                        "  = hint: {}\n",
+                        crate::suggest::hint(asked, "playbooks with runs", names.into_iter())
+                    ));
+                }
+            }
+            print(&text);
+        }
+        HistoryFormat::Text => print(&render::text(&histories)),
+    }
+    exit::OK
+}
