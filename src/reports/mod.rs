@@ -197,7 +197,10 @@ pub fn targets(r: &Report) -> Vec<Target> {
     );
     push(
         "RPO".into(),
-        "age of the data restored".into(),
+        r.disaster_at.as_ref().map_or_else(
+            || "age of the data restored, at the drill's start".into(),
+            |at| format!("age of the data restored, at the declared disaster ({at})"),
+        ),
         r.rpo.target_secs,
         r.rpo.measured_secs,
         r.rpo.met,
