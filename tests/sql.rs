@@ -125,6 +125,10 @@ async fn the_data_rpo_is_measured_to_the_second_from_the_newest_row() {
     assert_eq!(report["rpo"]["measured_secs"], 2833.0, "{report}");
     assert_eq!(report["rpo"]["met"], true);
     assert_eq!(
+        report["rpo"]["margin_secs"], 767.0,
+        "an hour's target minus 2833 s"
+    );
+    assert_eq!(
         report["disaster_at"],
         disaster.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
     );

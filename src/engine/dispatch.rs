@@ -702,15 +702,15 @@ fn build_report(
     let measure = |name: &str| {
         let target = playbook.targets.for_milestone(name).map(|t| t.0);
         let measured = run.reached.get(name).copied();
-        Measure {
-            target_secs: target.map(secs),
-            measured_secs: measured.map(secs),
-            met: match (target, measured) {
+        Measure::new(
+            target.map(secs),
+            measured.map(secs),
+            match (target, measured) {
                 (Some(t), Some(m)) => Some(m <= t),
                 (Some(_), None) => Some(false),
                 _ => None,
             },
-        }
+        )
     };
     let milestones = playbook
         .milestones()
@@ -726,6 +726,7 @@ fn build_report(
                     .get(*m)
                     .map(|d| rfc3339(clock.wall(clock.started() + *d))),
                 met: x.met,
+                margin_secs: x.margin_secs,
             }
         })
         .collect();
@@ -770,11 +771,11 @@ fn build_report(
         rpo: {
             let target = playbook.targets.rpo.map(|t| t.0);
             let measured = measured_rpo(playbook, &run.runs);
-            Measure {
-                target_secs: target.map(secs),
-                measured_secs: measured.map(secs),
-                met: target.zip(measured).map(|(t, m)| m <= t),
-            }
+            Measure::new(
+                target.map(secs),
+                measured.map(secs),
+                target.zip(measured).map(|(t, m)| m <= t),
+            )
         },
         disaster_at: run.disaster_at.map(rfc3339),
         milestones,

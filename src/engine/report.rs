@@ -108,6 +108,25 @@ pub struct Measure {
     pub measured_secs: Option<f64>,
     /// Whether the target was met (none without a target or a measurement).
     pub met: Option<bool>,
+    /// The target minus what was measured: positive is time to spare, negative is by how
+    /// much it was missed (none without both).
+    #[serde(default)]
+    pub margin_secs: Option<f64>,
+}
+
+impl Measure {
+    /// A measure against its target, its margin computed.
+    pub fn new(target_secs: Option<f64>, measured_secs: Option<f64>, met: Option<bool>) -> Self {
+        Measure {
+            target_secs,
+            measured_secs,
+            met,
+            // To the millisecond, as the measures are: no 29.999999999 in reports.
+            margin_secs: target_secs
+                .zip(measured_secs)
+                .map(|(t, m)| ((t - m) * 1000.0).round() / 1000.0),
+        }
+    }
 }
 
 /// A milestone.
@@ -123,6 +142,9 @@ pub struct MilestoneReport {
     pub reached_at: Option<String>,
     /// Whether its target was met: `false` when it has a target and was not reached.
     pub met: Option<bool>,
+    /// Its target minus when it was reached (none without both).
+    #[serde(default)]
+    pub margin_secs: Option<f64>,
 }
 
 /// A step.
@@ -246,11 +268,7 @@ pub fn render_summary(r: &Report) -> String {
     for m in r.milestones.iter().filter(|m| m.name != "recovered") {
         let line = measure_line(
             &format!("milestone `{}`", m.name),
-            &Measure {
-                target_secs: m.target_secs,
-                measured_secs: m.reached_secs,
-                met: m.met,
-            },
+            &Measure::new(m.target_secs, m.reached_secs, m.met),
         );
         out.push_str(&format!("  {line}\n"));
     }
@@ -363,16 +381,8 @@ mod tests {
             state,
             exit_code: 0,
             stop_reason: Some("`db` failed and aborts the run".into()),
-            rto: Measure {
-                target_secs: Some(1800.0),
-                measured_secs: Some(1980.25),
-                met: Some(false),
-            },
-            rpo: Measure {
-                target_secs: Some(86400.0),
-                measured_secs: None,
-                met: None,
-            },
+            rto: Measure::new(Some(1800.0), Some(1980.25), Some(false)),
+            rpo: Measure::new(Some(86400.0), None, None),
             disaster_at: None,
             milestones: vec![MilestoneReport {
                 name: "data".into(),
@@ -380,6 +390,7 @@ mod tests {
                 reached_secs: None,
                 reached_at: None,
                 met: Some(false),
+                margin_secs: None,
             }],
             steps: vec![
                 step("network", StepState::Succeeded, &[]),
