@@ -3,8 +3,6 @@
 //! stack and waits until it is `DELETE_COMPLETE`. The stack's name is the step's token, and
 //! the token is also its `ClientRequestToken`.
 
-use std::sync::Arc;
-
 use aws_sdk_cloudformation::types::{
     Capability, Parameter, ResourceStatus, Stack, StackStatus, Tag,
 };
@@ -20,9 +18,9 @@ use crate::kinds::cloudformation::{Capability as Cap, Stack as StackStep};
 pub fn stack_poller(clients: &Clients, interval: std::time::Duration) -> Poller<Stack> {
     let cfn = clients.cloudformation();
     Poller::start(
-        Arc::new(move |ids: Vec<String>| {
+        move |ids: Vec<String>| {
             let cfn = cfn.clone();
-            Box::pin(async move {
+            async move {
                 let mut found = Found::new();
                 for id in ids {
                     match cfn.describe_stacks().stack_name(&id).send().await {
@@ -36,8 +34,8 @@ pub fn stack_poller(clients: &Clients, interval: std::time::Duration) -> Poller<
                     }
                 }
                 Ok(found)
-            })
-        }),
+            }
+        },
         1,
         interval,
     )

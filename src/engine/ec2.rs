@@ -3,8 +3,6 @@
 //! (`ClientToken`) and its `firedrill:token` tag come from the run id, so a crash between the
 //! call and its answer leaves an instance that teardown can find.
 
-use std::sync::Arc;
-
 use aws_sdk_ec2::types::{
     Filter, IamInstanceProfileSpecification, Instance, InstanceStateName, InstanceStatus,
     ResourceType, SummaryStatus, Tag, TagSpecification, Volume, VolumeState,
@@ -32,9 +30,9 @@ fn filter(name: &str, values: Vec<String>) -> Filter {
 pub fn instance_poller(clients: &Clients, interval: std::time::Duration) -> Poller<Instance> {
     let ec2 = clients.ec2();
     Poller::start(
-        Arc::new(move |ids: Vec<String>| {
+        move |ids: Vec<String>| {
             let ec2 = ec2.clone();
-            Box::pin(async move {
+            async move {
                 let out = ec2
                     .describe_instances()
                     .filters(filter("instance-id", ids))
@@ -47,8 +45,8 @@ pub fn instance_poller(clients: &Clients, interval: std::time::Duration) -> Poll
                     .flat_map(aws_sdk_ec2::types::Reservation::instances)
                     .filter_map(|i| Some((i.instance_id()?.to_owned(), i.clone())))
                     .collect::<Found<_>>())
-            })
-        }),
+            }
+        },
         BATCH,
         interval,
     )
@@ -59,9 +57,9 @@ pub fn instance_poller(clients: &Clients, interval: std::time::Duration) -> Poll
 pub fn status_poller(clients: &Clients, interval: std::time::Duration) -> Poller<InstanceStatus> {
     let ec2 = clients.ec2();
     Poller::start(
-        Arc::new(move |ids: Vec<String>| {
+        move |ids: Vec<String>| {
             let ec2 = ec2.clone();
-            Box::pin(async move {
+            async move {
                 let out = ec2
                     .describe_instance_status()
                     .set_instance_ids(Some(ids))
@@ -74,8 +72,8 @@ pub fn status_poller(clients: &Clients, interval: std::time::Duration) -> Poller
                     .iter()
                     .filter_map(|s| Some((s.instance_id()?.to_owned(), s.clone())))
                     .collect::<Found<_>>())
-            })
-        }),
+            }
+        },
         100,
         interval,
     )
@@ -85,9 +83,9 @@ pub fn status_poller(clients: &Clients, interval: std::time::Duration) -> Poller
 pub fn volume_poller(clients: &Clients, interval: std::time::Duration) -> Poller<Volume> {
     let ec2 = clients.ec2();
     Poller::start(
-        Arc::new(move |ids: Vec<String>| {
+        move |ids: Vec<String>| {
             let ec2 = ec2.clone();
-            Box::pin(async move {
+            async move {
                 let out = ec2
                     .describe_volumes()
                     .filters(filter("volume-id", ids))
@@ -99,8 +97,8 @@ pub fn volume_poller(clients: &Clients, interval: std::time::Duration) -> Poller
                     .iter()
                     .filter_map(|v| Some((v.volume_id()?.to_owned(), v.clone())))
                     .collect::<Found<_>>())
-            })
-        }),
+            }
+        },
         BATCH,
         interval,
     )

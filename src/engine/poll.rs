@@ -90,7 +90,12 @@ impl<T> std::fmt::Debug for Poller<T> {
 impl<T: Clone + PartialEq + Send + 'static> Poller<T> {
     /// Starts a poller that describes up to `batch` identifiers per call, rounds at least
     /// `interval` apart. Needs a tokio runtime.
-    pub fn start(describe: Describe<T>, batch: usize, interval: Duration) -> Self {
+    pub fn start<F, Fut>(describe: F, batch: usize, interval: Duration) -> Self
+    where
+        F: Fn(Vec<String>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<Found<T>, String>> + Send + 'static,
+    {
+        let describe: Describe<T> = Arc::new(move |ids| Box::pin(describe(ids)));
         let (tx, rx) = mpsc::unbounded_channel();
         let stats = Arc::new(Stats::default());
         tokio::spawn(rounds(rx, describe, batch.max(1), interval, stats.clone()));
@@ -338,15 +343,15 @@ mod tests {
     fn recording(
         status: Arc<Mutex<String>>,
         calls: Arc<Mutex<Vec<Vec<String>>>>,
-    ) -> Describe<String> {
-        Arc::new(move |ids: Vec<String>| {
+    ) -> impl Fn(Vec<String>) -> DescribeFuture<String> + Send + Sync + 'static {
+        move |ids: Vec<String>| {
             let (status, calls) = (status.clone(), calls.clone());
             Box::pin(async move {
                 calls.lock().expect("lock").push(ids.clone());
                 let s = status.lock().expect("lock").clone();
                 Ok(ids.into_iter().map(|id| (id, s.clone())).collect())
             })
-        })
+        }
     }
 
     #[tokio::test(start_paused = true)]
@@ -403,16 +408,14 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn an_absent_resource_is_none_and_errors_reach_every_look() {
-        let describe: Describe<String> = Arc::new(|ids: Vec<String>| {
-            Box::pin(async move {
-                if ids.iter().any(|i| i == "broken") {
-                    Err("AccessDenied: no".to_string())
-                } else {
-                    Ok(BTreeMap::new())
-                }
-            })
-        });
-        let poller = Poller::start(describe, 10, Duration::from_secs(1));
+        let describe = |ids: Vec<String>| async move {
+            if ids.iter().any(|i| i == "broken") {
+                Err("AccessDenied: no".to_string())
+            } else {
+                Ok(BTreeMap::new())
+            }
+        };
+        let poller: Poller<String> = Poller::start(describe, 10, Duration::from_secs(1));
         assert_eq!(poller.look("gone").await, Ok(None));
         let (a, b) = tokio::join!(poller.look("broken"), poller.look("other"));
         assert_eq!(a, Err("AccessDenied: no".to_string()));

@@ -35,9 +35,9 @@ const INSTANCE_DEAD_ENDS: &[&str] = &[
 pub fn instance_poller(clients: &Clients, interval: std::time::Duration) -> Poller<DbInstance> {
     let rds = clients.rds();
     Poller::start(
-        std::sync::Arc::new(move |ids: Vec<String>| {
+        move |ids: Vec<String>| {
             let rds = rds.clone();
-            Box::pin(async move {
+            async move {
                 let out = rds
                     .describe_db_instances()
                     .filters(
@@ -54,8 +54,8 @@ pub fn instance_poller(clients: &Clients, interval: std::time::Duration) -> Poll
                     .iter()
                     .filter_map(|d| Some((d.db_instance_identifier()?.to_owned(), d.clone())))
                     .collect::<Found<_>>())
-            })
-        }),
+            }
+        },
         BATCH,
         interval,
     )
@@ -65,9 +65,9 @@ pub fn instance_poller(clients: &Clients, interval: std::time::Duration) -> Poll
 pub fn cluster_poller(clients: &Clients, interval: std::time::Duration) -> Poller<DbCluster> {
     let rds = clients.rds();
     Poller::start(
-        std::sync::Arc::new(move |ids: Vec<String>| {
+        move |ids: Vec<String>| {
             let rds = rds.clone();
-            Box::pin(async move {
+            async move {
                 let out = rds
                     .describe_db_clusters()
                     .filters(
@@ -84,8 +84,8 @@ pub fn cluster_poller(clients: &Clients, interval: std::time::Duration) -> Polle
                     .iter()
                     .filter_map(|c| Some((c.db_cluster_identifier()?.to_owned(), c.clone())))
                     .collect::<Found<_>>())
-            })
-        }),
+            }
+        },
         BATCH,
         interval,
     )
@@ -475,9 +475,9 @@ async fn copy_here(
 pub fn snapshot_poller(clients: &Clients, interval: std::time::Duration) -> Poller<DbSnapshot> {
     let rds = clients.rds();
     Poller::start(
-        std::sync::Arc::new(move |ids: Vec<String>| {
+        move |ids: Vec<String>| {
             let rds = rds.clone();
-            Box::pin(async move {
+            async move {
                 let out = rds
                     .describe_db_snapshots()
                     .filters(
@@ -494,8 +494,8 @@ pub fn snapshot_poller(clients: &Clients, interval: std::time::Duration) -> Poll
                     .iter()
                     .filter_map(|d| Some((d.db_snapshot_identifier()?.to_owned(), d.clone())))
                     .collect::<Found<_>>())
-            })
-        }),
+            }
+        },
         BATCH,
         interval,
     )

@@ -4,8 +4,6 @@
 //! record when there was none — and only while the record still holds what the drill wrote:
 //! a record someone changed since is reported, never overwritten.
 
-use std::sync::Arc;
-
 use aws_sdk_route53::types::{
     AliasTarget, Change, ChangeAction, ChangeBatch, ChangeStatus, ResourceRecord,
     ResourceRecordSet, RrType,
@@ -22,9 +20,9 @@ use crate::kinds::route53::{Record, RecordType};
 pub fn change_poller(clients: &Clients, interval: std::time::Duration) -> Poller<String> {
     let r53 = clients.route53();
     Poller::start(
-        Arc::new(move |ids: Vec<String>| {
+        move |ids: Vec<String>| {
             let r53 = r53.clone();
-            Box::pin(async move {
+            async move {
                 let mut found = Found::new();
                 for id in ids {
                     let out = r53
@@ -38,8 +36,8 @@ pub fn change_poller(clients: &Clients, interval: std::time::Duration) -> Poller
                     }
                 }
                 Ok(found)
-            })
-        }),
+            }
+        },
         1,
         interval,
     )
