@@ -8,8 +8,8 @@ use firedrill::exit;
 use firedrill::sandbox::ProxyConfig;
 use firedrill::sandbox::faults::FaultConfig;
 use serde_json::Value;
-use support::Test;
 use support::sandbox::TestSandbox;
+use support::{Test, step};
 
 /// The production side these drills restore from.
 const SEED: &str = r"
@@ -114,15 +114,6 @@ impl Drill {
         .await
         .expect("ran")
     }
-}
-
-fn step<'a>(doc: &'a Value, id: &str) -> &'a Value {
-    doc["steps"]
-        .as_array()
-        .expect("steps")
-        .iter()
-        .find(|s| s["id"] == id)
-        .unwrap_or_else(|| panic!("no step {id} in {doc}"))
 }
 
 fn output<'a>(doc: &'a Value, id: &str, key: &str) -> &'a str {

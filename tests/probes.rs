@@ -8,49 +8,17 @@ mod support;
 use std::sync::Arc;
 
 use firedrill::exit;
-use support::Test;
 use support::db::Tls;
 use support::dns::Dnsmasq;
+use support::{Test, failures, step};
 
 /// Runs `steps` as a drill; returns the JSON report.
 fn drill(steps: &str, code: u8) -> serde_json::Value {
     let dir = tempfile::tempdir().expect("dir");
-    let playbook = dir.path().join("drill.yaml");
-    std::fs::write(
-        &playbook,
-        format!(
-            "version: 1\nname: probes\nsandbox: {{ accounts: [\"123456789012\"] }}\nsteps:\n{steps}"
-        ),
-    )
-    .expect("write");
-    let report = dir.path().join("report.json");
-    Test::new()
-        .env(
-            "FIREDRILL_STATE_DIR",
-            dir.path().join("state").to_str().expect("utf-8"),
-        )
-        .args([
-            "run",
-            playbook.to_str().expect("utf-8"),
-            "--report",
-            report.to_str().expect("utf-8"),
-        ])
-        .code(code)
-        .run();
-    serde_json::from_str(&std::fs::read_to_string(&report).expect("report")).expect("JSON")
-}
-
-fn step<'a>(report: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
-    report["steps"]
-        .as_array()
-        .expect("steps")
-        .iter()
-        .find(|s| s["id"] == id)
-        .unwrap_or_else(|| panic!("no step {id} in {report}"))
-}
-
-fn failures(report: &serde_json::Value, id: &str) -> String {
-    step(report, id)["failures"].to_string()
+    let yaml = format!(
+        "version: 1\nname: probes\nsandbox: {{ accounts: [\"123456789012\"] }}\nsteps:\n{steps}"
+    );
+    Test::new().code(code).drill(dir.path(), &yaml).1
 }
 
 #[test]

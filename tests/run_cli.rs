@@ -593,7 +593,7 @@ fn health_server(sick: usize) -> u16 {
 fn an_http_probe_keeps_trying_until_the_service_is_healthy_and_says_what_it_saw() {
     let port = health_server(3);
     let dir = tempfile::tempdir().expect("dir");
-    let playbook = write_drill(
+    let (_, doc) = Test::new().code(exit::STEP_FAILED).drill(
         dir.path(),
         &format!(
             r#"version: 1
@@ -614,22 +614,6 @@ steps:
 "#
         ),
     );
-    let report = dir.path().join("report.json");
-    Test::new()
-        .env(
-            "FIREDRILL_STATE_DIR",
-            dir.path().join("state").to_str().expect("utf-8"),
-        )
-        .args([
-            "run",
-            playbook.to_str().expect("utf-8"),
-            "--report",
-            report.to_str().expect("utf-8"),
-        ])
-        .code(exit::STEP_FAILED)
-        .run();
-    let doc: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&report).expect("report")).expect("JSON");
     let healthy = &doc["steps"][0];
     assert_eq!(healthy["state"], "succeeded", "{doc}");
     assert_eq!(
@@ -742,7 +726,7 @@ fn server_healthy_after(after: Duration) -> (u16, std::time::SystemTime) {
 fn the_rto_is_measured_to_the_moment_the_service_became_healthy() {
     let (port, healthy_at) = server_healthy_after(Duration::from_millis(1500));
     let dir = tempfile::tempdir().expect("dir");
-    let playbook = write_drill(
+    let (_, doc) = Test::new().drill(
         dir.path(),
         &format!(
             r#"version: 1
@@ -758,21 +742,6 @@ steps:
 "#
         ),
     );
-    let report = dir.path().join("report.json");
-    Test::new()
-        .env(
-            "FIREDRILL_STATE_DIR",
-            dir.path().join("state").to_str().expect("utf-8"),
-        )
-        .args([
-            "run",
-            playbook.to_str().expect("utf-8"),
-            "--report",
-            report.to_str().expect("utf-8"),
-        ])
-        .run();
-    let doc: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&report).expect("report")).expect("JSON");
     let reached = doc["milestones"][0]["reached_at"]
         .as_str()
         .expect("reached");

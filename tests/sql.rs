@@ -6,46 +6,20 @@ mod support;
 
 use chrono::{DateTime, Duration as Span, SubsecRound, Utc};
 use firedrill::exit;
-use support::Test;
 use support::db::Tls;
 use support::mysql::{self, Mysql};
 use support::postgres::{self, Postgres};
+use support::{Test, failures, step};
 
-/// Runs `playbook` (written into `dir`) with `args`; returns the JSON report.
+/// Runs the drill `yaml` in `dir` with `args`, the PostgreSQL password in `DB_PASSWORD`;
+/// returns the JSON report.
 fn drill(dir: &std::path::Path, yaml: &str, args: &[&str], code: u8) -> serde_json::Value {
-    let playbook = dir.join("drill.yaml");
-    std::fs::write(&playbook, yaml).expect("write playbook");
-    let report = dir.join("report.json");
-    let mut test = Test::new()
-        .env(
-            "FIREDRILL_STATE_DIR",
-            dir.join("state").to_str().expect("utf-8"),
-        )
+    Test::new()
         .env("DB_PASSWORD", postgres::PASSWORD)
-        .args([
-            "run",
-            playbook.to_str().expect("utf-8"),
-            "--report",
-            report.to_str().expect("utf-8"),
-        ])
         .args(args.iter().copied())
-        .code(code);
-    test = test.env("NO_COLOR", "1");
-    test.run();
-    serde_json::from_str(&std::fs::read_to_string(&report).expect("report")).expect("JSON")
-}
-
-fn step<'a>(report: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
-    report["steps"]
-        .as_array()
-        .expect("steps")
-        .iter()
-        .find(|s| s["id"] == id)
-        .unwrap_or_else(|| panic!("no step {id} in {report}"))
-}
-
-fn failures(report: &serde_json::Value, id: &str) -> String {
-    step(report, id)["failures"].to_string()
+        .code(code)
+        .drill(dir, yaml)
+        .1
 }
 
 /// Seeds `orders` with rows whose newest is `newest`.
@@ -213,27 +187,11 @@ async fn expectations_hold_the_result_and_every_failure_says_what_the_probe_saw(
             .replace("DB_PASSWORD", "WRONG_PASSWORD"),
     );
     let dir = tempfile::tempdir().expect("dir");
-    let playbook = dir.path().join("drill.yaml");
-    std::fs::write(&playbook, &yaml).expect("write");
-    let report_path = dir.path().join("report.json");
-    let out = Test::new()
-        .env(
-            "FIREDRILL_STATE_DIR",
-            dir.path().join("state").to_str().expect("utf-8"),
-        )
+    let (out, report) = Test::new()
         .env("DB_PASSWORD", postgres::PASSWORD)
         .env("WRONG_PASSWORD", "not-the-password")
-        .args([
-            "run",
-            playbook.to_str().expect("utf-8"),
-            "--report",
-            report_path.to_str().expect("utf-8"),
-        ])
         .code(exit::STEP_FAILED)
-        .run();
-    let report: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&report_path).expect("report"))
-            .expect("JSON");
+        .drill(dir.path(), &yaml);
     for id in ["count", "total", "truth"] {
         assert_eq!(step(&report, id)["state"], "succeeded", "{id}: {report}");
     }
@@ -353,28 +311,10 @@ fn mysql_too_measures_the_data_rpo_over_verified_tls() {
         user = mysql::USER,
         ca = ca.display(),
     );
-    let playbook = dir.path().join("drill.yaml");
-    std::fs::write(&playbook, yaml).expect("write");
-    let report_path = dir.path().join("report.json");
-    Test::new()
-        .env(
-            "FIREDRILL_STATE_DIR",
-            dir.path().join("state").to_str().expect("utf-8"),
-        )
+    let (_, report) = Test::new()
         .env("MYSQL_PASSWORD", mysql::PASSWORD)
-        .args([
-            "run",
-            playbook.to_str().expect("utf-8"),
-            "--report",
-            report_path.to_str().expect("utf-8"),
-            "--disaster-time",
-            &disaster.to_rfc3339(),
-        ])
-        .code(exit::OK)
-        .run();
-    let report: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&report_path).expect("report"))
-            .expect("JSON");
+        .args(["--disaster-time", &disaster.to_rfc3339()])
+        .drill(dir.path(), &yaml);
     let orders = step(&report, "orders");
     assert_eq!(orders["outputs"]["rpo_secs"], "125", "{report}");
     assert_eq!(report["rpo"]["measured_secs"], 125.0, "{report}");

@@ -87,6 +87,26 @@ impl Test {
         self
     }
 
+    /// Runs the drill `yaml`, written to `dir/drill.yaml`: `run PLAYBOOK --report
+    /// dir/report.json`, then the arguments given so far; checks as [`Test::run`] does and
+    /// returns what it printed and its JSON report.
+    pub fn drill(mut self, dir: &Path, yaml: &str) -> (Output, serde_json::Value) {
+        let playbook = dir.join("drill.yaml");
+        std::fs::write(&playbook, yaml).expect("write the playbook");
+        let report = dir.join("report.json");
+        let given = std::mem::take(&mut self.args);
+        self = self
+            .args(["run".into(), playbook.into_os_string()])
+            .args(["--report".into(), report.clone().into_os_string()])
+            .args(given);
+        let out = self.run();
+        let text = std::fs::read_to_string(&report).expect("the JSON report");
+        (
+            out,
+            serde_json::from_str(&text).expect("the report is JSON"),
+        )
+    }
+
     /// Runs and checks.
     pub fn run(self) -> Output {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_firedrill"));
@@ -130,6 +150,21 @@ impl Test {
         }
         output
     }
+}
+
+/// Step `id` of a JSON run report.
+pub fn step<'a>(report: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
+    report["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .find(|s| s["id"] == id)
+        .unwrap_or_else(|| panic!("no step {id} in {report}"))
+}
+
+/// The failure reasons step `id` of a JSON run report kept, as JSON text.
+pub fn failures(report: &serde_json::Value, id: &str) -> String {
+    step(report, id)["failures"].to_string()
 }
 
 /// Every YAML file under `dir`, sorted, recursively.
