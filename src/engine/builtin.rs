@@ -25,7 +25,7 @@ pub fn spec(
         .map(|(k, v)| Ok((k.clone(), cx.render(v)?)))
         .collect::<Result<Vec<_>, StepError>>()?;
     let dir = match dir {
-        Some(d) => cx.shared.base_dir.join(cx.render(d)?),
+        Some(d) => cx.path(d)?,
         None => cx.shared.base_dir.clone(),
     };
     Ok(Spec {

@@ -194,6 +194,16 @@ pub async fn dns(with: &Dns, cx: &StepCx, attempt: u32) -> Result<Outputs, StepE
     Ok(out)
 }
 
+/// The compiled regular expression of an `expect` field (`field`), when one is given.
+fn expected_pattern(pattern: Option<&str>, field: &str) -> Result<Option<regex::Regex>, StepError> {
+    pattern
+        .map(|r| {
+            regex::Regex::new(r)
+                .map_err(|e| StepError::failed(format!("`{field}` is not valid: {e}")))
+        })
+        .transpose()
+}
+
 /// One attempt of a `probe.command`.
 pub async fn command(with: &Command, cx: &StepCx, attempt: u32) -> Result<Outputs, StepError> {
     let spec = super::builtin::spec(cx, &with.command, &with.env, with.dir.as_ref())?;
@@ -203,15 +213,7 @@ pub async fn command(with: &Command, cx: &StepCx, attempt: u32) -> Result<Output
         .as_ref()
         .map(|t| cx.render(t))
         .transpose()?;
-    let pattern = with
-        .expect
-        .stdout_regex
-        .as_ref()
-        .map(|r| {
-            regex::Regex::new(r)
-                .map_err(|e| StepError::failed(format!("`stdout_regex` is not valid: {e}")))
-        })
-        .transpose()?;
+    let pattern = expected_pattern(with.expect.stdout_regex.as_deref(), "stdout_regex")?;
     let outcome = within(with.attempt_timeout.0, "the command", async {
         let outcome = crate::process::run(&spec, cx.cancel.cancelled())
             .await
@@ -410,20 +412,8 @@ pub async fn http(with: &Http, cx: &StepCx, attempt: u32) -> Result<Outputs, Ste
         .as_ref()
         .map(|t| cx.render(t))
         .transpose()?;
-    let pattern = with
-        .expect
-        .body_regex
-        .as_ref()
-        .map(|r| {
-            regex::Regex::new(r)
-                .map_err(|e| StepError::failed(format!("`body_regex` is not valid: {e}")))
-        })
-        .transpose()?;
-    let ca_file = with
-        .ca_file
-        .as_ref()
-        .map(|f| cx.render(f).map(|f| cx.shared.base_dir.join(f)))
-        .transpose()?;
+    let pattern = expected_pattern(with.expect.body_regex.as_deref(), "body_regex")?;
+    let ca_file = with.ca_file.as_ref().map(|f| cx.path(f)).transpose()?;
     let client = http_client(with.tls_verify, ca_file.as_deref())?;
     let shown = cx.mask(&url);
     within(with.attempt_timeout.0, &shown, async {

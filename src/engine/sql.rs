@@ -65,11 +65,7 @@ pub async fn sql(with: &Sql, cx: &StepCx, attempt: u32) -> Result<Outputs, StepE
         password: with.password.as_ref().map(|p| cx.render(p)).transpose()?,
         tls: with.tls,
         tls_verify: with.tls_verify,
-        ca_file: with
-            .ca_file
-            .as_ref()
-            .map(|f| cx.render(f).map(|f| cx.shared.base_dir.join(f)))
-            .transpose()?,
+        ca_file: with.ca_file.as_ref().map(|f| cx.path(f)).transpose()?,
     };
     let query = cx.render(&with.query)?;
     let name = target.name();

@@ -153,6 +153,11 @@ impl StepCx {
         template.render(|r| self.resolve(r, 0))
     }
 
+    /// A path the playbook gives, rendered, relative to the playbook's directory.
+    pub fn path(&self, template: &Template) -> Result<PathBuf, StepError> {
+        Ok(self.shared.base_dir.join(self.render(template)?))
+    }
+
     /// The value of one reference (`depth`: how many vars deep we are).
     fn resolve(&self, r: &Ref, depth: u32) -> Result<String, StepError> {
         match r {
