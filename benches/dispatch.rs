@@ -4,6 +4,11 @@
 //! generated from the same graph. Prints both wall times as ratios to the critical path
 //! (layers × 50 ms); the median of several runs each, alternated.
 //!
+//! Two floors are measured with them, to tell firedrill's overhead from this machine's: the
+//! critical path's processes alone (one `sleep 0.05` after another, nothing else running), and
+//! the same graph run by a bare executor (one loop: spawn what is ready, wait for any child; no
+//! journal, no output capture, nothing else).
+//!
 //! `cargo bench --bench dispatch` (200 steps: width 20, 10 layers; then 2,000 steps: width 20,
 //! 100 layers). `-- --reps N` sets the runs per tool.
 
@@ -83,6 +88,60 @@ fn time(cmd: &mut Command) -> Duration {
     took
 }
 
+/// The critical path's processes alone: `layers` sleeps one after another.
+fn sequence(layers: usize) -> Duration {
+    let began = Instant::now();
+    for _ in 0..layers {
+        let status = Command::new("sleep")
+            .arg(SLEEP)
+            .status()
+            .expect("sleep runs");
+        assert!(status.success());
+    }
+    began.elapsed()
+}
+
+/// The graph run by an executor with nothing of its own: spawn every ready step, wait for any
+/// child to end, repeat.
+#[expect(
+    clippy::zombie_processes,
+    reason = "children are reaped by `wait` for any child, not through their handles"
+)]
+fn bare(width: usize, layers: usize) -> Duration {
+    use std::collections::HashMap;
+    let began = Instant::now();
+    let mut done = vec![vec![false; width]; layers];
+    let mut started = vec![vec![false; width]; layers];
+    let mut running: HashMap<i32, (usize, usize)> = HashMap::new();
+    let mut remaining = width * layers;
+    while remaining > 0 {
+        for layer in 0..layers {
+            for w in 0..width {
+                let ready = layer == 0 || (done[layer - 1][w] && done[layer - 1][(w + 1) % width]);
+                if ready && !started[layer][w] {
+                    started[layer][w] = true;
+                    let child = Command::new("sleep")
+                        .arg(SLEEP)
+                        .stdin(Stdio::null())
+                        .stdout(Stdio::null())
+                        .spawn()
+                        .expect("sleep runs");
+                    let pid = i32::try_from(child.id()).expect("a pid");
+                    running.insert(pid, (layer, w));
+                }
+            }
+        }
+        let (pid, status) = rustix::process::wait(rustix::process::WaitOptions::empty())
+            .expect("wait")
+            .expect("a child");
+        assert!(status.exit_status() == Some(0), "sleep failed");
+        let (layer, w) = running.remove(&pid.as_raw_nonzero().get()).expect("ours");
+        done[layer][w] = true;
+        remaining -= 1;
+    }
+    began.elapsed()
+}
+
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v[v.len() / 2]
@@ -94,8 +153,11 @@ fn bench(dir: &Path, width: usize, layers: usize, reps: usize) {
     std::fs::write(&pb, playbook(width, layers)).expect("write");
     std::fs::write(&mk, makefile(width, layers)).expect("write");
     let state = dir.join("state");
-    let (mut fd, mut make) = (Vec::new(), Vec::new());
+    let (mut fd, mut make, mut floor_bare, mut floor_seq) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for _ in 0..reps {
+        floor_seq.push(sequence(layers));
+        floor_bare.push(bare(width, layers));
         fd.push(time(
             Command::new(env!("CARGO_BIN_EXE_firedrill"))
                 .arg("--state-dir")
@@ -172,6 +234,7 @@ fn bench(dir: &Path, width: usize, layers: usize, reps: usize) {
 
     let critical = Duration::from_secs_f64(SLEEP.parse::<f64>().expect("a number") * layers as f64);
     let (fd, make) = (median(fd), median(make));
+    let (floor_bare, floor_seq) = (median(floor_bare), median(floor_seq));
     let ratio = |d: Duration| d.as_secs_f64() / critical.as_secs_f64();
     println!(
         "{} steps (width {width}, {layers} layers), critical path {:.0} ms, median of {reps}:",
@@ -187,6 +250,16 @@ fn bench(dir: &Path, width: usize, layers: usize, reps: usize) {
         "  make -j{width:<8} {:>8.0} ms  {:.3}x the critical path",
         make.as_secs_f64() * 1000.0,
         ratio(make)
+    );
+    println!(
+        "  bare executor   {:>8.0} ms  {:.3}x the critical path (spawn what is ready, wait for any child; nothing else)",
+        floor_bare.as_secs_f64() * 1000.0,
+        ratio(floor_bare)
+    );
+    println!(
+        "  the critical path's {layers} sleeps one after another, nothing else running: {:.0} ms, {:.3}x",
+        floor_seq.as_secs_f64() * 1000.0,
+        ratio(floor_seq)
     );
     println!(
         "  firedrill dispatch latency: mean {:.2} ms, max {:.1} ms; a `sleep {SLEEP}` step takes {:.1} ms on average, {:.1} ms at most",

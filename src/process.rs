@@ -32,6 +32,8 @@ pub struct Spec {
     pub env: Vec<(String, String)>,
     /// The working directory.
     pub dir: PathBuf,
+    /// An existing directory for the outputs file (one per run, shared by its processes).
+    pub scratch: PathBuf,
     /// How long the group has between SIGTERM and SIGKILL when cancelled.
     pub grace: Duration,
 }
@@ -147,9 +149,7 @@ pub async fn run(
     if !spec.dir.is_dir() {
         return Err(Error::NoDir(spec.dir.clone()));
     }
-    let outputs_dir = tempfile::tempdir().map_err(Error::Outputs)?;
-    let outputs_file = outputs_dir.path().join("outputs");
-    std::fs::write(&outputs_file, "").map_err(Error::Outputs)?;
+    let outputs_file = OutputsFile::create(&spec.scratch).map_err(Error::Outputs)?;
     let (program, args): (String, Vec<String>) = match &spec.program {
         Program::Shell(s) if let Some(words) = simple_words(s) => {
             let (first, rest) = words.split_first().ok_or(Error::Empty)?;
@@ -172,7 +172,7 @@ pub async fn run(
     let mut cmd = tokio::process::Command::new(resolve(&program, &path_env));
     cmd.args(&args)
         .current_dir(&spec.dir)
-        .env("FIREDRILL_OUTPUTS", &outputs_file)
+        .env("FIREDRILL_OUTPUTS", &outputs_file.0)
         .envs(spec.env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -206,7 +206,7 @@ pub async fn run(
     // Whatever the leader did, nothing it started outlives the step.
     signal_group(pid, rustix::process::Signal::KILL);
     let status = status.map_err(|source| Error::Spawn { program, source })?;
-    let outputs = parse_outputs(&std::fs::read_to_string(&outputs_file).map_err(Error::Outputs)?);
+    let outputs = parse_outputs(&std::fs::read_to_string(&outputs_file.0).map_err(Error::Outputs)?);
     // A process that escaped the group (`setsid`) may hold the pipes open: the step does not
     // wait for it beyond the grace period.
     let stdout = drain(stdout, spec.grace).await;
@@ -264,6 +264,29 @@ async fn drain(mut reader: tokio::task::JoinHandle<String>, limit: Duration) -> 
     }
 }
 
+/// A process's outputs file: a new empty file in the run's scratch directory, removed when
+/// dropped.
+struct OutputsFile(PathBuf);
+
+impl OutputsFile {
+    fn create(scratch: &std::path::Path) -> std::io::Result<Self> {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let path = scratch.join(format!("outputs-{}", NEXT.fetch_add(1, Ordering::Relaxed)));
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)?;
+        Ok(Self(path))
+    }
+}
+
+impl Drop for OutputsFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
 /// Kills a process group when dropped.
 struct GroupGuard(Option<u32>);
 
@@ -291,6 +314,7 @@ mod tests {
             program,
             env: vec![("GREETING".into(), "hello".into())],
             dir: std::env::temp_dir(),
+            scratch: std::env::temp_dir(),
             grace: Duration::from_secs(2),
         }
     }

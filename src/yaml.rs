@@ -215,18 +215,15 @@ impl<'a> Lines<'a> {
     }
 }
 
-enum Frame {
-    Seq {
-        span: Span,
-        anchor: usize,
-        items: Vec<Node>,
-    },
-    Map {
-        span: Span,
-        anchor: usize,
-        entries: Vec<(Node, Node)>,
-        key: Option<Node>,
-    },
+/// A list or mapping being read. Its children wait on one shared stack until it ends, and are
+/// then moved into a vector of exactly their number: a tree of ten thousand small mappings
+/// built in growing vectors held several times the memory it needed.
+struct Frame {
+    span: Span,
+    anchor: usize,
+    map: bool,
+    /// Where its children start on the shared stack.
+    first: usize,
 }
 
 /// Parses one YAML document into a [`Node`] tree.
@@ -234,6 +231,7 @@ pub fn parse(text: &str) -> Result<Node, Box<Diagnostic>> {
     let lines = Lines::new(text);
     let mut parser = Parser::new_from_str(text);
     let mut stack: Vec<Frame> = Vec::new();
+    let mut children: Vec<Node> = Vec::new();
     let mut anchors: HashMap<usize, (Node, usize)> = HashMap::new();
     let mut alias_nodes = 0usize;
     let mut root: Option<Node> = None;
@@ -311,75 +309,45 @@ pub fn parse(text: &str) -> Result<Node, Box<Diagnostic>> {
                         .hint("a playbook never nests this deep; flatten the structure"),
                     ));
                 }
-                stack.push(if matches!(event, Event::SequenceStart(..)) {
-                    Frame::Seq {
-                        span,
-                        anchor,
-                        items: Vec::new(),
-                    }
-                } else {
-                    Frame::Map {
-                        span,
-                        anchor,
-                        entries: Vec::with_capacity(8),
-                        key: None,
-                    }
+                stack.push(Frame {
+                    span,
+                    anchor,
+                    map: matches!(event, Event::MappingStart(..)),
+                    first: children.len(),
                 });
                 continue;
             }
             Event::SequenceEnd | Event::MappingEnd => {
-                let (node, anchor) = match stack.pop() {
-                    Some(Frame::Seq {
-                        span,
-                        anchor,
-                        items,
-                    }) => {
-                        let span = if span.len == 0 {
-                            items.first().map_or(span, |n| Span { len: 1, ..n.span })
-                        } else {
-                            span
-                        };
-                        (
-                            Node {
-                                span,
-                                value: Value::Seq(items),
-                            },
-                            anchor,
-                        )
+                let Some(frame) = stack.pop() else { continue };
+                let items = children.split_off(frame.first);
+                let (span, value) = if frame.map {
+                    let mut entries = Vec::with_capacity(items.len() / 2);
+                    let mut items = items.into_iter();
+                    while let (Some(k), Some(v)) = (items.next(), items.next()) {
+                        entries.push((k, v));
                     }
-                    Some(Frame::Map {
-                        span,
-                        anchor,
-                        entries,
-                        ..
-                    }) => {
-                        let span = if span.len == 0 {
-                            entries.first().map_or(span, |(k, _)| k.span)
-                        } else {
-                            span
-                        };
-                        (
-                            Node {
-                                span,
-                                value: Value::Map(entries),
-                            },
-                            anchor,
-                        )
-                    }
-                    None => continue,
+                    let span = match entries.first() {
+                        Some((k, _)) if frame.span.len == 0 => k.span,
+                        _ => frame.span,
+                    };
+                    (span, Value::Map(entries))
+                } else {
+                    let span = match items.first() {
+                        Some(n) if frame.span.len == 0 => Span { len: 1, ..n.span },
+                        _ => frame.span,
+                    };
+                    (span, Value::Seq(items))
                 };
-                remember(&mut anchors, anchor, &node);
+                let node = Node { span, value };
+                remember(&mut anchors, frame.anchor, &node);
                 node
             }
             Event::StreamStart | Event::StreamEnd | Event::DocumentEnd | Event::Nothing => continue,
         };
-        match stack.last_mut() {
-            None => root = Some(node),
-            Some(Frame::Seq { items, .. }) => items.push(node),
-            Some(Frame::Map { entries, key, .. }) => match key.take() {
-                None => *key = Some(node),
-                Some(k) => entries.push((k, node)),
-            },
+        if stack.is_empty() {
+            root = Some(node);
+        } else {
+            children.push(node);
         }
     }
     Ok(root.unwrap_or(Node {

@@ -101,6 +101,7 @@ async fn run_yaml(yaml: &str, parallel: Option<usize>, deadline: Option<Duration
             Duration::from_millis(50),
         )),
         ssm: Arc::default(),
+        scratch: Arc::new(tempfile::tempdir().expect("scratch")),
     });
     let drill = Drill {
         playbook,

@@ -584,6 +584,14 @@ async fn run_async(
         Some(c) if !ssm.is_empty() => read_ssm(c, &ssm).await,
         _ => crate::engine::step::SsmValues::new(),
     };
+    // The run's processes write their outputs files here; it goes when the run ends.
+    let scratch = match tempfile::Builder::new().prefix("firedrill-").tempdir() {
+        Ok(dir) => dir,
+        Err(e) => {
+            eprint(&format!("error: cannot create a scratch directory: {e}\n"));
+            return exit::INTERNAL;
+        }
+    };
     let shared = Arc::new(Shared {
         clients,
         recorder: recorder.clone(),
@@ -599,6 +607,7 @@ async fn run_async(
         prompter,
         pollers,
         ssm: Arc::new(ssm),
+        scratch: Arc::new(scratch),
     });
     let drill = Drill {
         playbook: playbook.clone(),

@@ -32,6 +32,7 @@ pub fn spec(
         program,
         env,
         dir,
+        scratch: cx.shared.scratch.path().to_path_buf(),
         grace: cx.shared.grace,
     })
 }

@@ -43,6 +43,9 @@ impl Recorder {
         std::thread::Builder::new()
             .name("firedrill-journal".into())
             .spawn(move || {
+                // The connection's current setting: changing it is a statement of its own,
+                // made only when a batch needs the other one.
+                let mut synced = None;
                 while let Ok(first) = rx.recv() {
                     let mut jobs = vec![first];
                     while jobs.len() < BATCH {
@@ -55,7 +58,10 @@ impl Recorder {
                     // synchronous NORMAL: safe against a crash of the process, not of the
                     // machine); one that anybody waits for is synced before they hear back.
                     let durable = jobs.iter().any(|job| job.durable);
-                    journal.set_durable(durable);
+                    if synced != Some(durable) {
+                        journal.set_durable(durable);
+                        synced = Some(durable);
+                    }
                     let replies = journal.batch(|j| {
                         jobs.into_iter()
                             .filter_map(|job| (job.write)(j))

@@ -107,6 +107,8 @@ pub struct Shared {
     pub pollers: Arc<super::poll::Pollers>,
     /// The SSM parameters the playbook refers to, read once before the steps.
     pub ssm: Arc<SsmValues>,
+    /// The run's scratch directory (process outputs files), removed when the run ends.
+    pub scratch: Arc<tempfile::TempDir>,
 }
 
 /// The context of one step.
@@ -512,6 +514,7 @@ mod tests {
                 Duration::from_millis(10),
             )),
             ssm: Arc::default(),
+            scratch: Arc::new(tempfile::tempdir().expect("tempdir")),
         };
         let mut scope = Scope {
             run_id: run_id.into(),
