@@ -751,3 +751,34 @@ steps:
     let error_ms = (reached.with_timezone(&chrono::Utc) - healthy_at).num_milliseconds();
     assert!((-2..250).contains(&error_ms), "RTO error {error_ms} ms");
 }
+
+#[test]
+fn each_process_gets_its_own_outputs_file_and_none_outlives_the_run() {
+    let dir = tempfile::tempdir().expect("dir");
+    let (_, report) = Test::new().drill(
+        dir.path(),
+        r#"version: 1
+name: outputs-files
+sandbox: { accounts: ["123456789012"] }
+steps:
+  a:
+    uses: run
+    with: { command: 'echo "file=$FIREDRILL_OUTPUTS" >> "$FIREDRILL_OUTPUTS"', outputs: [file] }
+  b:
+    uses: run
+    with: { command: 'test ! -s "$FIREDRILL_OUTPUTS" && echo "file=$FIREDRILL_OUTPUTS" >> "$FIREDRILL_OUTPUTS"', outputs: [file] }
+"#,
+    );
+    let file = |id: &str| {
+        std::path::PathBuf::from(
+            support::step(&report, id)["outputs"]["file"]
+                .as_str()
+                .expect("the output"),
+        )
+    };
+    let (a, b) = (file("a"), file("b"));
+    assert_ne!(a, b, "two processes shared an outputs file");
+    assert_eq!(a.parent(), b.parent(), "one scratch directory per run");
+    let scratch = a.parent().expect("a directory");
+    assert!(!scratch.exists(), "{} outlived the run", scratch.display());
+}
