@@ -127,6 +127,27 @@ impl fmt::Display for Duration {
     }
 }
 
+impl Duration {
+    /// A measured duration, rounded as firedrill shows it: whole seconds from a minute up,
+    /// milliseconds below. Negative and not-a-number are zero.
+    pub fn rounded(secs: f64) -> Self {
+        let secs = if secs.is_finite() { secs.max(0.0) } else { 0.0 };
+        // Rounded, non-negative and far below u64::MAX for any real run.
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        if secs >= 60.0 {
+            Self::from_secs(secs.round() as u64)
+        } else {
+            Self::from_millis((secs * 1000.0).round() as u64)
+        }
+    }
+}
+
+/// A duration in seconds for people, in the playbook's own syntax, so that every duration
+/// firedrill prints reads like the ones it is given: `250ms`, `9s245ms`, `1m15s`, `2h1s`.
+pub fn human(secs: f64) -> String {
+    Duration::rounded(secs).to_string()
+}
+
 impl<'de> Deserialize<'de> for Duration {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;

@@ -117,7 +117,10 @@ impl<'a> Plan<'a> {
             .zip(&learned_steps)
             .map(|(s, l)| {
                 if let Some(l) = l {
-                    (crate::history::rounded(l.median_secs), Basis::Learned)
+                    (
+                        crate::duration::Duration::rounded(l.median_secs),
+                        Basis::Learned,
+                    )
                 } else {
                     let (d, source) = s.planned_duration();
                     (d, source.into())
@@ -308,7 +311,7 @@ fn source_note(source: Basis, learned: Option<Learned>) -> String {
             "learned: median of {} run{}, p90 {}",
             l.runs,
             if l.runs == 1 { "" } else { "s" },
-            crate::history::rounded(l.p90_secs)
+            crate::duration::Duration::rounded(l.p90_secs)
         ),
         (Basis::Learned, None) => "learned".to_owned(),
         (Basis::Playbook, _) => "estimate".to_owned(),

@@ -369,7 +369,7 @@ fn report_formats_written_by_run_are_rendered_again_from_the_journal() {
     let md = read("report.md");
     assert!(md.contains("# Drill `report-drill`: PASSED"), "{md}");
     assert!(
-        md.contains("| RTO | drill start to the recovered milestone | 1m00.0s |"),
+        md.contains("| RTO | drill start to the recovered milestone | 1m |"),
         "{md}"
     );
     assert!(md.contains("Critical path (★): "), "{md}");

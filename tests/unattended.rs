@@ -246,7 +246,7 @@ fn the_webhook_gets_a_slack_compatible_message_when_the_run_ends() {
         "{text}"
     );
     assert!(
-        text.contains("\n  RTO ") && text.contains("(target 1m00.0s): met"),
+        text.contains("\n  RTO ") && text.contains("(target 1m): met"),
         "{text}"
     );
     let facts = &doc["firedrill"];

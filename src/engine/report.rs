@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::board::StepState;
+use crate::duration::human;
 use crate::journal::ResourceRecord;
 
 /// The version of the report's format. Fields are only ever added within a version.
@@ -221,21 +222,6 @@ impl Report {
     }
 }
 
-/// A duration for people: `0.250s`, `1m15.3s`, `1h02m05s`.
-pub fn human(secs: f64) -> String {
-    // Whole milliseconds: the value is non-negative and far below u64::MAX.
-    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-    let ms = (secs * 1000.0).round() as u64;
-    let (h, m, s, ms) = (ms / 3_600_000, ms / 60_000 % 60, ms / 1000 % 60, ms % 1000);
-    if h > 0 {
-        format!("{h}h{m:02}m{s:02}s")
-    } else if m > 0 {
-        format!("{m}m{s:02}.{:01}s", ms / 100)
-    } else {
-        format!("{s}.{ms:03}s")
-    }
-}
-
 fn measure_line(name: &str, m: &Measure) -> String {
     match (m.measured_secs, m.target_secs, m.met) {
         (Some(v), Some(t), Some(true)) => {
@@ -433,11 +419,11 @@ mod tests {
             duration_secs: Some(243.5),
         };
         insta::assert_snapshot!(render_summary(&report(RunState::Failed, left)), @r"
-        drill 20261125-101500-1a2b3c4d of `checkout`: FAILED in 37m13.5s
+        drill 20261125-101500-1a2b3c4d of `checkout`: FAILED in 37m14s
           stopped: `db` failed and aborts the run
-          RTO 33m00.2s (target 30m00.0s): MISSED
-          milestone `data` not reached (target 20m00.0s): MISSED
-          RPO not measured (target 24h00m00s)
+          RTO 33m (target 30m): MISSED
+          milestone `data` not reached (target 20m): MISSED
+          RPO not measured (target 1d)
           steps: 1 cancelled, 1 failed, 1 skipped, 1 succeeded, 1 timed-out
             db: failed: the process exited with 3: disk full
             probe: timed out: timed out after 15m
@@ -461,9 +447,13 @@ mod tests {
     }
 
     #[test]
-    fn durations_read_well() {
-        assert_eq!(human(0.25), "0.250s");
-        assert_eq!(human(75.31), "1m15.3s");
-        assert_eq!(human(3725.0), "1h02m05s");
+    fn durations_read_as_playbooks_write_them() {
+        assert_eq!(human(0.25), "250ms");
+        assert_eq!(human(9.2454), "9s245ms");
+        assert_eq!(human(75.31), "1m15s");
+        assert_eq!(human(3725.0), "1h2m5s");
+        assert_eq!(human(1800.0), "30m");
+        assert_eq!(human(-1.0), "0s");
+        assert_eq!(human(f64::NAN), "0s");
     }
 }

@@ -64,21 +64,3 @@ pub fn load(
         })
         .collect())
 }
-
-/// A duration in seconds as history and plan show it: whole seconds from a minute up,
-/// milliseconds below.
-pub fn rounded(secs: f64) -> crate::duration::Duration {
-    let secs = if secs.is_finite() { secs.max(0.0) } else { 0.0 };
-    // Rounded, non-negative and far below u64::MAX for any real run.
-    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-    if secs >= 60.0 {
-        crate::duration::Duration::from_secs(secs.round() as u64)
-    } else {
-        crate::duration::Duration::from_millis((secs * 1000.0).round() as u64)
-    }
-}
-
-/// [`rounded`], as text.
-pub fn human(secs: f64) -> String {
-    rounded(secs).to_string()
-}

@@ -5,9 +5,10 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
+use super::PastRun;
 use super::stored::StoredMeasure;
 use super::trend::{self, Direction, Trend, Warning};
-use super::{PastRun, human};
+use crate::duration::human;
 
 /// The history of one playbook, ready to render.
 #[derive(Clone, Debug, Serialize)]

@@ -4,8 +4,9 @@
 
 use serde::Serialize;
 
+use super::PastRun;
 use super::stats::median;
-use super::{PastRun, human};
+use crate::duration::human;
 
 /// How many earlier runs the regression check and the trend look at.
 pub const WINDOW: usize = 5;

@@ -9,7 +9,8 @@ use std::fmt::Write as _;
 
 use super::{gantt, offset, signed, state_text, status_name, targets, teardown_rows};
 use crate::board::StepState;
-use crate::engine::report::{Report, RunState, human, state_name};
+use crate::duration::human;
+use crate::engine::report::{Report, RunState, state_name};
 
 /// Escapes text for HTML and XML (element content and quoted attributes); control characters
 /// other than tab and newlines become U+FFFD.

@@ -17,7 +17,8 @@ use quick_xml::events::{BytesDecl, BytesText, Event};
 
 use super::{Target, state_text, targets};
 use crate::board::StepState;
-use crate::engine::report::{Report, StepReport, human};
+use crate::duration::human;
+use crate::engine::report::{Report, StepReport};
 
 /// What a test case came to.
 enum Outcome {

@@ -7,7 +7,8 @@ use std::fmt::Write as _;
 
 use super::{offset, signed, state_text, status_name, targets, teardown_rows};
 use crate::board::StepState;
-use crate::engine::report::{Report, human};
+use crate::duration::human;
+use crate::engine::report::Report;
 
 /// Text in a table cell: no line breaks, pipes and Markdown punctuation escaped, HTML inert.
 pub fn cell(s: &str) -> String {

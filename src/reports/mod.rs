@@ -21,7 +21,8 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, FixedOffset};
 
 use crate::board::StepState;
-use crate::engine::report::{Report, human, state_name};
+use crate::duration::human;
+use crate::engine::report::{Report, state_name};
 use crate::journal::{ResourceRecord, ResourceStatus};
 use crate::playbook::model::RECOVERED;
 
@@ -331,8 +332,8 @@ mod tests {
 
     #[test]
     fn margins_and_offsets_read_well() {
-        assert_eq!(signed(1789.1), "+29m49.1s");
-        assert_eq!(signed(-180.2), "\u{2212}3m00.2s");
+        assert_eq!(signed(1789.1), "+29m49s");
+        assert_eq!(signed(-180.2), "\u{2212}3m");
         assert_eq!(offset(9.44), "+0:09.4");
         assert_eq!(offset(3723.4), "+1:02:03.4");
     }
@@ -349,7 +350,7 @@ mod tests {
         assert_eq!(t.margin_secs(), Some(-180.25));
         assert_eq!(
             t.failure().as_deref(),
-            Some("RTO 33m00.2s missed its target 30m00.0s by 3m00.2s")
+            Some("RTO 33m missed its target 30m by 3m")
         );
     }
 }
