@@ -103,39 +103,21 @@ fn https_server(tls: &Tls) -> u16 {
     .with_single_cert(certs, key)
     .expect("server config");
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    listener.set_nonblocking(true).expect("nonblocking");
-    let port = listener.local_addr().expect("addr").port();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        rt.block_on(async move {
-            let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
-            loop {
-                let Ok((socket, _)) = listener.accept().await else {
-                    return;
-                };
-                let acceptor = acceptor.clone();
-                tokio::spawn(async move {
-                    // A client that does not trust the certificate ends the handshake.
-                    let Ok(mut tls) = acceptor.accept(socket).await else {
-                        return;
-                    };
-                    let mut buf = vec![0; 4096];
-                    let _ = tls.read(&mut buf).await;
-                    let _ = tls
-                        .write_all(
-                            b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok",
-                        )
-                        .await;
-                    let _ = tls.shutdown().await;
-                });
-            }
-        });
-    });
-    port
+    support::serve_loopback(move |socket| {
+        let acceptor = acceptor.clone();
+        async move {
+            // A client that does not trust the certificate ends the handshake.
+            let Ok(mut tls) = acceptor.accept(socket).await else {
+                return;
+            };
+            let mut buf = vec![0; 4096];
+            let _ = tls.read(&mut buf).await;
+            let _ = tls
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok")
+                .await;
+            let _ = tls.shutdown().await;
+        }
+    })
 }
 
 #[test]

@@ -154,52 +154,39 @@ struct Received {
 /// A real HTTP server (hyper) on loopback that answers every request with `status` and
 /// hands each request it received to the returned channel.
 fn webhook_server(status: u16) -> (u16, mpsc::Receiver<Received>) {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    listener.set_nonblocking(true).expect("nonblocking");
-    let port = listener.local_addr().expect("addr").port();
     let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        rt.block_on(async move {
-            let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
-            while let Ok((stream, _)) = listener.accept().await {
+    let port = support::serve_loopback(move |stream| {
+        let tx = tx.clone();
+        let service =
+            hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
                 let tx = tx.clone();
-                tokio::spawn(async move {
-                    let service = hyper::service::service_fn(
-                        move |req: hyper::Request<hyper::body::Incoming>| {
-                            let tx = tx.clone();
-                            async move {
-                                let (parts, body) = req.into_parts();
-                                let body = http_body_util::BodyExt::collect(body)
-                                    .await
-                                    .map(http_body_util::Collected::to_bytes)
-                                    .unwrap_or_default();
-                                let _ = tx.send(Received {
-                                    method: parts.method.to_string(),
-                                    path: parts.uri.path().to_owned(),
-                                    content_type: parts
-                                        .headers
-                                        .get("content-type")
-                                        .and_then(|v| v.to_str().ok())
-                                        .unwrap_or_default()
-                                        .to_owned(),
-                                    body: String::from_utf8_lossy(&body).into_owned(),
-                                });
-                                hyper::Response::builder()
-                                    .status(status)
-                                    .body(http_body_util::Full::new(bytes::Bytes::from("ok")))
-                            }
-                        },
-                    );
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                        .await;
-                });
-            }
-        });
+                async move {
+                    let (parts, body) = req.into_parts();
+                    let body = http_body_util::BodyExt::collect(body)
+                        .await
+                        .map(http_body_util::Collected::to_bytes)
+                        .unwrap_or_default();
+                    let _ = tx.send(Received {
+                        method: parts.method.to_string(),
+                        path: parts.uri.path().to_owned(),
+                        content_type: parts
+                            .headers
+                            .get("content-type")
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or_default()
+                            .to_owned(),
+                        body: String::from_utf8_lossy(&body).into_owned(),
+                    });
+                    hyper::Response::builder()
+                        .status(status)
+                        .body(http_body_util::Full::new(bytes::Bytes::from("ok")))
+                }
+            });
+        async move {
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                .await;
+        }
     });
     (port, rx)
 }

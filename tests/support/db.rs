@@ -102,9 +102,35 @@ pub fn chown_all(dir: &Path, uid: u32, gid: u32) {
     }
 }
 
+/// A test's server process, stopped with its own normal shutdown signal and waited on when
+/// dropped (also when it never became ready and the test panicked).
+pub struct Daemon {
+    child: Child,
+    stop: rustix::process::Signal,
+}
+
+impl Daemon {
+    /// Takes charge of `child` and waits until its standard error says `ready`; `stop` is the
+    /// signal that shuts it down.
+    pub fn start(child: Child, ready: &str, stop: rustix::process::Signal) -> Self {
+        let mut daemon = Self { child, stop };
+        wait_ready(&mut daemon.child, ready);
+        daemon
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Some(pid) = rustix::process::Pid::from_raw(self.child.id().cast_signed()) {
+            let _ = rustix::process::kill_process(pid, self.stop);
+        }
+        let _ = self.child.wait();
+    }
+}
+
 /// Waits (at most a minute) until the server's standard error says `ready`; then keeps
 /// draining it so the server never blocks on a full pipe.
-pub fn wait_ready(child: &mut Child, ready: &str) {
+fn wait_ready(child: &mut Child, ready: &str) {
     let stderr = child.stderr.take().expect("piped");
     let (tx, rx) = mpsc::channel();
     let ready = ready.to_owned();

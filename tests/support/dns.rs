@@ -2,15 +2,15 @@
 //! port, answering only the records the test gives it (no upstream, no hosts file), logging to
 //! standard error; started and waited on by its "started" line, stopped when dropped.
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
-use super::db::{free_port, wait_ready};
+use super::db::{Daemon, free_port};
 
 /// A running name server.
 pub struct Dnsmasq {
     /// `127.0.0.1:PORT`.
     pub address: String,
-    child: Child,
+    _server: Daemon,
 }
 
 impl Dnsmasq {
@@ -18,7 +18,7 @@ impl Dnsmasq {
     /// `--host-record=www.shop.internal,10.0.1.10` or `--cname=api.shop.internal,www.shop.internal`.
     pub fn start(records: &[&str]) -> Self {
         let port = free_port();
-        let mut child = Command::new("dnsmasq")
+        let child = Command::new("dnsmasq")
             .args([
                 "--keep-in-foreground",
                 "--log-facility=-",
@@ -37,17 +37,9 @@ impl Dnsmasq {
             .stderr(Stdio::piped())
             .spawn()
             .expect("dnsmasq starts (is Debian's dnsmasq-base package installed?)");
-        wait_ready(&mut child, "started, version");
         Dnsmasq {
             address: format!("127.0.0.1:{port}"),
-            child,
+            _server: Daemon::start(child, "started, version", rustix::process::Signal::KILL),
         }
-    }
-}
-
-impl Drop for Dnsmasq {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }

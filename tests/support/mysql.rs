@@ -6,9 +6,9 @@
 //!
 //! As with PostgreSQL, under root the server runs as the `mysql` user the package creates.
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
-use super::db::{Tls, as_owner, chown_all, free_port, service_user, wait_ready};
+use super::db::{Daemon, Tls, as_owner, chown_all, free_port, service_user};
 
 /// The login every test server has.
 pub const USER: &str = "drill";
@@ -19,7 +19,7 @@ pub const PASSWORD: &str = "s3cret-for-tests";
 pub struct Mysql {
     /// Its port on 127.0.0.1.
     pub port: u16,
-    child: Child,
+    _server: Daemon,
     _dir: tempfile::TempDir,
 }
 
@@ -40,8 +40,9 @@ impl Mysql {
             ),
         )
         .expect("init file");
+        let port = free_port();
         let mut settings = vec![
-            format!("--port={}", free_port()),
+            format!("--port={port}"),
             "--bind-address=127.0.0.1".to_string(),
             format!("--socket={}", dir.path().join("sock").display()),
             format!("--pid-file={}", dir.path().join("pid").display()),
@@ -65,11 +66,7 @@ impl Mysql {
             .status()
             .expect("mariadb-install-db runs (is Debian's mariadb-server package installed?)");
         assert!(status.success(), "mariadb-install-db failed");
-        let port: u16 = settings[0]
-            .trim_start_matches("--port=")
-            .parse()
-            .expect("port");
-        let mut child = as_owner(Command::new("/usr/sbin/mariadbd"), owner)
+        let child = as_owner(Command::new("/usr/sbin/mariadbd"), owner)
             .arg("--no-defaults")
             .arg(format!("--datadir={}", data.display()))
             .args(&settings)
@@ -77,21 +74,16 @@ impl Mysql {
             .stderr(Stdio::piped())
             .spawn()
             .expect("mariadbd starts");
-        wait_ready(&mut child, "ready for connections");
+        // SIGTERM: MariaDB's normal shutdown.
+        let server = Daemon::start(
+            child,
+            "ready for connections",
+            rustix::process::Signal::TERM,
+        );
         Mysql {
             port,
-            child,
+            _server: server,
             _dir: dir,
         }
-    }
-}
-
-impl Drop for Mysql {
-    fn drop(&mut self) {
-        // SIGTERM: MariaDB's normal shutdown.
-        if let Some(pid) = rustix::process::Pid::from_raw(self.child.id().cast_signed()) {
-            let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
-        }
-        let _ = self.child.wait();
     }
 }

@@ -7,9 +7,9 @@
 //! `postgres` user the package creates, and its directory is handed to that user.
 
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
-use super::db::{Tls, as_owner, chown_all, free_port, service_user, wait_ready};
+use super::db::{Daemon, Tls, as_owner, chown_all, free_port, service_user};
 
 /// The login every test server has.
 pub const USER: &str = "drill";
@@ -20,7 +20,7 @@ pub const PASSWORD: &str = "s3cret-for-tests";
 pub struct Postgres {
     /// Its port on 127.0.0.1.
     pub port: u16,
-    child: Child,
+    _server: Daemon,
     _dir: tempfile::TempDir,
 }
 
@@ -83,7 +83,7 @@ impl Postgres {
             .expect("initdb runs (is Debian's postgresql package installed?)");
         assert!(status.success(), "initdb failed");
         let port = free_port();
-        let mut child = as_owner(Command::new(bin("postgres")), owner)
+        let child = as_owner(Command::new(bin("postgres")), owner)
             .arg("-D")
             .arg(&data)
             .arg("-p")
@@ -93,10 +93,15 @@ impl Postgres {
             .stderr(Stdio::piped())
             .spawn()
             .expect("postgres starts");
-        wait_ready(&mut child, "database system is ready to accept connections");
+        // SIGINT: PostgreSQL's fast shutdown, which also ends its backends.
+        let server = Daemon::start(
+            child,
+            "database system is ready to accept connections",
+            rustix::process::Signal::INT,
+        );
         Postgres {
             port,
-            child,
+            _server: server,
             _dir: dir,
         }
     }
@@ -120,15 +125,5 @@ impl Postgres {
             .await
             .expect("seed SQL runs");
         conn.close().await.expect("close");
-    }
-}
-
-impl Drop for Postgres {
-    fn drop(&mut self) {
-        // SIGINT: PostgreSQL's fast shutdown, which also ends its backends.
-        if let Some(pid) = rustix::process::Pid::from_raw(self.child.id().cast_signed()) {
-            let _ = rustix::process::kill_process(pid, rustix::process::Signal::INT);
-        }
-        let _ = self.child.wait();
     }
 }
