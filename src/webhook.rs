@@ -106,18 +106,13 @@ impl Webhook {
                 reason: e.to_string(),
             })?;
         let exchange = async {
-            let response = client.request(request).await.map_err(|e| {
-                let mut reason = e.to_string();
-                let mut source = std::error::Error::source(&e);
-                while let Some(s) = source {
-                    reason.push_str(&format!(": {s}"));
-                    source = s.source();
-                }
-                WebhookError::Request {
+            let response = client
+                .request(request)
+                .await
+                .map_err(|e| WebhookError::Request {
                     url: shown.clone(),
-                    reason,
-                }
-            })?;
+                    reason: crate::diag::error_chain(&e),
+                })?;
             let status = response.status().as_u16();
             let body = http_body_util::BodyExt::collect(response.into_body())
                 .await
@@ -143,11 +138,7 @@ impl Webhook {
 /// fields under `firedrill` for programs.
 pub fn message(report: &Report, report_path: &str) -> serde_json::Value {
     let summary = report::render_summary(report);
-    let text = summary
-        .lines()
-        .filter(|l| !l.trim_start().starts_with("report:"))
-        .collect::<Vec<_>>()
-        .join("\n");
+    let text = summary.trim_end();
     serde_json::json!({
         "text": text,
         "firedrill": {
@@ -193,6 +184,21 @@ pub fn not_run_message(playbook: &str, run_id: Option<&str>, code: u8) -> serde_
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_message_is_the_whole_summary_even_for_a_step_named_report() {
+        let fixture = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/report-failed.json"
+        ))
+        .expect("fixture")
+        .replace("\"id\": \"probe\"", "\"id\": \"report\"");
+        let report = Report::from_json(&fixture).expect("a report");
+        let message = message(&report, "/tmp/report.json");
+        let text = message["text"].as_str().expect("text");
+        assert_eq!(text, report::render_summary(&report).trim_end());
+        assert!(text.contains("\n    report: failed"), "{text}");
+    }
 
     #[test]
     fn only_absolute_http_urls() {
