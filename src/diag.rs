@@ -319,6 +319,19 @@ impl<'a> JsonDiagnostic<'a> {
     }
 }
 
+/// An error and its causes on one line, `outer: cause: root cause`, for messages that must say
+/// what actually went wrong (a connection refused under "error sending request").
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -419,13 +419,7 @@ pub async fn http(with: &Http, cx: &StepCx, attempt: u32) -> Result<Outputs, Ste
     within(with.attempt_timeout.0, &shown, async {
         let response = tokio::select! {
             r = client.request(request) => r.map_err(|e| {
-                let mut why = e.to_string();
-                let mut source = std::error::Error::source(&e);
-                while let Some(s) = source {
-                    why.push_str(&format!(": {s}"));
-                    source = s.source();
-                }
-                StepError::failed(format!("{shown}: {why}"))
+                StepError::failed(format!("{shown}: {}", crate::diag::error_chain(&e)))
             })?,
             () = cx.cancel.cancelled() => return Err(StepError::Cancelled),
         };
