@@ -149,7 +149,11 @@ pub async fn run(
     if !spec.dir.is_dir() {
         return Err(Error::NoDir(spec.dir.clone()));
     }
-    let outputs_file = OutputsFile::create(&spec.scratch).map_err(Error::Outputs)?;
+    // A new empty file of its own in the run's scratch directory, removed when dropped.
+    let outputs_file = tempfile::Builder::new()
+        .prefix("outputs-")
+        .tempfile_in(&spec.scratch)
+        .map_err(Error::Outputs)?;
     let (program, args): (String, Vec<String>) = match &spec.program {
         Program::Shell(s) if let Some(words) = simple_words(s) => {
             let (first, rest) = words.split_first().ok_or(Error::Empty)?;
@@ -172,7 +176,7 @@ pub async fn run(
     let mut cmd = tokio::process::Command::new(resolve(&program, &path_env));
     cmd.args(&args)
         .current_dir(&spec.dir)
-        .env("FIREDRILL_OUTPUTS", &outputs_file.0)
+        .env("FIREDRILL_OUTPUTS", outputs_file.path())
         .envs(spec.env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -206,7 +210,8 @@ pub async fn run(
     // Whatever the leader did, nothing it started outlives the step.
     signal_group(pid, rustix::process::Signal::KILL);
     let status = status.map_err(|source| Error::Spawn { program, source })?;
-    let outputs = parse_outputs(&std::fs::read_to_string(&outputs_file.0).map_err(Error::Outputs)?);
+    let outputs =
+        parse_outputs(&std::fs::read_to_string(outputs_file.path()).map_err(Error::Outputs)?);
     // A process that escaped the group (`setsid`) may hold the pipes open: the step does not
     // wait for it beyond the grace period.
     let stdout = drain(stdout, spec.grace).await;
@@ -261,29 +266,6 @@ async fn drain(mut reader: tokio::task::JoinHandle<String>, limit: Duration) -> 
     } else {
         reader.abort();
         "(the output stream stayed open: a process outside the step's group holds it)".into()
-    }
-}
-
-/// A process's outputs file: a new empty file in the run's scratch directory, removed when
-/// dropped.
-struct OutputsFile(PathBuf);
-
-impl OutputsFile {
-    fn create(scratch: &std::path::Path) -> std::io::Result<Self> {
-        use std::sync::atomic::{AtomicU64, Ordering};
-        static NEXT: AtomicU64 = AtomicU64::new(0);
-        let path = scratch.join(format!("outputs-{}", NEXT.fetch_add(1, Ordering::Relaxed)));
-        std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&path)?;
-        Ok(Self(path))
-    }
-}
-
-impl Drop for OutputsFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
     }
 }
 
