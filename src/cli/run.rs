@@ -14,7 +14,7 @@ use crate::diag;
 use crate::duration::Duration;
 use crate::engine::dispatch::{self, Drill, Sink};
 use crate::engine::event::{Clock, Event, What};
-use crate::engine::progress::{BarsSink, LogFormat, LogSink, log_line};
+use crate::engine::progress::{BarsSink, LogFormat, LogSink, Silent, log_line};
 use crate::engine::recorder::Recorder;
 use crate::engine::report::{self, Report};
 use crate::engine::resource::{TAG_EXPIRES, TAG_PLAYBOOK, TAG_RUN};
@@ -637,8 +637,7 @@ async fn run_async(
         b.finish();
         out
     } else if args.quiet {
-        let mut sink = LogSink::new(std::io::sink(), format);
-        dispatch::run(drill, &mut signals, &mut sink).await
+        dispatch::run(drill, &mut signals, &mut Silent).await
     } else {
         let mut sink = LogSink::new(std::io::stdout(), format);
         dispatch::run(drill, &mut signals, &mut sink).await

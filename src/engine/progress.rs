@@ -187,6 +187,14 @@ impl<W: Write> LogSink<W> {
     }
 }
 
+/// Says nothing (`run --quiet`): events are not even formatted.
+#[derive(Debug, Default)]
+pub struct Silent;
+
+impl Sink for Silent {
+    fn event(&mut self, _event: &Event, _view: &View<'_>) {}
+}
+
 impl<W: Write> Sink for LogSink<W> {
     fn event(&mut self, event: &Event, _view: &View<'_>) {
         let line = match self.format {
