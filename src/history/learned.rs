@@ -92,25 +92,6 @@ pub struct LearnedDurations {
 }
 
 impl LearnedDurations {
-    /// Learns from the durations of succeeded steps, `(step id, kind, seconds)`, of `runs`
-    /// runs.
-    pub fn from_samples(
-        runs: usize,
-        samples: impl IntoIterator<Item = (String, String, f64)>,
-    ) -> Self {
-        let mut by_key: HashMap<(String, String), Vec<f64>> = HashMap::new();
-        for (id, uses, d) in samples {
-            if d.is_finite() && d >= 0.0 {
-                by_key.entry((id, uses)).or_default().push(d);
-            }
-        }
-        let by_step = by_key
-            .into_iter()
-            .filter_map(|(key, v)| Some((key, Learned::from(&v)?)))
-            .collect();
-        Self { by_step, runs }
-    }
-
     /// What was learned about step `id` of kind `uses`.
     pub fn get(&self, id: &str, uses: &str) -> Option<Learned> {
         // Keys are owned; a lookup by borrowed pair without allocating needs a raw-entry API,
@@ -128,24 +109,21 @@ impl LearnedDurations {
 mod tests {
     use super::*;
 
-    fn sample(id: &str, uses: &str, secs: f64) -> (String, String, f64) {
-        (id.into(), uses.into(), secs)
-    }
-
     #[test]
     fn median_and_p90_per_step_and_kind() {
-        let learned = LearnedDurations::from_samples(
-            4,
-            [
-                sample("db", "wait", 10.0),
-                sample("app", "run", 1.0),
-                sample("db", "wait", 30.0),
-                sample("db", "wait", 20.0),
-                sample("app", "run", 3.0),
-                sample("db", "run", 500.0),
-                sample("app", "run", f64::NAN),
-            ],
-        );
+        let mut from_runs = Learner::new([("db", "wait"), ("app", "run")]);
+        for (id, uses, secs) in [
+            ("db", "wait", 10.0),
+            ("app", "run", 1.0),
+            ("db", "wait", 30.0),
+            ("db", "wait", 20.0),
+            ("app", "run", 3.0),
+            ("db", "run", 500.0),
+            ("app", "run", f64::NAN),
+        ] {
+            from_runs.add(id, uses, secs);
+        }
+        let learned = from_runs.finish(4);
         assert_eq!(
             learned.get("db", "wait"),
             Some(Learned {
@@ -162,10 +140,10 @@ mod tests {
                 p90_secs: 3.0
             })
         );
-        assert_eq!(learned.get("db", "run").map(|l| l.runs), Some(1));
+        assert_eq!(learned.get("db", "run"), None);
         assert_eq!(learned.get("dns", "wait"), None);
         assert_eq!(learned.runs, 4);
-        assert!(LearnedDurations::from_samples(0, []).is_empty());
+        assert!(Learner::new([]).finish(0).is_empty());
     }
 
     #[test]
