@@ -102,42 +102,55 @@ fn sequence(layers: usize) -> Duration {
 }
 
 /// The graph run by an executor with nothing of its own: spawn every ready step, wait for any
-/// child to end, repeat.
+/// child to end, spawn the dependents it made ready, repeat.
 #[expect(
     clippy::zombie_processes,
     reason = "children are reaped by `wait` for any child, not through their handles"
 )]
 fn bare(width: usize, layers: usize) -> Duration {
     use std::collections::HashMap;
-    let began = Instant::now();
-    let mut done = vec![vec![false; width]; layers];
-    let mut started = vec![vec![false; width]; layers];
-    let mut running: HashMap<i32, (usize, usize)> = HashMap::new();
-    let mut remaining = width * layers;
-    while remaining > 0 {
-        for layer in 0..layers {
-            for w in 0..width {
-                let ready = layer == 0 || (done[layer - 1][w] && done[layer - 1][(w + 1) % width]);
-                if ready && !started[layer][w] {
-                    started[layer][w] = true;
-                    let child = Command::new("sleep")
-                        .arg(SLEEP)
-                        .stdin(Stdio::null())
-                        .stdout(Stdio::null())
-                        .spawn()
-                        .expect("sleep runs");
-                    let pid = i32::try_from(child.id()).expect("a pid");
-                    running.insert(pid, (layer, w));
-                }
-            }
+    let steps: Vec<(usize, usize)> = (0..layers)
+        .flat_map(|layer| (0..width).map(move |w| (layer, w)))
+        .collect();
+    let index: HashMap<String, usize> = steps
+        .iter()
+        .enumerate()
+        .map(|(i, &(layer, w))| (id(layer, w), i))
+        .collect();
+    let mut pending = vec![0usize; steps.len()];
+    let mut dependents = vec![Vec::new(); steps.len()];
+    for (i, &(layer, w)) in steps.iter().enumerate() {
+        for d in deps(layer, w, width) {
+            pending[i] += 1;
+            dependents[index[&d]].push(i);
         }
+    }
+    let spawn = |i: usize, running: &mut HashMap<i32, usize>| {
+        let child = Command::new("sleep")
+            .arg(SLEEP)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("sleep runs");
+        running.insert(i32::try_from(child.id()).expect("a pid"), i);
+    };
+    let began = Instant::now();
+    let mut running: HashMap<i32, usize> = HashMap::new();
+    for i in (0..steps.len()).filter(|&i| pending[i] == 0) {
+        spawn(i, &mut running);
+    }
+    while !running.is_empty() {
         let (pid, status) = rustix::process::wait(rustix::process::WaitOptions::empty())
             .expect("wait")
             .expect("a child");
         assert!(status.exit_status() == Some(0), "sleep failed");
-        let (layer, w) = running.remove(&pid.as_raw_nonzero().get()).expect("ours");
-        done[layer][w] = true;
-        remaining -= 1;
+        let done = running.remove(&pid.as_raw_nonzero().get()).expect("ours");
+        for &next in &dependents[done] {
+            pending[next] -= 1;
+            if pending[next] == 0 {
+                spawn(next, &mut running);
+            }
+        }
     }
     began.elapsed()
 }
