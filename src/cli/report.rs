@@ -131,31 +131,28 @@ fn recent_runs(run: &str, runs: &[RunRecord]) -> String {
 /// The stored report of `run` (`latest`: the newest run that has one), as the JSON text the
 /// run wrote and parsed.
 pub fn load(state_dir: &Path, run: &str) -> Result<(String, Report), ReportError> {
-    if !Journal::file(state_dir).exists() {
+    let Some(journal) = Journal::open_existing(state_dir)? else {
         return Err(ReportError::NoJournal {
             dir: state_dir.to_path_buf(),
             run: run.to_owned(),
         });
-    }
-    let journal = Journal::open(state_dir)?;
-    let record = if run == "latest" {
-        journal
-            .runs()?
-            .into_iter()
-            .find(|r| journal.report(&r.id).ok().flatten().is_some())
-            .ok_or_else(|| ReportError::NoRuns {
-                dir: state_dir.to_path_buf(),
-            })?
-    } else {
-        match journal.run(run)? {
-            Some(r) => r,
-            None => {
-                return Err(ReportError::UnknownRun {
-                    run: run.to_owned(),
-                    recent: recent_runs(run, &journal.runs()?),
-                });
+    };
+    if run == "latest" {
+        // Newest first: the first stored report is the one.
+        for record in journal.runs()? {
+            if let Some(text) = journal.report(&record.id)? {
+                return parse(&record.id, text);
             }
         }
+        return Err(ReportError::NoRuns {
+            dir: state_dir.to_path_buf(),
+        });
+    }
+    let Some(record) = journal.run(run)? else {
+        return Err(ReportError::UnknownRun {
+            run: run.to_owned(),
+            recent: recent_runs(run, &journal.runs()?),
+        });
     };
     let text = journal
         .report(&record.id)?
@@ -166,23 +163,30 @@ pub fn load(state_dir: &Path, run: &str) -> Result<(String, Report), ReportError
     parse(&record.id, text)
 }
 
-/// Parses a stored report, refusing one of a newer format version with a clear error.
+/// Parses a stored report, refusing one of a newer format version with a clear error (also
+/// when a newer report no longer reads as this version's).
 fn parse(run: &str, text: String) -> Result<(String, Report), ReportError> {
-    let version = serde_json::from_str::<serde_json::Value>(&text)
-        .ok()
-        .and_then(|v| v.get("format_version")?.as_u64());
-    if let Some(found) = version.filter(|v| *v > u64::from(FORMAT_VERSION)) {
-        return Err(ReportError::TooNew {
-            run: run.to_owned(),
-            found,
-        });
-    }
+    let too_new = |found: u64| ReportError::TooNew {
+        run: run.to_owned(),
+        found,
+    };
     match Report::from_json(&text) {
+        Ok(report) if report.format_version > FORMAT_VERSION => {
+            Err(too_new(u64::from(report.format_version)))
+        }
         Ok(report) => Ok((text, report)),
-        Err(source) => Err(ReportError::Unreadable {
-            run: run.to_owned(),
-            source,
-        }),
+        Err(source) => {
+            let version = serde_json::from_str::<serde_json::Value>(&text)
+                .ok()
+                .and_then(|v| v.get("format_version")?.as_u64());
+            match version.filter(|v| *v > u64::from(FORMAT_VERSION)) {
+                Some(found) => Err(too_new(found)),
+                None => Err(ReportError::Unreadable {
+                    run: run.to_owned(),
+                    source,
+                }),
+            }
+        }
     }
 }
 
