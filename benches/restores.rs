@@ -17,7 +17,7 @@ use std::fmt::Write as _;
 use std::process::Command;
 
 use firedrill::aws::Clients;
-use firedrill::diag::SourceFile;
+use firedrill::language::diag::SourceFile;
 use firedrill::sandbox::{LocalSandbox, ProxyConfig, SandboxOptions, local, seed};
 
 /// The poll interval `firedrill run` uses against the local sandbox.

@@ -11,8 +11,8 @@
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
-use firedrill::diag::SourceFile;
-use firedrill::plan::{self, Plan};
+use firedrill::language::diag::SourceFile;
+use firedrill::playbook::plan::{self, Plan};
 use firedrill::{playbook, yaml};
 
 /// The allocator the `firedrill` binary uses, so that the figures are the binary's.

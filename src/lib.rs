@@ -1,40 +1,35 @@
-//! firedrill: a disaster-recovery drill orchestrator.
+//! firedrill: a disaster-recovery drill orchestrator. The crate is laid out along the path a
+//! drill takes (ARCHITECTURE.md at the repository's root is the long form of this map):
 //!
-//! A YAML playbook describes a restore as a dependency graph of steps. This crate parses and
-//! validates playbooks ([`playbook`]), builds their dependency graph ([`graph`]), plans them
-//! ([`plan`]) and exposes the JSON Schema of the language ([`schema`]). AWS clients are made in
-//! one place ([`aws`]); the account guard ([`guard`]) proves where a run is before it changes
-//! anything; the local sandbox ([`sandbox`]) emulates an AWS account on loopback. The drill
-//! engine's parts so far: the durable [`journal`], the [`process`] runner of `run` steps, the
-//! run [`board`], and a step's [`attempts`] under its retry policy and timeout. A run's report is rendered as
-//! JSON, JUnit XML, Markdown or HTML by [`reports`]. Unattended use: the run [`history`] (trend, warnings, learned step durations), the [`schedule`] (cron
-//! and Kubernetes), the playbook [`lock`] and the completion [`webhook`]. The command line
-//! lives in [`cli`]; its exit codes in [`exit`].
+//! ```text
+//! playbook.yaml ─► language ─► playbook ─► engine::dispatch ─► steps::<kind>::action ─► report
+//!                  (yaml, de,   (compile,    (board, attempts,    (journaled create     (reports,
+//!                   diag, …)     graph, plan) events, teardown)    through aws::)         store)
+//! ```
+//!
+//! - [`language`]: the YAML tree, serde over it, diagnostics, durations, templates, suggestions.
+//! - [`playbook`]: as written → compiled → model; the graph, the plan, the JSON Schema.
+//! - [`steps`]: the one table of step kinds, the step context with its journaled create, the
+//!   resources a run makes, and one folder per service with its language and runtime sides.
+//! - [`engine`]: the dispatcher that owns a run, the board, attempts, events, teardown, the
+//!   report model and the exit codes.
+//! - [`aws`]: the client factory, SDK error helpers, the account guard and the pollers.
+//! - [`store`]: journal, recorder, locks, paths, history.
+//! - [`reports`]: summary, progress, renderings (JSON, JUnit, Markdown, HTML) and the webhook.
+//! - [`sandbox`]: the local emulated AWS account (moto behind a realism layer); production code
+//!   never imports it.
+//! - [`schedule`]: crontab lines and Kubernetes CronJobs.
+//! - [`cli`]: arguments → engine → rendering, nothing else.
+//! - [`util`]: the small shared helpers (a stable hash).
 
-pub mod attempts;
 pub mod aws;
-pub mod board;
 pub mod cli;
-pub mod de;
-pub mod diag;
-pub mod duration;
 pub mod engine;
-pub mod exit;
-pub mod graph;
-pub mod guard;
-pub mod history;
-pub mod journal;
-pub mod kinds;
-pub mod lock;
-pub mod paths;
-pub mod plan;
+pub mod language;
 pub mod playbook;
-pub mod process;
 pub mod reports;
 pub mod sandbox;
 pub mod schedule;
-pub mod schema;
-pub mod suggest;
-pub mod template;
-pub mod webhook;
-pub mod yaml;
+pub mod steps;
+pub mod store;
+pub mod util;

@@ -4,7 +4,7 @@
 
 mod support;
 
-use firedrill::exit;
+use firedrill::engine::exit;
 use firedrill::sandbox::ProxyConfig;
 use firedrill::sandbox::faults::FaultConfig;
 use serde_json::Value;

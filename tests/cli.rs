@@ -2,7 +2,7 @@
 
 mod support;
 
-use firedrill::exit;
+use firedrill::engine::exit;
 use support::{Test, root, yaml_files};
 
 fn shipped_playbooks() -> Vec<std::path::PathBuf> {
@@ -30,7 +30,7 @@ fn every_shipped_seed_file_parses() {
     seeds.push(root().join("examples/quickstart/seed.yaml"));
     assert!(seeds.len() >= 2, "{seeds:?}");
     for path in seeds {
-        let file = firedrill::diag::SourceFile {
+        let file = firedrill::language::diag::SourceFile {
             name: path.display().to_string(),
             text: std::fs::read_to_string(&path).expect("read"),
         };
@@ -230,12 +230,14 @@ fn the_committed_schema_is_current() {
 
 fn yaml_as_json(path: &std::path::Path) -> serde_json::Value {
     let text = std::fs::read_to_string(path).expect("readable");
-    firedrill::yaml::parse(&text).expect("YAML").to_json()
+    firedrill::language::yaml::parse(&text)
+        .expect("YAML")
+        .to_json()
 }
 
 #[test]
 fn the_schema_accepts_every_shipped_playbook_and_rejects_typos() {
-    let schema = firedrill::schema::schema();
+    let schema = firedrill::playbook::schema::schema();
     let validator = jsonschema::validator_for(&schema).expect("a valid JSON Schema");
     for path in shipped_playbooks() {
         let doc = yaml_as_json(&path);
@@ -284,7 +286,7 @@ fn the_readme_documents_every_exit_code_and_subcommand() {
             "README lacks an example of `firedrill {sub}`"
         );
     }
-    for code in firedrill::diag::Code::ALL {
+    for code in firedrill::language::diag::Code::ALL {
         assert!(
             readme.contains(code.id()),
             "README lacks diagnostic {}",
@@ -410,12 +412,12 @@ fn report_without_a_journal_a_report_or_a_known_format_says_why() {
         .stderr_has("there is no journal")
         .run();
     // A run still running (or crashed) has no report; a newer firedrill's is refused.
-    let journal = firedrill::journal::Journal::open(dir.path()).expect("journal");
+    let journal = firedrill::store::journal::Journal::open(dir.path()).expect("journal");
     for id in ["20261126-000000-00000001", "20261126-000000-00000002"] {
         journal
-            .begin_run(&firedrill::journal::NewRun {
+            .begin_run(&firedrill::store::journal::NewRun {
                 id,
-                ..firedrill::journal::NewRun::default()
+                ..firedrill::store::journal::NewRun::default()
             })
             .expect("a run");
     }

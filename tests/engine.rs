@@ -7,15 +7,15 @@ mod support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use firedrill::board::StepState;
+use firedrill::engine::board::StepState;
 use firedrill::engine::dispatch::{self, Drill, Outcome, Sink, View};
 use firedrill::engine::event::{Event, What};
-use firedrill::engine::recorder::Recorder;
+use firedrill::engine::exit;
 use firedrill::engine::report::RunState;
-use firedrill::engine::step::Shared;
 use firedrill::engine::teardown;
-use firedrill::exit;
-use firedrill::journal::{Journal, NewRun};
+use firedrill::steps::context::Shared;
+use firedrill::store::journal::{Journal, NewRun};
+use firedrill::store::recorder::Recorder;
 
 /// Collects every event.
 #[derive(Default)]
@@ -96,7 +96,7 @@ async fn run_yaml(yaml: &str, parallel: Option<usize>, deadline: Option<Duration
         tags: Vec::new(),
         auto_approve: false,
         prompter: None,
-        pollers: Arc::new(firedrill::engine::poll::Pollers::new(
+        pollers: Arc::new(firedrill::aws::poll::Pollers::new(
             None,
             Duration::from_millis(50),
         )),

@@ -1,7 +1,7 @@
 //! Property tests of the dependency graph: waves respect every edge, and the critical path is a
 //! real chain whose length is the longest path, computed here independently.
 
-use firedrill::graph::Dag;
+use firedrill::playbook::graph::Dag;
 use proptest::prelude::*;
 
 /// A random DAG: step `i` may depend on any step before it in a random permutation, which
@@ -118,7 +118,7 @@ fn playbook(deps: &[Vec<usize>], continues: &[bool]) -> firedrill::playbook::Pla
             needs.join(", ")
         ));
     }
-    let file = firedrill::diag::SourceFile {
+    let file = firedrill::language::diag::SourceFile {
         name: "p.yaml".into(),
         text,
     };
@@ -134,7 +134,7 @@ proptest! {
         outcomes in proptest::collection::vec(any::<bool>(), 40),
         continues in proptest::collection::vec(any::<bool>(), 40),
     ) {
-        use firedrill::board::{Board, StepState};
+        use firedrill::engine::board::{Board, StepState};
         let pb = playbook(&deps, &continues);
         let mut board = Board::new(&pb);
         let mut succeeded = vec![false; deps.len()];

@@ -4,7 +4,7 @@
 
 mod support;
 
-use firedrill::diag::{self, SourceFile};
+use firedrill::language::diag::{self, SourceFile};
 use firedrill::playbook;
 
 #[test]

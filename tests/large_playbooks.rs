@@ -1,7 +1,7 @@
 //! Big playbooks: a 3,000-step chain compiles into the same model as a small one, and its
 //! errors come in file order with their places.
 
-use firedrill::diag::{Code, SourceFile};
+use firedrill::language::diag::{Code, SourceFile};
 use firedrill::playbook;
 
 fn chain(steps: usize, broken: &[(usize, &str)]) -> String {

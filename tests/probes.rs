@@ -7,7 +7,7 @@ mod support;
 
 use std::sync::Arc;
 
-use firedrill::exit;
+use firedrill::engine::exit;
 use support::db::Tls;
 use support::dns::Dnsmasq;
 use support::{Test, failures, step};

@@ -9,9 +9,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use firedrill::exit;
-use firedrill::journal::{Journal, ResourceStatus};
+use firedrill::engine::exit;
 use firedrill::sandbox::ProxyConfig;
+use firedrill::store::journal::{Journal, ResourceStatus};
 use support::Test;
 use support::sandbox::TestSandbox;
 

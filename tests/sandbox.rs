@@ -6,7 +6,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use firedrill::aws::RetrySettings;
-use firedrill::guard::{self, Refusal};
+use firedrill::aws::guard::{self, Refusal};
 use firedrill::sandbox::ProxyConfig;
 use firedrill::sandbox::faults::FaultConfig;
 use support::sandbox::TestSandbox;

@@ -64,7 +64,7 @@ fn bad_seed_files_point_at_the_mistake() {
     Test::new()
         .env("FIREDRILL_STATE_DIR", state.path().to_str().expect("utf-8"))
         .args(["sandbox".as_ref(), "seed".as_ref(), seed.as_os_str()])
-        .code(firedrill::exit::INVALID)
+        .code(firedrill::engine::exit::INVALID)
         .stderr_has("unknown key `engnie`")
         .stderr_has("did you mean `engine`?")
         .stderr_has("seed.yaml:4:5")
@@ -81,7 +81,7 @@ fn out_of_range_settings_are_usage_errors() {
             .env("FIREDRILL_STATE_DIR", dir)
             .args(["sandbox", "start"])
             .args(args)
-            .code(firedrill::exit::INVALID)
+            .code(firedrill::engine::exit::INVALID)
             .run();
     }
     assert!(

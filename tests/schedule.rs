@@ -3,7 +3,7 @@
 
 mod support;
 
-use firedrill::exit;
+use firedrill::engine::exit;
 use support::{Test, root};
 
 fn schedule(args: &[&str]) -> Test {
@@ -105,7 +105,9 @@ fn schedule_kubernetes_prints_a_cronjob_that_forbids_overlap() {
         yaml.contains("# Next runs (UTC): 2026-11-30 02:30 Mon, 2026-12-07 02:30 Mon\n"),
         "{yaml}"
     );
-    let doc = firedrill::yaml::parse(yaml).expect("YAML").to_json();
+    let doc = firedrill::language::yaml::parse(yaml)
+        .expect("YAML")
+        .to_json();
     assert_eq!(doc["kind"], "CronJob");
     assert_eq!(doc["apiVersion"], "batch/v1");
     assert_eq!(doc["metadata"]["name"], "firedrill-shop");

@@ -5,7 +5,7 @@
 mod support;
 
 use chrono::{DateTime, Duration as Span, SubsecRound, Utc};
-use firedrill::exit;
+use firedrill::engine::exit;
 use support::db::Tls;
 use support::mysql::{self, Mysql};
 use support::postgres::{self, Postgres};

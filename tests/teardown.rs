@@ -4,11 +4,11 @@
 
 mod support;
 
-use firedrill::engine::recorder::Recorder;
-use firedrill::engine::resource::{TAG_RUN, TAG_TOKEN};
 use firedrill::engine::teardown::{self, Graph, State};
-use firedrill::journal::{Journal, NewRun, ResourceStatus};
 use firedrill::sandbox::ProxyConfig;
+use firedrill::steps::resource::{TAG_RUN, TAG_TOKEN};
+use firedrill::store::journal::{Journal, NewRun, ResourceStatus};
+use firedrill::store::recorder::Recorder;
 use support::sandbox::TestSandbox;
 
 use aws_sdk_ec2::types::{ResourceType, Tag, TagSpecification};

@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use firedrill::exit;
+use firedrill::engine::exit;
 use support::Test;
 
 fn write_drill(dir: &Path, yaml: &str) -> std::path::PathBuf {

@@ -7,10 +7,10 @@ use std::path::Path;
 use clap::{Args, ValueEnum};
 
 use super::{eprint, print};
-use crate::exit;
-use crate::history::render::{self, PlaybookHistory};
-use crate::history::{self, PastRun};
-use crate::journal::Journal;
+use crate::engine::exit;
+use crate::store::history::render::{self, PlaybookHistory};
+use crate::store::history::{self, PastRun};
+use crate::store::journal::Journal;
 
 /// `firedrill history`.
 #[derive(Args, Debug)]
@@ -45,7 +45,7 @@ fn playbook_name(arg: &str, color: bool) -> Result<String, u8> {
     match loaded {
         Ok(l) => Ok(l.playbook.name),
         Err(diags) => {
-            eprint(&crate::diag::render(&file, &diags, color));
+            eprint(&crate::language::diag::render(&file, &diags, color));
             eprint(&format!(
                 "invalid: {}: cannot tell which playbook it is; pass its name instead\n",
                 file.name
@@ -103,7 +103,11 @@ pub fn run(args: &HistoryArgs, state_dir: &Path, color: bool) -> u8 {
                     let asked = args.playbook.as_deref().unwrap_or_default();
                     text.push_str(&format!(
                         "  = hint: {}\n",
-                        crate::suggest::hint(asked, "playbooks with runs", names.into_iter())
+                        crate::language::suggest::hint(
+                            asked,
+                            "playbooks with runs",
+                            names.into_iter()
+                        )
                     ));
                 }
             }

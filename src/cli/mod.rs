@@ -1,5 +1,5 @@
 //! The command line: `validate`, `plan`, `run`, `teardown`, `report`, `history`, `schedule`,
-//! `schema` and `sandbox`. Every command returns one of the documented [`crate::exit`] codes.
+//! `schema` and `sandbox`. Every command returns one of the documented [`crate::engine::exit`] codes.
 
 mod history;
 mod report;
@@ -13,10 +13,10 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::diag::{self, Diagnostic, JsonDiagnostic, SourceFile};
-use crate::exit;
-use crate::plan::{self, Plan, Verdict};
+use crate::engine::exit;
+use crate::language::diag::{self, Diagnostic, JsonDiagnostic, SourceFile};
 use crate::playbook;
+use crate::playbook::plan::{self, Plan, Verdict};
 
 /// firedrill: run your disaster-recovery plan as a drill, measure RTO and RPO, and tear down
 /// everything it created.
@@ -153,7 +153,7 @@ pub fn run(cli: &Cli) -> u8 {
             plan(playbook, *format, state_dir.as_deref(), color)
         }
         Command::Schema => {
-            print(&crate::schema::schema_text());
+            print(&crate::playbook::schema::schema_text());
             exit::OK
         }
         Command::Sandbox { command } => sandbox::run(command, &state_dir(cli), color),
@@ -172,7 +172,7 @@ fn state_dir(cli: &Cli) -> PathBuf {
     let dir = cli
         .state_dir
         .clone()
-        .unwrap_or_else(crate::paths::state_dir);
+        .unwrap_or_else(crate::store::paths::state_dir);
     // Absolute, so that the resume command printed on an interrupt works from anywhere.
     std::path::absolute(&dir).unwrap_or(dir)
 }
@@ -253,11 +253,11 @@ fn validate(paths: &[PathBuf], format: ValidateFormat, color: bool) -> u8 {
 fn learned_durations(
     state_dir: &std::path::Path,
     playbook: &playbook::Playbook,
-) -> crate::history::learned::LearnedDurations {
-    use crate::history::learned::{self, LearnedDurations, Learner};
+) -> crate::store::history::learned::LearnedDurations {
+    use crate::store::history::learned::{self, LearnedDurations, Learner};
     let mut learner = Learner::new(playbook.steps.iter().map(|s| (s.id.as_str(), s.uses())));
     // Opened for writing only to migrate a journal of an older firedrill (its durations table).
-    let runs = crate::journal::Journal::open_existing(state_dir).and_then(|j| match j {
+    let runs = crate::store::journal::Journal::open_existing(state_dir).and_then(|j| match j {
         Some(j) => j.each_step_duration(&playbook.name, learned::RUNS, |id, uses, secs| {
             learner.add(id, uses, secs);
         }),

@@ -7,10 +7,10 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 
 use super::{eprint, print};
+use crate::engine::exit;
 use crate::engine::report::{FORMAT_VERSION, Report};
-use crate::exit;
-use crate::journal::{Journal, JournalError, RunRecord};
 use crate::reports::{self, Format};
+use crate::store::journal::{Journal, JournalError, RunRecord};
 
 /// `firedrill report`.
 #[derive(Args, Debug)]
@@ -115,7 +115,9 @@ fn recent_runs(run: &str, runs: &[RunRecord]) -> String {
         return "hint: the journal has no runs yet".into();
     }
     let mut out = String::new();
-    if let Some(best) = crate::suggest::did_you_mean(run, runs.iter().map(|r| r.id.as_str())) {
+    if let Some(best) =
+        crate::language::suggest::did_you_mean(run, runs.iter().map(|r| r.id.as_str()))
+    {
         out.push_str(&format!("hint: did you mean `{best}`?\n  = "));
     }
     out.push_str("recent runs (newest first):");

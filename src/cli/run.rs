@@ -9,24 +9,25 @@ use tokio::sync::mpsc;
 
 use super::sandbox::{self, runtime};
 use super::{eprint, print};
+use crate::aws::guard;
 use crate::aws::{AwsOptions, Clients};
-use crate::diag;
-use crate::duration::Duration;
 use crate::engine::dispatch::{self, Drill, Sink};
 use crate::engine::event::{Clock, Event, What};
-use crate::engine::progress::{BarsSink, LogFormat, LogSink, Silent, log_line};
-use crate::engine::recorder::Recorder;
+use crate::engine::exit;
 use crate::engine::report::{self, Report};
-use crate::engine::resource::{TAG_EXPIRES, TAG_PLAYBOOK, TAG_RUN};
-use crate::engine::step::Shared;
-use crate::engine::{self, builtin::Prompter, teardown};
-use crate::exit;
-use crate::guard;
-use crate::journal::{self, Journal, NewRun, ResourceStatus, RunRecord};
-use crate::lock::{self, LockError};
+use crate::engine::teardown;
+use crate::language::diag;
+use crate::language::duration::Duration;
 use crate::playbook;
 use crate::reports::Format;
-use crate::webhook::Webhook;
+use crate::reports::progress::{BarsSink, LogFormat, LogSink, Silent, log_line};
+use crate::reports::webhook::Webhook;
+use crate::steps::builtin::action::Prompter;
+use crate::steps::context::Shared;
+use crate::steps::resource::{TAG_EXPIRES, TAG_PLAYBOOK, TAG_RUN};
+use crate::store::journal::{self, Journal, NewRun, ResourceStatus, RunRecord};
+use crate::store::lock::{self, LockError};
+use crate::store::recorder::Recorder;
 
 /// Where a drill runs.
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
@@ -300,8 +301,10 @@ struct Ended {
 /// it); a failure is a warning, even with `--quiet`.
 fn notify(webhook: &Webhook, args: &RunArgs, ended: &Ended, code: u8) {
     let message = match &ended.report {
-        Some((report, kept)) => crate::webhook::message(report, &kept.display().to_string()),
-        None => crate::webhook::not_run_message(
+        Some((report, kept)) => {
+            crate::reports::webhook::message(report, &kept.display().to_string())
+        }
+        None => crate::reports::webhook::not_run_message(
             ended
                 .playbook
                 .as_deref()
@@ -399,9 +402,9 @@ fn ssm_parameters(text: &str) -> Vec<String> {
 
 /// Reads the SSM parameters the playbook uses (decrypted), once, before any step runs; a
 /// parameter that cannot be read fails the steps that use it, with the reason.
-async fn read_ssm(clients: &Clients, names: &[String]) -> crate::engine::step::SsmValues {
+async fn read_ssm(clients: &Clients, names: &[String]) -> crate::steps::context::SsmValues {
     let ssm = clients.ssm();
-    let mut values = crate::engine::step::SsmValues::new();
+    let mut values = crate::steps::context::SsmValues::new();
     for name in names {
         let value = match ssm
             .get_parameter()
@@ -415,7 +418,7 @@ async fn read_ssm(clients: &Clients, names: &[String]) -> crate::engine::step::S
                 .and_then(|p| p.value())
                 .map(str::to_owned)
                 .ok_or_else(|| "the parameter has no value".to_owned()),
-            Err(e) => Err(crate::engine::resource::sdk_error(&e)),
+            Err(e) => Err(crate::aws::sdk_error(&e)),
         };
         values.insert(name.clone(), value);
     }
@@ -431,7 +434,7 @@ async fn run_async(
     ended: &mut Ended,
 ) -> u8 {
     let Started { run_id, ssm } = started;
-    let needs_aws = !ssm.is_empty() || playbook.steps.iter().any(|s| engine::needs_aws(&s.action));
+    let needs_aws = !ssm.is_empty() || playbook.steps.iter().any(|s| s.action.needs_aws());
     let mut local_sandbox = None;
     let mut clients = None;
     let mut endpoint = playbook.sandbox.endpoint.clone();
@@ -579,10 +582,10 @@ async fn run_async(
     } else {
         std::time::Duration::from_secs(5)
     };
-    let pollers = Arc::new(crate::engine::poll::Pollers::new(clients.clone(), poll));
+    let pollers = Arc::new(crate::aws::poll::Pollers::new(clients.clone(), poll));
     let ssm = match &clients {
         Some(c) if !ssm.is_empty() => read_ssm(c, &ssm).await,
-        _ => crate::engine::step::SsmValues::new(),
+        _ => crate::steps::context::SsmValues::new(),
     };
     // The run's processes write their outputs files here; it goes when the run ends.
     let scratch = match tempfile::Builder::new().prefix("firedrill-").tempdir() {
@@ -624,7 +627,7 @@ async fn run_async(
                 poll,
                 signalled: false,
             },
-            seed: crate::sandbox::faults::hash(0, &[&run_id]),
+            seed: crate::util::hash(0, &[&run_id]),
             tick: bars.then(|| std::time::Duration::from_millis(100)),
             disaster_at: args.disaster_time,
         },
@@ -756,7 +759,7 @@ async fn teardown_async(args: &TeardownArgs, state_dir: &Path) -> u8 {
                     .collect();
                 eprint(&format!(
                     "error: the journal has no run `{run}`\n  = hint: {}\n",
-                    crate::suggest::hint(run, "runs", known.iter().map(String::as_str))
+                    crate::language::suggest::hint(run, "runs", known.iter().map(String::as_str))
                 ));
                 return exit::INVALID;
             }
@@ -982,7 +985,7 @@ async fn teardown_run(
                 eprint(&format!(
                     "  {} {} (step `{}`): {}\n",
                     l.resource.kind,
-                    crate::engine::resource::label(&l.resource),
+                    crate::steps::resource::label(&l.resource),
                     l.resource.step,
                     l.reason
                 ));

@@ -8,8 +8,8 @@ use clap::{Args, Subcommand, ValueEnum};
 
 use super::{eprint, print};
 use crate::aws::Clients;
-use crate::diag::{self, SourceFile};
-use crate::exit;
+use crate::engine::exit;
+use crate::language::diag::{self, SourceFile};
 use crate::sandbox::faults::FaultConfig;
 use crate::sandbox::local::{self, MOTO_VERSION, SANDBOX_ACCOUNT, SandboxRecord};
 use crate::sandbox::{LocalSandbox, ProxyConfig, SandboxOptions, seed};

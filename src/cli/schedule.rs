@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use clap::{Args, Parser};
 
 use super::{Cli, eprint, print};
-use crate::exit;
+use crate::engine::exit;
 use crate::schedule::cron::{self, CronExpr};
 use crate::schedule::{cronjob, crontab};
 
@@ -47,12 +47,16 @@ pub fn run(args: &ScheduleArgs, state_dir: Option<&Path>, color: bool) -> u8 {
     let loaded = match loaded {
         Ok(l) => l,
         Err(diags) => {
-            eprint(&crate::diag::render(&file, &diags, color));
+            eprint(&crate::language::diag::render(&file, &diags, color));
             eprint(&format!("invalid: {}: not scheduling it\n", file.name));
             return exit::INVALID;
         }
     };
-    eprint(&crate::diag::render(&file, &loaded.warnings, color));
+    eprint(&crate::language::diag::render(
+        &file,
+        &loaded.warnings,
+        color,
+    ));
     let expr: CronExpr = match args.cron.parse() {
         Ok(e) => e,
         Err(e) => {

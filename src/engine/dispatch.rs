@@ -17,18 +17,18 @@ use tokio::task::{Id, JoinSet};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::event::{Clock, Event, What, rfc3339, secs};
-use super::report::{
+use crate::engine::attempts::{self, Failure, Success};
+use crate::engine::board::{Board, StepState};
+use crate::engine::event::{Clock, Event, What, rfc3339, secs};
+use crate::engine::exit;
+use crate::engine::report::{
     LeftReport, Measure, MilestoneReport, PlaybookInfo, Report, RunState, StepReport,
     TeardownReport,
 };
-use super::step::{Outputs, Scope, Shared, StepCx, StepError};
-use super::teardown;
-use crate::attempts::{self, Failure, Success};
-use crate::board::{Board, StepState};
-use crate::exit;
+use crate::engine::teardown;
 use crate::playbook::model::RECOVERED;
 use crate::playbook::{Playbook, TeardownPolicy};
+use crate::steps::context::{Outputs, Scope, Shared, StepCx, StepError};
 
 /// How a run behaves.
 #[derive(Clone, Copy, Debug)]
@@ -54,7 +54,7 @@ pub struct Drill {
     /// The run id (already in the journal).
     pub run_id: String,
     /// Who the guard found (none when the drill makes no AWS call).
-    pub identity: Option<crate::guard::Identity>,
+    pub identity: Option<crate::aws::guard::Identity>,
     /// What steps share.
     pub shared: Arc<Shared>,
     /// How it runs.
@@ -124,7 +124,7 @@ struct Run<'s> {
     reported: Vec<bool>,
     reached: HashMap<String, Duration>,
     sink: &'s mut dyn Sink,
-    recorder: super::recorder::Recorder,
+    recorder: crate::store::recorder::Recorder,
     disaster_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
@@ -324,7 +324,7 @@ pub async fn run(
                 },
             );
             let playbook = playbook.clone();
-            let seed = crate::sandbox::faults::hash(options.seed, &[&step.id]);
+            let seed = crate::util::hash(options.seed, &[&step.id]);
             let events = events_tx.clone();
             let handle = set.spawn(async move {
                 let step = &playbook.steps[i];
@@ -336,12 +336,10 @@ pub async fn run(
                     |attempt| {
                         let cx = &cx;
                         async move {
-                            super::perform(&step.action, cx, attempt)
-                                .await
-                                .map_err(|e| match e {
-                                    StepError::Failed(reason) => reason,
-                                    StepError::Cancelled => "cancelled".to_owned(),
-                                })
+                            step.action.perform(cx, attempt).await.map_err(|e| match e {
+                                StepError::Failed(reason) => reason,
+                                StepError::Cancelled => "cancelled".to_owned(),
+                            })
                         }
                     },
                     |attempt, reason| {
@@ -396,7 +394,7 @@ pub async fn run(
             }
             () = sleep_until_opt(deadline), if !deadline_passed => {
                 deadline_passed = true;
-                let d = crate::duration::Duration(options.deadline.unwrap_or_default());
+                let d = crate::language::duration::Duration(options.deadline.unwrap_or_default());
                 run.stop(&format!("the run's deadline ({d}) passed"), &cancel);
             }
             () = tick_opt(&mut tick) => {
@@ -529,7 +527,7 @@ pub async fn run(
                 .map(|l| LeftReport {
                     step: l.resource.step.clone(),
                     kind: l.resource.kind.clone(),
-                    id: super::resource::label(&l.resource),
+                    id: crate::steps::resource::label(&l.resource),
                     reason: l.reason,
                 })
                 .collect();
@@ -694,7 +692,7 @@ fn build_report(
     region: Option<String>,
     state: RunState,
     exit_code: u8,
-    resources: Vec<crate::journal::ResourceRecord>,
+    resources: Vec<crate::store::journal::ResourceRecord>,
     teardown: TeardownReport,
     end: Instant,
 ) -> Report {
@@ -752,7 +750,7 @@ fn build_report(
         })
         .collect();
     Report {
-        format_version: super::report::FORMAT_VERSION,
+        format_version: crate::engine::report::FORMAT_VERSION,
         run_id: run.run_id.clone(),
         playbook: PlaybookInfo {
             name: playbook.name.clone(),

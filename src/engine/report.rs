@@ -9,9 +9,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::board::StepState;
-use crate::duration::human;
-use crate::journal::ResourceRecord;
+use crate::engine::board::StepState;
+use crate::language::duration::human;
+use crate::store::journal::ResourceRecord;
 
 /// The version of the report's format. Fields are only ever added within a version.
 pub const FORMAT_VERSION: u32 = 1;

@@ -17,14 +17,14 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::event::What;
-use super::poll::Pollers;
-use super::recorder::Recorder;
-use super::resource::{Owner, ResourceKind};
-use crate::attempts;
 use crate::aws::Clients;
-use crate::journal::{ResourceRecord, ResourceStatus};
+use crate::aws::poll::Pollers;
+use crate::engine::attempts;
+use crate::engine::event::What;
 use crate::playbook::Retry;
+use crate::steps::resource::{Owner, ResourceKind};
+use crate::store::journal::{ResourceRecord, ResourceStatus};
+use crate::store::recorder::Recorder;
 
 /// Each step's dependencies, by id.
 pub type Graph = BTreeMap<String, Vec<String>>;
@@ -117,7 +117,7 @@ pub struct Outcome {
 /// How deletion calls are retried (on top of the SDK's own retries of throttling and 5xx).
 const DELETE_RETRY: Retry = Retry {
     attempts: Some(5),
-    interval: crate::duration::Duration(Duration::from_secs(2)),
+    interval: crate::language::duration::Duration(Duration::from_secs(2)),
     backoff: 2.0,
     until: None,
 };
@@ -215,7 +215,7 @@ pub async fn run(
                 in_flight.remove(&r);
                 finished[r] = true;
                 let res = &resources[r];
-                let id = super::resource::label(res);
+                let id = crate::steps::resource::label(res);
                 match how {
                     Settled::Gone(how) => {
                         settled += 1;
@@ -235,7 +235,7 @@ pub async fn run(
                 for &r in in_flight.iter().chain(pending.iter()) {
                     left.push(Left {
                         resource: resources[r].clone(),
-                        reason: format!("the teardown deadline ({}) passed before it was gone", crate::duration::Duration(options.deadline)),
+                        reason: format!("the teardown deadline ({}) passed before it was gone", crate::language::duration::Duration(options.deadline)),
                     });
                 }
                 state = State::Incomplete;
@@ -286,7 +286,7 @@ fn describe(r: &ResourceRecord) -> String {
     format!(
         "{} {} (step `{}`)",
         r.kind,
-        super::resource::label(r),
+        crate::steps::resource::label(r),
         r.step
     )
 }
@@ -521,12 +521,13 @@ mod tests {
     #[tokio::test]
     async fn resources_that_cannot_be_ordered_are_reported_not_forgotten() {
         let dir = tempfile::tempdir().expect("state");
-        let recorder = Recorder::start(crate::journal::Journal::open(dir.path()).expect("open"));
+        let recorder =
+            Recorder::start(crate::store::journal::Journal::open(dir.path()).expect("open"));
         recorder
             .call(|j| {
-                j.begin_run(&crate::journal::NewRun {
+                j.begin_run(&crate::store::journal::NewRun {
                     id: "r",
-                    ..crate::journal::NewRun::default()
+                    ..crate::store::journal::NewRun::default()
                 })?;
                 j.intend("r", "a", "ec2-instance", "ta", "us-east-1")?;
                 j.intend("r", "b", "ec2-instance", "tb", "us-east-1")

@@ -9,14 +9,14 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
-use crate::de::{self, Ctx, Spanned};
-use crate::diag::{self, Code, Diagnostic, SourceFile, Span};
-use crate::graph::Dag;
-use crate::kinds::common::{Scalar, is_account_id, is_region};
-use crate::kinds::{self, Action, CheckCx, Outputs};
-use crate::suggest;
-use crate::template::{RUN_FIELDS, Ref, Template};
-use crate::yaml::{self, Node, Value};
+use crate::language::de::{self, Ctx, Spanned};
+use crate::language::diag::{self, Code, Diagnostic, SourceFile, Span};
+use crate::language::shapes::{Scalar, is_account_id, is_region};
+use crate::language::suggest;
+use crate::language::template::{RUN_FIELDS, Ref, Template};
+use crate::language::yaml::{self, Node, Value};
+use crate::playbook::graph::Dag;
+use crate::steps::{self, Action, CheckCx, Outputs};
 
 use super::doc::{ROOT_KEYS, RetryDoc, SandboxDoc, StepDoc, TargetsDoc};
 use super::model::{DEFAULT_RETRY_INTERVAL, Playbook, RECOVERED, Retry, Sandbox, Step, Targets};
@@ -443,7 +443,12 @@ impl Compiler<'_> {
         vars
     }
 
-    fn bad_reference(&mut self, path: &str, span: Span, e: &crate::template::SyntaxError) {
+    fn bad_reference(
+        &mut self,
+        path: &str,
+        span: Span,
+        e: &crate::language::template::SyntaxError,
+    ) {
         self.error(
             Diagnostic::new(Code::BadReference, format!("{path}: {}", e.message))
                 .at(sub_span(&self.file.text, span, &e.text))
@@ -530,7 +535,7 @@ impl Compiler<'_> {
                 value: Value::Map(Vec::new()),
             };
             self.ctx.set_path(&["steps", id, "with"]);
-            match kinds::parse(uses, given.unwrap_or(&absent), &self.ctx) {
+            match steps::parse(uses, given.unwrap_or(&absent), &self.ctx) {
                 Some(Ok(a)) => action = Some(a),
                 Some(Err(mut e)) => {
                     if given.is_none() && e.code == Code::MissingField {
@@ -547,7 +552,7 @@ impl Compiler<'_> {
                     .hint(suggest::hint(
                         uses,
                         "kinds",
-                        kinds::NAMES.iter().copied(),
+                        steps::NAMES.iter().copied(),
                     )),
                 ),
             }
@@ -572,7 +577,7 @@ impl Compiler<'_> {
         let Some(action) = &p.action else {
             // The kind is known even when its fields did not deserialize: its fixed outputs
             // are, too.
-            if let Some(info) = p.doc.as_ref().and_then(|d| kinds::info(&d.uses.value)) {
+            if let Some(info) = p.doc.as_ref().and_then(|d| steps::info(&d.uses.value)) {
                 p.outputs = Some(Outputs {
                     fixed: info.outputs,
                     declared: Vec::new(),
@@ -595,7 +600,7 @@ impl Compiler<'_> {
             open_outputs: false,
         };
         action.check(&mut cx);
-        let info = kinds::info(action.name()).expect("a parsed action has a known kind");
+        let info = steps::info(action.name()).expect("a parsed action has a known kind");
         p.outputs = Some(Outputs {
             fixed: info.outputs,
             declared: cx.declared_outputs,
@@ -734,7 +739,7 @@ impl Compiler<'_> {
                 let literal = p
                     .doc
                     .as_ref()
-                    .and_then(|d| kinds::info(&d.uses.value))
+                    .and_then(|d| steps::info(&d.uses.value))
                     .map_or(&[][..], |i| i.literal_fields);
                 let mut found = Vec::new();
                 with.for_each_str_at(&mut Vec::new(), &mut |path, s, span| {

@@ -7,9 +7,9 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use crate::de::{Any, Spanned};
-use crate::duration::Duration;
-use crate::kinds::common::{OneOrMany, Scalar};
+use crate::language::de::{Any, Spanned};
+use crate::language::duration::Duration;
+use crate::language::shapes::{OneOrMany, Scalar};
 
 pub use super::model::{OnFailure, TeardownPolicy};
 

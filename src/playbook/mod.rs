@@ -1,6 +1,10 @@
 //! Playbooks: the language as written ([`doc`]), the validated model ([`model`]), and the
 //! compiler between them ([`compile`]), which reports every error of a file in one pass.
 
+pub mod graph;
+pub mod plan;
+pub mod schema;
+
 pub mod compile;
 pub mod doc;
 pub mod model;

@@ -7,10 +7,10 @@ use std::path::PathBuf;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::duration::Duration;
-use crate::graph::Dag;
-use crate::kinds::{self, Action, Outputs};
-use crate::template::Template;
+use crate::language::duration::Duration;
+use crate::language::template::Template;
+use crate::playbook::graph::Dag;
+use crate::steps::{self, Action, Outputs};
 
 /// When the drill tears down what it created.
 #[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
@@ -149,7 +149,7 @@ impl Step {
         if let Some(e) = self.action.estimate() {
             return (e, EstimateSource::Fields);
         }
-        let info = kinds::info(self.uses()).expect("a validated step has a known kind");
+        let info = steps::info(self.uses()).expect("a validated step has a known kind");
         (info.default_estimate, EstimateSource::KindDefault)
     }
 }

@@ -12,9 +12,9 @@ use std::fmt::Write as _;
 
 use super::html::escape;
 use super::{offset, state_text, teardown_rows};
-use crate::board::StepState;
-use crate::duration::human;
+use crate::engine::board::StepState;
 use crate::engine::report::{Report, StepReport, state_name};
+use crate::language::duration::human;
 use crate::playbook::model::RECOVERED;
 
 /// The chart's width in user units (it scales to its container).

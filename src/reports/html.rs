@@ -8,9 +8,9 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use super::{gantt, offset, signed, state_text, status_name, targets, teardown_rows};
-use crate::board::StepState;
-use crate::duration::human;
+use crate::engine::board::StepState;
 use crate::engine::report::{Report, RunState, state_name};
+use crate::language::duration::human;
 
 /// Escapes text for HTML and XML (element content and quoted attributes); control characters
 /// other than tab and newlines become U+FFFD.
@@ -311,7 +311,7 @@ fn teardown_section(o: &mut String, r: &Report) {
                 escape(&res.region),
                 when(row.created_secs, res.intended_at.as_deref()),
                 when(row.deleted_secs, deleted_at),
-                if res.status == crate::journal::ResourceStatus::Deleted {
+                if res.status == crate::store::journal::ResourceStatus::Deleted {
                     "met"
                 } else {
                     "missed"

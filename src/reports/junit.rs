@@ -16,9 +16,9 @@ use quick_xml::Writer;
 use quick_xml::events::{BytesDecl, BytesText, Event};
 
 use super::{Target, state_text, targets};
-use crate::board::StepState;
-use crate::duration::human;
+use crate::engine::board::StepState;
 use crate::engine::report::{Report, StepReport};
+use crate::language::duration::human;
 
 /// What a test case came to.
 enum Outcome {

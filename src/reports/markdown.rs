@@ -6,9 +6,9 @@
 use std::fmt::Write as _;
 
 use super::{offset, signed, state_text, status_name, targets, teardown_rows};
-use crate::board::StepState;
-use crate::duration::human;
+use crate::engine::board::StepState;
 use crate::engine::report::Report;
+use crate::language::duration::human;
 
 /// Text in a table cell: no line breaks, pipes and Markdown punctuation escaped, HTML inert.
 pub fn cell(s: &str) -> String {

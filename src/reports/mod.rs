@@ -10,6 +10,9 @@
 //! What several renderings share lives here: the formats, the targets with their margins, and
 //! the teardown record (when each resource was created and deleted).
 
+pub mod progress;
+pub mod webhook;
+
 pub mod gantt;
 pub mod html;
 pub mod junit;
@@ -20,11 +23,11 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, FixedOffset};
 
-use crate::board::StepState;
-use crate::duration::human;
+use crate::engine::board::StepState;
 use crate::engine::report::{Report, state_name};
-use crate::journal::{ResourceRecord, ResourceStatus};
+use crate::language::duration::human;
 use crate::playbook::model::RECOVERED;
+use crate::store::journal::{ResourceRecord, ResourceStatus};
 
 /// A rendering of a report.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, clap::ValueEnum)]

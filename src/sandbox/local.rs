@@ -55,7 +55,7 @@ pub enum SandboxError {
 pub fn venv_dir() -> PathBuf {
     std::env::var_os("FIREDRILL_SANDBOX_VENV").map_or_else(
         || {
-            crate::paths::data_dir()
+            crate::store::paths::data_dir()
                 .join("sandbox")
                 .join(format!("moto-{MOTO_VERSION}"))
         },

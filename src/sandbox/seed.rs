@@ -17,11 +17,11 @@ use aws_sdk_route53::types::{
 use serde::Deserialize;
 
 use crate::aws::Clients;
-use crate::de::{self, Ctx};
-use crate::diag::{Diagnostic, SourceFile};
-use crate::duration::Duration;
-use crate::kinds::common::Scalar;
-use crate::yaml;
+use crate::language::de::{self, Ctx};
+use crate::language::diag::{Diagnostic, SourceFile};
+use crate::language::duration::Duration;
+use crate::language::shapes::Scalar;
+use crate::language::yaml;
 
 /// A seed file.
 #[derive(Clone, Debug, Deserialize)]

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use firedrill::journal::{Journal, NewRun};
+use firedrill::store::journal::{Journal, NewRun};
 
 /// A run to seed.
 pub struct SeedRun<'a> {

@@ -2,7 +2,7 @@
 //! ports, stopped when dropped, so tests run in parallel without sharing state.
 
 use firedrill::aws::{AwsOptions, Clients, RetrySettings};
-use firedrill::diag::SourceFile;
+use firedrill::language::diag::SourceFile;
 use firedrill::sandbox::{LocalSandbox, ProxyConfig, SandboxOptions, Stats, local, seed};
 
 /// A running sandbox and the directory of its logs.
