@@ -7,23 +7,46 @@ mod support;
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::sync::mpsc;
+
 use firedrill::engine::board::StepState;
+use firedrill::engine::command::{self, Command, Controller};
 use firedrill::engine::dispatch::{self, Drill, Outcome, Sink, View};
 use firedrill::engine::event::{Event, What};
 use firedrill::engine::exit;
 use firedrill::engine::report::RunState;
 use firedrill::engine::teardown;
+use firedrill::steps::builtin::gate::Gates;
 use firedrill::steps::context::Shared;
 use firedrill::store::journal::{Journal, NewRun};
 use firedrill::store::recorder::Recorder;
 
-/// Collects every event.
-#[derive(Default)]
-struct Collect(Vec<Event>);
+/// Collects every event, and passes each on to whoever drives the run.
+struct Collect(Vec<Event>, mpsc::UnboundedSender<Event>);
 
 impl Sink for Collect {
     fn event(&mut self, event: &Event, _view: &View<'_>) {
         self.0.push(event.clone());
+        let _ = self.1.send(event.clone());
+    }
+}
+
+/// Receives a running drill's events, for a test that steers it with commands.
+struct Watch(mpsc::UnboundedReceiver<Event>);
+
+impl Watch {
+    /// Waits for the event `name` (of `step`, when given), returning it; panics when the run
+    /// ends without it.
+    async fn until(&mut self, name: &str, step: Option<&str>) -> Event {
+        // A guard against a hang, not a wait for state: every awaited event comes at once.
+        let limit = tokio::time::Instant::now() + Duration::from_secs(30);
+        while let Ok(Some(e)) = tokio::time::timeout_at(limit, self.0.recv()).await {
+            if e.what.name() == name && (step.is_none() || e.what.step() == step) {
+                return e;
+            }
+            assert_ne!(e.what.name(), "run-finished", "the run ended before {name}");
+        }
+        panic!("no {name} within 30s, or the run ended before it");
     }
 }
 
@@ -65,6 +88,35 @@ impl Ran {
 }
 
 async fn run_yaml(yaml: &str, parallel: Option<usize>, deadline: Option<Duration>) -> Ran {
+    run_inner(yaml, parallel, deadline, false, |_, _| async {}).await
+}
+
+/// Runs `yaml` while `drive` steers it: it gets the drill's controller and its events, and
+/// the run's manual gates take answers from it.
+async fn run_driven<F, Fut>(
+    yaml: &str,
+    parallel: Option<usize>,
+    deadline: Option<Duration>,
+    drive: F,
+) -> Ran
+where
+    F: FnOnce(Controller, Watch) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    run_inner(yaml, parallel, deadline, true, drive).await
+}
+
+async fn run_inner<F, Fut>(
+    yaml: &str,
+    parallel: Option<usize>,
+    deadline: Option<Duration>,
+    gates: bool,
+    drive: F,
+) -> Ran
+where
+    F: FnOnce(Controller, Watch) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("drill.yaml");
     std::fs::write(
@@ -96,6 +148,7 @@ async fn run_yaml(yaml: &str, parallel: Option<usize>, deadline: Option<Duration
         tags: Vec::new(),
         auto_approve: false,
         prompter: None,
+        gates: gates.then(|| Arc::new(Gates::default())),
         pollers: Arc::new(firedrill::aws::poll::Pollers::new(
             None,
             Duration::from_millis(50),
@@ -103,6 +156,7 @@ async fn run_yaml(yaml: &str, parallel: Option<usize>, deadline: Option<Duration
         ssm: Arc::default(),
         scratch: Arc::new(tempfile::tempdir().expect("scratch")),
     });
+    let (controller, commands) = command::channel();
     let drill = Drill {
         playbook,
         run_id,
@@ -120,10 +174,15 @@ async fn run_yaml(yaml: &str, parallel: Option<usize>, deadline: Option<Duration
             seed: 1,
             tick: None,
         },
+        commands,
     };
     let (_keep, mut signals) = tokio::sync::mpsc::unbounded_channel::<()>();
-    let mut sink = Collect::default();
+    let (events_tx, events_rx) = mpsc::unbounded_channel();
+    let driver = tokio::spawn(drive(controller, Watch(events_rx)));
+    let mut sink = Collect(Vec::new(), events_tx);
     let outcome = dispatch::run(drill, &mut signals, &mut sink).await;
+    drop(sink.1);
+    driver.await.expect("the driver finished");
     recorder.flush().await.expect("flush");
     Ran {
         outcome,
@@ -464,4 +523,144 @@ steps:
     assert!(
         matches!(ran.state("confirm"), StepState::Failed { reason } if reason.contains("--auto-approve"))
     );
+}
+
+const TWO_WAITS: &str = r"
+version: 1
+name: paused
+steps:
+  first: { uses: wait, with: { duration: 50ms } }
+  second: { uses: wait, needs: [first], with: { duration: 50ms } }
+";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_run_starts_nothing_until_resumed_and_the_journal_says_so() {
+    let ran = run_driven(TWO_WAITS, None, None, |control, mut watch| async move {
+        watch.until("step-started", Some("first")).await;
+        let by = || "ana".to_owned();
+        assert!(control.send(Command::Pause { by: by() }));
+        watch.until("paused", None).await;
+        watch.until("step-succeeded", Some("first")).await;
+        // Commands are handled in order, and a ready step starts before the next input is
+        // taken: once the note is seen, `second` would have started had the run not paused.
+        control.send(Command::Note {
+            by: by(),
+            text: "waiting for the DBA".into(),
+        });
+        let note = watch.until("note", None).await;
+        assert!(matches!(note.what, What::Note { ref text, .. } if text == "waiting for the DBA"));
+        control.send(Command::Resume { by: by() });
+        let resumed = watch.until("resumed", None).await;
+        let What::Resumed { paused_secs, .. } = resumed.what else {
+            unreachable!()
+        };
+        assert!(paused_secs > 0.0);
+        watch.until("step-started", Some("second")).await;
+    })
+    .await;
+    assert_eq!(ran.outcome.exit_code, exit::OK);
+    let names: Vec<&str> = ran.events.iter().map(|e| e.what.name()).collect();
+    let at = |n: &str| names.iter().position(|x| *x == n).expect(n);
+    assert!(at("paused") < at("note") && at("note") < at("resumed"));
+    assert!(
+        ran.position("step-succeeded", "first") < at("note")
+            && at("resumed") < ran.position("step-started", "second"),
+        "{names:?}"
+    );
+    // The journal holds the commands' events, in the run's order.
+    let journal = Journal::open(ran.journal.path()).expect("reopen");
+    let kinds: Vec<String> = journal
+        .events("20261125-000000-00000001")
+        .expect("events")
+        .into_iter()
+        .map(|e| e.kind)
+        .filter(|k| ["paused", "note", "resumed"].contains(&k.as_str()))
+        .collect();
+    assert_eq!(kinds, ["paused", "note", "resumed"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gate_is_answered_from_outside_and_a_command_that_cannot_be_done_is_refused() {
+    let ran = run_driven(
+        r"
+version: 1
+name: gated
+steps:
+  confirm: { uses: manual, with: { prompt: Is the replica caught up? } }
+  refuse: { uses: manual, needs: [confirm], with: { prompt: Cut over? } }
+",
+        None,
+        None,
+        |control, mut watch| async move {
+            watch.until("gate-waiting", Some("confirm")).await;
+            control.send(Command::Resume { by: "bo".into() });
+            let refused = watch.until("command-refused", None).await;
+            assert!(
+                matches!(refused.what, What::CommandRefused { ref reason, .. } if reason == "the run is not paused")
+            );
+            control.send(Command::Approve {
+                step: "nope".into(),
+                by: "bo".into(),
+            });
+            watch.until("command-refused", None).await;
+            control.send(Command::Approve {
+                step: "confirm".into(),
+                by: "lead".into(),
+            });
+            watch.until("step-succeeded", Some("confirm")).await;
+            watch.until("gate-waiting", Some("refuse")).await;
+            control.send(Command::Reject {
+                step: "refuse".into(),
+                by: "lead".into(),
+            });
+        },
+    )
+    .await;
+    assert_eq!(ran.output("confirm", "approved_by"), "lead");
+    assert_eq!(
+        ran.state("refuse"),
+        &StepState::Failed {
+            reason: "lead said no".into()
+        }
+    );
+    assert_eq!(ran.outcome.exit_code, exit::STEP_FAILED);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_injected_failure_fails_the_running_step_with_its_reason() {
+    let ran = run_driven(
+        r"
+version: 1
+name: injected
+steps:
+  long: { uses: wait, with: { duration: 1h } }
+  after: { uses: wait, needs: [long], with: { duration: 1s } }
+",
+        None,
+        None,
+        |control, mut watch| async move {
+            watch.until("step-started", Some("long")).await;
+            control.send(Command::FailStep {
+                step: "after".into(),
+                reason: "the AZ is gone".into(),
+                by: "chaos".into(),
+            });
+            watch.until("command-refused", None).await;
+            control.send(Command::FailStep {
+                step: "long".into(),
+                reason: "the AZ is gone".into(),
+                by: "chaos".into(),
+            });
+        },
+    )
+    .await;
+    assert_eq!(
+        ran.state("long"),
+        &StepState::Failed {
+            reason: "injected failure: the AZ is gone (by chaos)".into()
+        }
+    );
+    assert!(matches!(ran.state("after"), StepState::Skipped { .. }));
+    assert!(ran.position("failure-injected", "long") < ran.position("step-failed", "long"));
+    assert_eq!(ran.outcome.exit_code, exit::STEP_FAILED);
 }

@@ -4,7 +4,8 @@
 
 mod support;
 
-use firedrill::engine::teardown::{self, Graph, State};
+use firedrill::engine::report::TeardownState as State;
+use firedrill::engine::teardown::{self, Graph};
 use firedrill::sandbox::ProxyConfig;
 use firedrill::steps::resource::{TAG_RUN, TAG_TOKEN};
 use firedrill::store::journal::{Journal, NewRun, ResourceStatus};

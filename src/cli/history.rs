@@ -6,7 +6,7 @@ use std::path::Path;
 
 use clap::{Args, ValueEnum};
 
-use super::{eprint, print};
+use super::out::{eprint, print};
 use crate::engine::exit;
 use crate::store::history::render::{self, PlaybookHistory};
 use crate::store::history::{self, PastRun};

@@ -2,12 +2,13 @@
 //! `schema` and `sandbox`. Every command returns one of the documented [`crate::engine::exit`] codes.
 
 mod history;
+mod out;
 mod report;
 mod run;
 mod sandbox;
 mod schedule;
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -17,6 +18,7 @@ use crate::engine::exit;
 use crate::language::diag::{self, Diagnostic, JsonDiagnostic, SourceFile};
 use crate::playbook;
 use crate::playbook::plan::{self, Plan, Verdict};
+use out::{eprint, print};
 
 /// firedrill: run your disaster-recovery plan as a drill, measure RTO and RPO, and tear down
 /// everything it created.
@@ -163,7 +165,9 @@ pub fn run(cli: &Cli) -> u8 {
         Command::History(args) => history::run(args, &state_dir(cli), color),
         Command::Schedule(args) => {
             let given = cli.state_dir.as_ref().map(|_| state_dir(cli));
-            schedule::run(args, given.as_deref(), color)
+            schedule::run(args, given.as_deref(), color, |argv| {
+                Cli::try_parse_from(argv).map(|_| ())
+            })
         }
     }
 }
@@ -175,18 +179,6 @@ fn state_dir(cli: &Cli) -> PathBuf {
         .unwrap_or_else(crate::store::paths::state_dir);
     // Absolute, so that the resume command printed on an interrupt works from anywhere.
     std::path::absolute(&dir).unwrap_or(dir)
-}
-
-pub(crate) fn print(text: &str) {
-    let mut out = std::io::stdout().lock();
-    // A closed pipe (`firedrill plan | head`) is not an error worth a panic.
-    let _ = out.write_all(text.as_bytes());
-    let _ = out.flush();
-}
-
-pub(crate) fn eprint(text: &str) {
-    let mut err = std::io::stderr().lock();
-    let _ = err.write_all(text.as_bytes());
 }
 
 fn summary(file: &SourceFile, diags: &[Diagnostic]) -> String {
@@ -253,8 +245,8 @@ fn validate(paths: &[PathBuf], format: ValidateFormat, color: bool) -> u8 {
 fn learned_durations(
     state_dir: &std::path::Path,
     playbook: &playbook::Playbook,
-) -> crate::store::history::learned::LearnedDurations {
-    use crate::store::history::learned::{self, LearnedDurations, Learner};
+) -> crate::playbook::learned::LearnedDurations {
+    use crate::playbook::learned::{self, LearnedDurations, Learner};
     let mut learner = Learner::new(playbook.steps.iter().map(|s| (s.id.as_str(), s.uses())));
     // Opened for writing only to migrate a journal of an older firedrill (its durations table).
     let runs = crate::store::journal::Journal::open_existing(state_dir).and_then(|j| match j {

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 
-use super::{eprint, print};
+use super::out::{eprint, print};
 use crate::engine::exit;
 use crate::engine::report::{FORMAT_VERSION, Report};
 use crate::reports::{self, Format};

@@ -7,14 +7,15 @@ use std::sync::Arc;
 use clap::{Args, ValueEnum};
 use tokio::sync::mpsc;
 
+use super::out::{eprint, print};
 use super::sandbox::{self, runtime};
-use super::{eprint, print};
 use crate::aws::guard;
 use crate::aws::{AwsOptions, Clients};
-use crate::engine::dispatch::{self, Drill, Sink};
+use crate::engine::dispatch::{self, Sink};
 use crate::engine::event::{Clock, Event, What};
 use crate::engine::exit;
-use crate::engine::report::{self, Report};
+use crate::engine::prepare::{Account, Prepared, Request, is_loopback, prepare};
+use crate::engine::report::{self, Report, TeardownState};
 use crate::engine::teardown;
 use crate::language::diag;
 use crate::language::duration::Duration;
@@ -22,10 +23,8 @@ use crate::playbook;
 use crate::reports::Format;
 use crate::reports::progress::{BarsSink, LogFormat, LogSink, Silent, log_line};
 use crate::reports::webhook::Webhook;
-use crate::steps::builtin::action::Prompter;
-use crate::steps::context::Shared;
-use crate::steps::resource::{TAG_EXPIRES, TAG_PLAYBOOK, TAG_RUN};
-use crate::store::journal::{self, Journal, NewRun, ResourceStatus, RunRecord};
+use crate::steps::builtin::prompter::Prompter;
+use crate::store::journal::{self, Journal, ResourceStatus, RunRecord};
 use crate::store::lock::{self, LockError};
 use crate::store::recorder::Recorder;
 
@@ -174,25 +173,6 @@ pub struct TeardownArgs {
     pub log_format: LogFormatArg,
 }
 
-/// The directory of a run's files (its report, its lock).
-pub fn run_dir(state_dir: &Path, run_id: &str) -> PathBuf {
-    state_dir.join("runs").join(run_id)
-}
-
-/// Holds the run's lock for as long as it runs: `firedrill teardown` refuses a run whose
-/// lock is held (it is still running), and takes over one whose process died (the kernel
-/// releases the lock with it, even after SIGKILL).
-fn lock_run(state_dir: &Path, run_id: &str) -> std::io::Result<Option<std::fs::File>> {
-    let dir = run_dir(state_dir, run_id);
-    std::fs::create_dir_all(&dir)?;
-    let file = std::fs::File::create(dir.join("lock"))?;
-    match file.try_lock() {
-        Ok(()) => Ok(Some(file)),
-        Err(std::fs::TryLockError::WouldBlock) => Ok(None),
-        Err(std::fs::TryLockError::Error(e)) => Err(e),
-    }
-}
-
 /// Forwards Ctrl-C and SIGTERM: the first two to the run, the third exits at once.
 fn signals(resume: String) -> mpsc::UnboundedReceiver<()> {
     use tokio::signal::unix::{SignalKind, signal};
@@ -231,18 +211,6 @@ fn signals(resume: String) -> mpsc::UnboundedReceiver<()> {
         }
     });
     rx
-}
-
-/// Whether `endpoint` is on this machine (the local sandbox).
-fn is_loopback(endpoint: &str) -> bool {
-    let host = endpoint
-        .split("://")
-        .nth(1)
-        .unwrap_or(endpoint)
-        .split(['/', ':'])
-        .next()
-        .unwrap_or("");
-    host == "localhost" || host.starts_with("127.") || endpoint.contains("://[::1]")
 }
 
 /// The command that resumes a run's teardown.
@@ -400,31 +368,6 @@ fn ssm_parameters(text: &str) -> Vec<String> {
     names
 }
 
-/// Reads the SSM parameters the playbook uses (decrypted), once, before any step runs; a
-/// parameter that cannot be read fails the steps that use it, with the reason.
-async fn read_ssm(clients: &Clients, names: &[String]) -> crate::steps::context::SsmValues {
-    let ssm = clients.ssm();
-    let mut values = crate::steps::context::SsmValues::new();
-    for name in names {
-        let value = match ssm
-            .get_parameter()
-            .name(name)
-            .with_decryption(true)
-            .send()
-            .await
-        {
-            Ok(out) => out
-                .parameter()
-                .and_then(|p| p.value())
-                .map(str::to_owned)
-                .ok_or_else(|| "the parameter has no value".to_owned()),
-            Err(e) => Err(crate::aws::sdk_error(&e)),
-        };
-        values.insert(name.clone(), value);
-    }
-    values
-}
-
 async fn run_async(
     args: &RunArgs,
     state_dir: &Path,
@@ -434,11 +377,7 @@ async fn run_async(
     ended: &mut Ended,
 ) -> u8 {
     let Started { run_id, ssm } = started;
-    let needs_aws = !ssm.is_empty() || playbook.steps.iter().any(|s| s.action.needs_aws());
-    let mut local_sandbox = None;
-    let mut clients = None;
-    let mut endpoint = playbook.sandbox.endpoint.clone();
-    if let Some(SandboxChoice::Local) = args.sandbox {
+    let account = if let Some(SandboxChoice::Local) = args.sandbox {
         let record = match sandbox::ensure_running(state_dir, args.quiet) {
             Ok(r) => r,
             Err(code) => return code,
@@ -449,189 +388,51 @@ async fn run_async(
                 return code;
             }
         }
-        let region = args
-            .region
-            .clone()
-            .or_else(|| playbook.sandbox.region.clone())
-            .unwrap_or_else(|| record.region.clone());
-        clients = Some(Clients::for_sandbox(&record.endpoint, &region).await);
-        endpoint = Some(record.endpoint.clone());
-        local_sandbox = Some(record.identity());
-    } else if needs_aws {
-        let options = AwsOptions {
-            region: args.region.clone(),
-            playbook_region: playbook.sandbox.region.clone(),
-            endpoint: endpoint.clone(),
-            role_arn: playbook.sandbox.role_arn.clone(),
-            session_name: Some("firedrill".into()),
-            // A loopback endpoint is a local sandbox, which takes any credentials.
-            sandbox_credentials: endpoint.as_deref().is_some_and(is_loopback),
-            retry: None,
-        };
-        match Clients::new(&options).await {
-            Ok(c) => clients = Some(c),
-            Err(e) => {
-                eprint(&format!("error: {e}\n"));
-                return exit::INVALID;
-            }
+        Account::Local {
+            endpoint: record.endpoint.clone(),
+            region: record.region.clone(),
+            identity: record.identity(),
         }
-    }
-    let Ok(Some(lock)) = lock_run(state_dir, &run_id) else {
-        eprint(&format!(
-            "error: cannot lock the run's directory in {}\n",
-            state_dir.display()
-        ));
-        return exit::INTERNAL;
+    } else {
+        Account::Configured
     };
-    let journal = match Journal::open(state_dir) {
-        Ok(j) => j,
-        Err(e) => {
-            eprint(&format!("error: {e}\n"));
-            return exit::INTERNAL;
-        }
-    };
-    let recorder = Recorder::start(journal);
-    let graph = teardown::graph_of(&playbook);
-    let new_run = (
-        run_id.clone(),
-        playbook.name.clone(),
-        playbook.file.display().to_string(),
-        clients.as_ref().map(|c| c.region.clone()),
-        match playbook.sandbox.teardown {
-            playbook::TeardownPolicy::Always => "always",
-            playbook::TeardownPolicy::OnSuccess => "on-success",
-            playbook::TeardownPolicy::Never => "never",
-        },
-        endpoint.clone(),
-        playbook.sandbox.role_arn.clone(),
-        local_sandbox.clone(),
-        serde_json::to_string(&graph).expect("a graph serializes"),
-    );
-    let begun = recorder
-        .call(move |j| {
-            j.begin_run(&NewRun {
-                id: &new_run.0,
-                playbook: &new_run.1,
-                playbook_path: &new_run.2,
-                region: new_run.3.as_deref(),
-                teardown: new_run.4,
-                endpoint: new_run.5.as_deref(),
-                role_arn: new_run.6.as_deref(),
-                local_sandbox: new_run.7.as_deref(),
-                graph: &new_run.8,
-            })
-        })
-        .await;
-    if let Err(e) = begun {
-        eprint(&format!("error: {e}\n"));
-        return exit::INTERNAL;
-    }
-
-    // The guard: before the first mutating call, prove where we are.
-    let mut identity = None;
-    if let Some(c) = &clients {
-        match guard::check(&c.sts(), &playbook.sandbox.accounts).await {
-            Ok(id) => {
-                let (rid, account) = (run_id.clone(), id.account.clone());
-                let _ = recorder.call(move |j| j.set_account(&rid, &account)).await;
-                identity = Some(id);
-            }
-            Err(refusal) => {
-                eprint(&format!("error: {refusal}\n"));
-                let rid = run_id.clone();
-                let _ = recorder
-                    .call(move |j| j.finish_run(&rid, "refused", ""))
-                    .await;
-                return exit::REFUSED;
-            }
-        }
-    }
-
     let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
     let bars =
         !args.quiet && args.log_format == LogFormatArg::Text && std::io::stderr().is_terminal();
     let mut bars_sink = bars.then(BarsSink::new);
     let prompter = interactive.then(|| Prompter::new(bars_sink.as_ref().map(BarsSink::multi)));
-    // When a janitor may call what this run leaves abandoned: the end of `keep_for` (plus the
-    // deadline, if any), else a day.
-    let lifetime = playbook
-        .sandbox
-        .keep_for
-        .map_or(std::time::Duration::from_hours(24), |d| d.0)
-        + args.deadline.map_or(std::time::Duration::ZERO, |d| d.0);
-    let expires = chrono::Utc::now()
-        + chrono::Duration::from_std(lifetime).unwrap_or(chrono::Duration::days(36_500));
-    let mut tags = vec![
-        (TAG_RUN.to_owned(), run_id.clone()),
-        (TAG_PLAYBOOK.to_owned(), playbook.name.clone()),
-        (
-            TAG_EXPIRES.to_owned(),
-            crate::engine::event::rfc3339(expires),
-        ),
-    ];
-    tags.extend(
-        playbook
-            .sandbox
-            .tags
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone())),
-    );
-    let local = args.sandbox.is_some() || endpoint.is_some();
-    let poll = if local {
-        std::time::Duration::from_millis(100)
-    } else {
-        std::time::Duration::from_secs(5)
-    };
-    let pollers = Arc::new(crate::aws::poll::Pollers::new(clients.clone(), poll));
-    let ssm = match &clients {
-        Some(c) if !ssm.is_empty() => read_ssm(c, &ssm).await,
-        _ => crate::steps::context::SsmValues::new(),
-    };
-    // The run's processes write their outputs files here; it goes when the run ends.
-    let scratch = match tempfile::Builder::new().prefix("firedrill-").tempdir() {
-        Ok(dir) => dir,
-        Err(e) => {
-            eprint(&format!("error: cannot create a scratch directory: {e}\n"));
-            return exit::INTERNAL;
-        }
-    };
-    let shared = Arc::new(Shared {
-        clients,
-        recorder: recorder.clone(),
-        base_dir: playbook
-            .file
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .map_or_else(|| PathBuf::from("."), Path::to_path_buf),
-        poll,
-        grace: std::time::Duration::from_secs(10),
-        tags,
+    let request = Request {
+        playbook,
+        run_id: run_id.clone(),
+        state_dir: state_dir.to_path_buf(),
+        ssm,
+        account,
+        region: args.region.clone(),
         auto_approve: args.auto_approve,
         prompter,
-        pollers,
-        ssm: Arc::new(ssm),
-        scratch: Arc::new(scratch),
-    });
-    let drill = Drill {
-        playbook: playbook.clone(),
-        run_id: run_id.clone(),
-        identity,
-        shared,
-        options: dispatch::Options {
-            parallel: args
-                .parallel
-                .map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
-            deadline: args.deadline.map(|d| d.0),
-            teardown: teardown::Options {
-                deadline: args.teardown_timeout.0,
-                poll,
-                signalled: false,
-            },
-            seed: crate::util::hash(0, &[&run_id]),
-            tick: bars.then(|| std::time::Duration::from_millis(100)),
-            disaster_at: args.disaster_time,
-        },
+        gates_from_outside: false,
+        parallel: args
+            .parallel
+            .map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
+        deadline: args.deadline.map(|d| d.0),
+        teardown_timeout: args.teardown_timeout.0,
+        disaster_at: args.disaster_time,
+        tick: bars.then(|| std::time::Duration::from_millis(100)),
     };
+    let Prepared {
+        drill,
+        recorder,
+        controller,
+        lock,
+    } = match prepare(request).await {
+        Ok(p) => p,
+        Err(e) => {
+            eprint(&format!("error: {e}\n"));
+            return e.exit_code();
+        }
+    };
+    // `run` takes no commands from outside (the game day does).
+    drop(controller);
     let resume = resume_command(state_dir, &run_id);
     let mut signals = signals(resume.clone());
     let format = args.log_format.into();
@@ -652,7 +453,7 @@ async fn run_async(
         eprint(&format!(
             "teardown did not finish; resume it with:\n  {resume}\n"
         ));
-    } else if outcome.report.teardown.state == "incomplete" {
+    } else if outcome.report.teardown.state == TeardownState::Incomplete {
         eprint(&format!(
             "teardown is INCOMPLETE: resources are left behind (listed above). Retry with:\n  {resume}\n"
         ));
@@ -672,7 +473,7 @@ fn finish(
     quiet: bool,
 ) -> PathBuf {
     let json = report.to_json();
-    let dir = run_dir(state_dir, &report.run_id);
+    let dir = lock::run_dir(state_dir, &report.run_id);
     let kept = dir.join("report.json");
     if let Err(e) = std::fs::write(&kept, &json) {
         eprint(&format!("warning: cannot write {}: {e}\n", kept.display()));
@@ -803,7 +604,7 @@ async fn teardown_async(args: &TeardownArgs, state_dir: &Path) -> u8 {
     let mut code = exit::OK;
     let mut any = false;
     for r in runs {
-        let Some(lock) = lock_run(state_dir, &r.id).ok().flatten() else {
+        let Some(lock) = lock::lock_run(state_dir, &r.id).ok().flatten() else {
             eprint(&format!(
                 "run {}: still running in another process; stop it (Ctrl-C tears it down) or wait\n",
                 r.id
@@ -967,14 +768,15 @@ async fn teardown_run(
         .call(move |j| j.set_teardown_state(&rid, state, None))
         .await;
     match outcome.state {
-        teardown::State::Done => {
+        // A teardown ends done, incomplete or abandoned; it never keeps.
+        TeardownState::Done | TeardownState::Kept | TeardownState::NotNeeded => {
             print(&format!(
                 "run {}: teardown done ({} settled)\n",
                 r.id, outcome.settled
             ));
             exit::OK
         }
-        teardown::State::Incomplete | teardown::State::Abandoned => {
+        TeardownState::Incomplete | TeardownState::Abandoned => {
             eprint(&format!(
                 "run {}: teardown {}: {} resource(s) LEFT BEHIND:\n",
                 r.id,
@@ -990,7 +792,7 @@ async fn teardown_run(
                     l.reason
                 ));
             }
-            if outcome.state == teardown::State::Abandoned {
+            if outcome.state == TeardownState::Abandoned {
                 exit::INTERRUPTED
             } else {
                 exit::TEARDOWN_INCOMPLETE

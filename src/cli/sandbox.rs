@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use clap::{Args, Subcommand, ValueEnum};
 
-use super::{eprint, print};
+use super::out::{eprint, print};
 use crate::aws::Clients;
 use crate::engine::exit;
 use crate::language::diag::{self, SourceFile};

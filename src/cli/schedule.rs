@@ -7,9 +7,9 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
-use clap::{Args, Parser};
+use clap::Args;
 
-use super::{Cli, eprint, print};
+use super::out::{eprint, print};
 use crate::engine::exit;
 use crate::schedule::cron::{self, CronExpr};
 use crate::schedule::{cronjob, crontab};
@@ -42,7 +42,14 @@ pub struct ScheduleArgs {
 
 /// Runs `firedrill schedule`; `state_dir` is the one given on the command line or in the
 /// environment, if any.
-pub fn run(args: &ScheduleArgs, state_dir: Option<&Path>, color: bool) -> u8 {
+/// `parse_run` parses a whole command line as the CLI does (the trial of the scheduled
+/// `firedrill run`).
+pub fn run(
+    args: &ScheduleArgs,
+    state_dir: Option<&Path>,
+    color: bool,
+    parse_run: impl Fn(&[String]) -> Result<(), clap::Error>,
+) -> u8 {
     let (file, loaded) = crate::playbook::load(&args.playbook);
     let loaded = match loaded {
         Ok(l) => l,
@@ -87,7 +94,7 @@ pub fn run(args: &ScheduleArgs, state_dir: Option<&Path>, color: bool) -> u8 {
     ];
     trial.extend(args.run_args.iter().cloned());
     trial.push(args.playbook.display().to_string());
-    if let Err(e) = Cli::try_parse_from(&trial) {
+    if let Err(e) = parse_run(&trial) {
         eprint(&format!(
             "error: the arguments after `--` do not make a valid `firedrill run --quiet PLAYBOOK`:\n{e}"
         ));

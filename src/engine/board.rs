@@ -125,6 +125,11 @@ impl Board {
         Some(i)
     }
 
+    /// Whether a step is ready to start (and the run has not stopped).
+    pub fn has_ready(&self) -> bool {
+        self.stopped.is_none() && !self.ready.is_empty()
+    }
+
     /// Step `i` succeeded: its dependents whose dependencies have all succeeded become ready.
     pub fn succeeded(&mut self, i: usize) {
         self.states[i] = StepState::Succeeded;

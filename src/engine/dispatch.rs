@@ -1,242 +1,103 @@
-//! The dispatcher: one loop owns the run's state and reacts to step results, step events,
-//! signals, the global deadline and a display tick. A step starts the moment all of its
-//! dependencies have succeeded (at most `--parallel` at once); the run ends in a named state
-//! and every step in a named state; then the teardown policy is applied.
+//! The dispatcher: one loop owns the run's state. It starts every step whose dependencies have
+//! succeeded (at most `--parallel` at once), then waits for the next [`Input`] — a signal, a
+//! command from outside, an event from a running step, a step's end, the deadline, a display
+//! tick — and hands it to [`Run::handle`], a small step that changes the state and says what
+//! happened. When nothing runs and nothing can start, the run is concluded
+//! ([`super::conclude`]): the verdict, the teardown by policy, the report.
 //!
 //! Signals escalate: the first stops dispatching, cancels running steps (each stops at a safe
 //! point: a create call in flight completes and is journaled) and tears down; the second stops
 //! waiting (what is unfinished stays in the journal and `firedrill teardown` resumes it); the
 //! third exits at once (the signal source does that, so it works even if this loop is stuck).
+//!
+//! Commands ([`super::command`]) pause and resume dispatching, answer manual gates, put notes
+//! on the record and inject failures into running steps; each is answered with an event, so
+//! it is journaled and shown like everything else.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
-use std::time::Duration;
 
 use tokio::sync::mpsc;
-use tokio::task::{Id, JoinSet};
+use tokio::task::{Id, JoinError, JoinSet};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::engine::attempts::{self, Failure, Success};
-use crate::engine::board::{Board, StepState};
-use crate::engine::event::{Clock, Event, What, rfc3339, secs};
-use crate::engine::exit;
-use crate::engine::report::{
-    LeftReport, Measure, MilestoneReport, PlaybookInfo, Report, RunState, StepReport,
-    TeardownReport,
-};
-use crate::engine::teardown;
-use crate::playbook::model::RECOVERED;
-use crate::playbook::{Playbook, TeardownPolicy};
+use crate::engine::board::Board;
+use crate::engine::command::{Command, Commands};
+use crate::engine::event::{Clock, What, secs};
+pub use crate::engine::state::{Drill, KEPT_FAILURES, Options, Outcome, Sink, StepRun, View};
+use crate::engine::state::{Flags, Ledger};
+use crate::language::template::Template;
+use crate::steps::builtin::gate::Answer;
 use crate::steps::context::{Outputs, Scope, Shared, StepCx, StepError};
 
-/// How a run behaves.
-#[derive(Clone, Copy, Debug)]
-pub struct Options {
-    /// At most this many steps at once.
-    pub parallel: Option<usize>,
-    /// Stop dispatching this long after the start.
-    pub deadline: Option<Duration>,
-    /// The teardown's settings.
-    pub teardown: teardown::Options,
-    /// The seed of retry jitter.
-    pub seed: u64,
-    /// How often the display is refreshed (none: no ticks).
-    pub tick: Option<Duration>,
-    /// The declared disaster time: what RPOs are measured from (none: the drill's start).
-    pub disaster_at: Option<chrono::DateTime<chrono::Utc>>,
-}
-
-/// A drill ready to run.
-pub struct Drill {
-    /// The playbook.
-    pub playbook: Arc<Playbook>,
-    /// The run id (already in the journal).
-    pub run_id: String,
-    /// Who the guard found (none when the drill makes no AWS call).
-    pub identity: Option<crate::aws::guard::Identity>,
-    /// What steps share.
-    pub shared: Arc<Shared>,
-    /// How it runs.
-    pub options: Options,
-}
-
-/// Where the display and logs go: told of every event, and ticked.
-pub trait Sink {
-    /// Something happened.
-    fn event(&mut self, event: &Event, view: &View<'_>);
-    /// Time passed (refresh a live display).
-    fn tick(&mut self, _view: &View<'_>, _now: Instant) {}
-}
-
-/// How many failure reasons of a step's attempts the report keeps (the last ones).
-pub const KEPT_FAILURES: usize = 5;
-
-/// One step's run: times, attempts, failures and outputs.
-#[derive(Clone, Debug, Default)]
-pub struct StepRun {
-    /// When it started.
-    pub started: Option<Instant>,
-    /// When it finished.
-    pub finished: Option<Instant>,
-    /// Attempts made (so far, while running).
-    pub attempts: u32,
-    /// The last failure reasons.
-    pub failures: Vec<String>,
-    /// Its outputs.
-    pub outputs: Outputs,
-}
-
-/// What the display sees of a run.
-pub struct View<'a> {
-    /// The playbook.
-    pub playbook: &'a Playbook,
-    /// Every step's state.
-    pub board: &'a Board,
-    /// Every step's run.
-    pub runs: &'a [StepRun],
-    /// The run's clock.
-    pub clock: &'a Clock,
-    /// The milestones reached, with their time since the start.
-    pub reached: &'a HashMap<String, Duration>,
-}
-
-/// How a run ended.
-#[derive(Debug)]
-pub struct Outcome {
-    /// The report.
-    pub report: Report,
-    /// The exit code.
-    pub exit_code: u8,
-    /// Whether a second signal stopped the teardown (so it must be resumed).
-    pub teardown_abandoned: bool,
-}
-
+/// A step's task, ended: its index, its result, when it started and ended.
 type Joined = (usize, Result<Success<Outputs>, Failure>, Instant, Instant);
 
-#[allow(clippy::struct_field_names)]
+/// Everything the loop reacts to.
+#[derive(Debug)]
+enum Input {
+    /// Ctrl-C or SIGTERM.
+    Signal,
+    /// The signal source is gone: nothing more will come from it.
+    SignalsClosed,
+    /// A command from outside.
+    Command(Command),
+    /// Every controller is gone.
+    CommandsClosed,
+    /// An event from a running step (an attempt failed, a resource was made).
+    Step(What),
+    /// A step's task ended, or died.
+    Ended(Result<(Id, Joined), JoinError>),
+    /// The run's deadline passed.
+    Deadline,
+    /// Time to refresh the display.
+    Tick,
+}
+
+/// What the loop does after an input.
+#[derive(Debug, PartialEq, Eq)]
+enum Flow {
+    /// Go on.
+    Go,
+    /// Stop waiting for running steps (the second signal).
+    Abandon,
+}
+
+/// A pause: since when.
+struct Pause {
+    since: Instant,
+}
+
+/// The run while it dispatches: the ledger, and the machinery that starts and awaits steps.
 struct Run<'s> {
-    playbook: Arc<Playbook>,
-    run_id: String,
-    clock: Clock,
-    board: Board,
-    runs: Vec<StepRun>,
-    reported: Vec<bool>,
-    reached: HashMap<String, Duration>,
-    sink: &'s mut dyn Sink,
-    recorder: crate::store::recorder::Recorder,
-    disaster_at: Option<chrono::DateTime<chrono::Utc>>,
+    ledger: Ledger<'s>,
+    flags: Flags,
+    shared: Arc<Shared>,
+    options: Options,
+    vars: Arc<BTreeMap<String, Template>>,
+    cancel: CancellationToken,
+    /// Each running step's own cancel token (a child of `cancel`), for injected failures.
+    step_cancel: HashMap<usize, CancellationToken>,
+    /// Failures injected into running steps, by step: the reason each fails with.
+    injected: HashMap<usize, String>,
+    paused: Option<Pause>,
+    events_tx: mpsc::UnboundedSender<What>,
+    events_rx: mpsc::UnboundedReceiver<What>,
+    set: JoinSet<Joined>,
+    tasks: HashMap<Id, usize>,
+    cap: usize,
+    deadline: Option<Instant>,
+    tick: Option<tokio::time::Interval>,
+    signals: &'s mut mpsc::UnboundedReceiver<()>,
+    signals_open: bool,
+    commands: Commands,
+    commands_open: bool,
 }
 
-impl Run<'_> {
-    fn emit_at(&mut self, at: Instant, what: What) {
-        let event = Event::at(&self.clock, at, what);
-        let (run_id, json) = (self.run_id.clone(), event.to_json());
-        let (step, kind, at) = (
-            event.what.step().map(str::to_owned),
-            event.what.name(),
-            event.at.clone(),
-        );
-        self.recorder.send(move |j| {
-            let _ = j.event_at(&run_id, &at, step.as_deref(), kind, &json);
-        });
-        let view = View {
-            playbook: &self.playbook,
-            board: &self.board,
-            runs: &self.runs,
-            clock: &self.clock,
-            reached: &self.reached,
-        };
-        self.sink.event(&event, &view);
-    }
-
-    /// An event from a running step: a failed attempt is counted and its reason kept (the
-    /// last [`KEPT_FAILURES`], for the report, whether the step ends up succeeding or not).
-    fn step_event(&mut self, what: What) {
-        if let What::AttemptFailed {
-            step,
-            attempt,
-            reason,
-        } = &what
-            && let Some(i) = self.playbook.step_index(step)
-        {
-            let r = &mut self.runs[i];
-            r.attempts = attempt + 1;
-            r.failures.push(reason.clone());
-            let extra = r.failures.len().saturating_sub(KEPT_FAILURES);
-            r.failures.drain(..extra);
-        }
-        self.emit(what);
-    }
-
-    fn emit(&mut self, what: What) {
-        self.emit_at(Instant::now(), what);
-    }
-
-    /// Reports steps that became skipped or not started since the last call.
-    fn report_unstarted(&mut self) {
-        for i in 0..self.board.states().len() {
-            if self.reported[i] {
-                continue;
-            }
-            let what = match self.board.state(i) {
-                StepState::Skipped { because } => What::StepSkipped {
-                    step: self.playbook.steps[i].id.clone(),
-                    because: because.clone(),
-                },
-                StepState::NotStarted { reason } => What::StepNotStarted {
-                    step: self.playbook.steps[i].id.clone(),
-                    reason: reason.clone(),
-                },
-                _ => continue,
-            };
-            self.reported[i] = true;
-            self.emit(what);
-        }
-    }
-
-    fn stop(&mut self, reason: &str, cancel: &CancellationToken) {
-        if self.board.stopped().is_none() {
-            self.board.stop(reason);
-            self.emit(What::Stopping {
-                reason: reason.to_owned(),
-            });
-        }
-        cancel.cancel();
-        self.report_unstarted();
-    }
-
-    fn milestone_check(&mut self, i: usize, at: Instant) {
-        let Some(m) = self.playbook.steps[i].milestone.clone() else {
-            return;
-        };
-        let all = self
-            .playbook
-            .steps
-            .iter()
-            .enumerate()
-            .filter(|(_, s)| s.milestone.as_deref() == Some(m.as_str()))
-            .all(|(j, _)| *self.board.state(j) == StepState::Succeeded);
-        if !all || self.reached.contains_key(&m) {
-            return;
-        }
-        let after = self.clock.elapsed(at);
-        self.reached.insert(m.clone(), after);
-        let target = self.playbook.targets.for_milestone(&m);
-        self.emit_at(
-            at,
-            What::MilestoneReached {
-                milestone: m,
-                after_secs: secs(after),
-                target_secs: target.map(|t| secs(t.0)),
-                met: target.map(|t| after <= t.0),
-            },
-        );
-    }
-}
-
-/// Runs `drill` to its end: dispatch, then teardown by policy. `signals` delivers each
-/// Ctrl-C or SIGTERM.
+/// Runs `drill` to its end: dispatch, then the conclusion (teardown by policy, the report).
+/// `signals` delivers each Ctrl-C or SIGTERM.
 pub async fn run(
     drill: Drill,
     signals: &mut mpsc::UnboundedReceiver<()>,
@@ -248,348 +109,428 @@ pub async fn run(
         identity,
         shared,
         options,
+        commands,
     } = drill;
-    let account = identity.as_ref().map(|i| i.account.clone());
     let n = playbook.steps.len();
+    let clock = Clock::start();
+    let (events_tx, events_rx) = mpsc::unbounded_channel::<What>();
     let mut run = Run {
-        playbook: playbook.clone(),
-        run_id: run_id.clone(),
-        clock: Clock::start(),
-        board: Board::new(&playbook),
-        runs: vec![StepRun::default(); n],
-        reported: vec![false; n],
-        reached: HashMap::new(),
-        sink,
-        recorder: shared.recorder.clone(),
-        disaster_at: options.disaster_at,
+        ledger: Ledger {
+            playbook: playbook.clone(),
+            run_id: run_id.clone(),
+            board: Board::new(&playbook),
+            runs: vec![StepRun::default(); n],
+            reported: vec![false; n],
+            reached: HashMap::new(),
+            sink,
+            recorder: shared.recorder.clone(),
+            clock,
+        },
+        flags: Flags::default(),
+        vars: Arc::new(playbook.vars.clone()),
+        cancel: CancellationToken::new(),
+        step_cancel: HashMap::new(),
+        injected: HashMap::new(),
+        paused: None,
+        events_tx,
+        events_rx,
+        set: JoinSet::new(),
+        tasks: HashMap::new(),
+        cap: options.parallel.unwrap_or(usize::MAX).max(1),
+        deadline: options.deadline.map(|d| clock.started() + d),
+        tick: options.tick.map(tokio::time::interval),
+        signals,
+        signals_open: true,
+        commands,
+        commands_open: true,
+        shared,
+        options,
     };
-    run.emit(What::RunStarted {
-        run_id: run_id.clone(),
+    run.ledger.emit(What::RunStarted {
+        run_id,
         playbook: playbook.name.clone(),
         steps: n,
     });
     if let Some(id) = &identity {
-        run.emit(What::GuardPassed {
+        run.ledger.emit(What::GuardPassed {
             account: id.account.clone(),
             arn: id.arn.clone(),
         });
     }
-    let vars = Arc::new(playbook.vars.clone());
-    let cancel = CancellationToken::new();
-    let (events_tx, mut events_rx) = mpsc::unbounded_channel::<What>();
-    let mut set: JoinSet<Joined> = JoinSet::new();
-    let mut tasks: HashMap<Id, usize> = HashMap::new();
-    let cap = options.parallel.unwrap_or(usize::MAX).max(1);
-    let deadline = options.deadline.map(|d| run.clock.started() + d);
-    let mut deadline_passed = false;
-    let mut interrupted = false;
-    let mut abandoned = false;
-    let mut signals_open = true;
-    let mut tick = options.tick.map(tokio::time::interval);
-
     loop {
-        while set.len() < cap {
-            let Some(i) = run.board.start_next() else {
-                break;
-            };
-            let step = &playbook.steps[i];
-            let mut scope = Scope {
-                run_id: run_id.clone(),
-                playbook: playbook.name.clone(),
-                vars: vars.clone(),
-                outputs: std::collections::BTreeMap::default(),
-                started_at: run.clock.started_wall(),
-                rpo_target: playbook.targets.rpo.map(|d| d.0),
-                disaster_at: options.disaster_at,
-            };
-            for &d in &step.deps {
-                scope
-                    .outputs
-                    .insert(playbook.steps[d].id.clone(), run.runs[d].outputs.clone());
-            }
-            let cx = StepCx::new(
-                step.id.clone(),
-                Arc::new(scope),
-                shared.clone(),
-                cancel.child_token(),
-                events_tx.clone(),
-            );
-            let started = Instant::now();
-            run.runs[i].started = Some(started);
-            run.runs[i].attempts = 1;
-            run.emit_at(
-                started,
-                What::StepStarted {
-                    step: step.id.clone(),
-                },
-            );
-            let playbook = playbook.clone();
-            let seed = crate::util::hash(options.seed, &[&step.id]);
-            let events = events_tx.clone();
-            let handle = set.spawn(async move {
-                let step = &playbook.steps[i];
-                let result = attempts::run(
-                    step.retry.as_ref(),
-                    step.timeout.map(|t| t.0),
-                    seed,
-                    &cx.cancel,
-                    |attempt| {
-                        let cx = &cx;
-                        async move {
-                            step.action.perform(cx, attempt).await.map_err(|e| match e {
-                                StepError::Failed(reason) => reason,
-                                StepError::Cancelled => "cancelled".to_owned(),
-                            })
-                        }
-                    },
-                    |attempt, reason| {
-                        let _ = events.send(What::AttemptFailed {
-                            step: step.id.clone(),
-                            attempt,
-                            reason: reason.to_owned(),
-                        });
-                    },
-                )
-                .await;
-                (i, result, started, Instant::now())
-            });
-            tasks.insert(handle.id(), i);
-        }
-        if set.is_empty() {
+        run.start_ready();
+        if run.idle() {
             break;
         }
+        let input = run.next_input().await;
+        if run.handle(input) == Flow::Abandon {
+            break;
+        }
+    }
+    run.wind_down();
+    let Run {
+        ledger,
+        flags,
+        shared,
+        options,
+        signals,
+        ..
+    } = run;
+    super::conclude::conclude(super::conclude::Dispatched {
+        ledger,
+        flags,
+        shared,
+        options,
+        identity,
+        signals,
+    })
+    .await
+}
+
+impl Run<'_> {
+    /// Whether the loop has nothing left to wait for: no step runs, and none can start (a
+    /// paused run with ready steps waits for its resume).
+    fn idle(&self) -> bool {
+        self.set.is_empty() && !(self.paused.is_some() && self.ledger.board.has_ready())
+    }
+
+    /// Waits for the next input.
+    async fn next_input(&mut self) -> Input {
         tokio::select! {
             biased;
-            signal = signals.recv(), if signals_open => {
-                if signal.is_none() {
-                    signals_open = false; // the source is gone: nothing more will come
-                    continue;
-                }
-                if interrupted {
-                    // The second: stop waiting for running steps.
-                    abandoned = true;
-                    set.abort_all();
-                    break;
-                }
-                interrupted = true;
-                run.stop("interrupted by a signal", &cancel);
-            }
-            Some(what) = events_rx.recv() => run.step_event(what),
-            joined = set.join_next_with_id() => {
-                let Some(joined) = joined else { continue };
-                // Step events sent before the step ended are shown before its end.
-                while let Ok(what) = events_rx.try_recv() {
-                    run.step_event(what);
-                }
-                let (i, result, started, ended) = match joined {
-                    Ok((_, joined)) => joined,
-                    Err(e) => {
-                        let Some(i) = tasks.get(&e.id()).copied() else { continue };
-                        let now = Instant::now();
-                        let failure = Failure { timed_out: false, cancelled: false, attempts: run.runs[i].attempts, reasons: vec![format!("the step's task failed: {e}")] };
-                        (i, Err(failure), run.runs[i].started.unwrap_or(now), now)
-                    }
-                };
-                finish_step(&mut run, i, result, started, ended, &cancel);
-            }
-            () = sleep_until_opt(deadline), if !deadline_passed => {
-                deadline_passed = true;
-                let d = crate::language::duration::Duration(options.deadline.unwrap_or_default());
-                run.stop(&format!("the run's deadline ({d}) passed"), &cancel);
-            }
-            () = tick_opt(&mut tick) => {
-                let view = View { playbook: &run.playbook, board: &run.board, runs: &run.runs, clock: &run.clock, reached: &run.reached };
-                run.sink.tick(&view, Instant::now());
-            }
+            signal = self.signals.recv(), if self.signals_open => match signal {
+                Some(()) => Input::Signal,
+                None => Input::SignalsClosed,
+            },
+            command = self.commands.recv(), if self.commands_open => match command {
+                Some(c) => Input::Command(c),
+                None => Input::CommandsClosed,
+            },
+            Some(what) = self.events_rx.recv() => Input::Step(what),
+            Some(joined) = self.set.join_next_with_id(), if !self.set.is_empty() => Input::Ended(joined),
+            () = sleep_until_opt(self.deadline), if !self.flags.deadline_passed => Input::Deadline,
+            () = tick_opt(&mut self.tick) => Input::Tick,
         }
     }
-    while let Ok(what) = events_rx.try_recv() {
-        run.emit(what);
+
+    /// Takes one input: changes the state, and says what happened.
+    fn handle(&mut self, input: Input) -> Flow {
+        match input {
+            Input::Signal => return self.signal(),
+            Input::SignalsClosed => self.signals_open = false,
+            Input::Command(command) => self.command(command),
+            Input::CommandsClosed => self.commands_open = false,
+            Input::Step(what) => self.ledger.step_event(what),
+            Input::Ended(joined) => self.ended(joined),
+            Input::Deadline => {
+                self.flags.deadline_passed = true;
+                let d =
+                    crate::language::duration::Duration(self.options.deadline.unwrap_or_default());
+                self.stop(&format!("the run's deadline ({d}) passed"));
+            }
+            Input::Tick => self.ledger.tick(),
+        }
+        Flow::Go
     }
-    if abandoned {
-        // Steps still running when the second signal came: cancelled, unfinished.
-        let running: Vec<usize> = run.board.running().collect();
-        for i in running {
-            run.board.cancelled(i);
-            run.runs[i].finished = Some(Instant::now());
-            let step = playbook.steps[i].id.clone();
-            run.emit(What::StepCancelled { step });
+
+    fn signal(&mut self) -> Flow {
+        if self.flags.interrupted {
+            // The second: stop waiting for running steps.
+            self.flags.abandoned = true;
+            self.set.abort_all();
+            return Flow::Abandon;
+        }
+        self.flags.interrupted = true;
+        self.stop("interrupted by a signal");
+        Flow::Go
+    }
+
+    /// Starts ready steps, up to the cap, unless paused.
+    fn start_ready(&mut self) {
+        while self.set.len() < self.cap && self.paused.is_none() {
+            let Some(i) = self.ledger.board.start_next() else {
+                break;
+            };
+            self.start(i);
         }
     }
-    run.report_unstarted();
 
-    // The verdict of the drill itself, before teardown.
-    let any_failed = run.board.states().iter().any(StepState::is_failure);
-    let state = if interrupted {
-        RunState::Interrupted
-    } else if any_failed || deadline_passed {
-        RunState::Failed
-    } else if targets_missed(&playbook, &run.reached) || rpo_missed(&playbook, &run.runs) {
-        RunState::TargetMissed
-    } else {
-        RunState::Passed
-    };
-
-    // Teardown, by policy.
-    let rid = run_id.clone();
-    let has_resources = shared
-        .recorder
-        .call(move |j| j.resources(&rid))
-        .await
-        .map_or(true, |r| !r.is_empty());
-    let policy = playbook.sandbox.teardown;
-    let keep_for = playbook.sandbox.keep_for;
-    let mut teardown_state = "not-needed".to_owned();
-    let mut kept = None;
-    let mut left: Vec<LeftReport> = Vec::new();
-    let mut teardown_span = None;
-    let mut teardown_abandoned = abandoned;
-    let mut interrupted_in_teardown = false;
-    if abandoned {
-        teardown_state = "abandoned".into();
-        let rid = run_id.clone();
-        let _ = shared
-            .recorder
-            .call(move |j| j.set_teardown_state(&rid, "abandoned", None))
-            .await;
-    } else if has_resources {
-        let keep_reason = match (policy, state, keep_for) {
-            (TeardownPolicy::Never, _, _) => {
-                Some(("the playbook's teardown policy is `never`".to_owned(), None))
-            }
-            (TeardownPolicy::OnSuccess, s, _)
-                if s != RunState::Passed && s != RunState::Interrupted =>
-            {
-                Some((
-                    format!(
-                        "the drill {} and the policy is `on-success`: kept for investigation",
-                        s.name()
-                    ),
-                    None,
-                ))
-            }
-            (_, s, Some(keep)) if s != RunState::Interrupted => {
-                // Bounded: a huge `keep_for` keeps resources for a century, never panics.
-                let now = run.clock.wall(Instant::now());
-                let century = chrono::TimeDelta::days(36_525);
-                let keep_delta = chrono::Duration::from_std(keep.0)
-                    .unwrap_or(century)
-                    .min(century);
-                let until = now.checked_add_signed(keep_delta).unwrap_or(now);
-                Some((
-                    format!("kept for {keep} (`keep_for`), until {}", rfc3339(until)),
-                    Some(rfc3339(until)),
-                ))
-            }
-            _ => None,
+    fn start(&mut self, i: usize) {
+        let playbook = self.ledger.playbook.clone();
+        let step = &playbook.steps[i];
+        let mut scope = Scope {
+            run_id: self.ledger.run_id.clone(),
+            playbook: playbook.name.clone(),
+            vars: self.vars.clone(),
+            outputs: BTreeMap::default(),
+            started_at: self.ledger.clock.started_wall(),
+            rpo_target: playbook.targets.rpo.map(|d| d.0),
+            disaster_at: self.options.disaster_at,
         };
-        if let Some((reason, until)) = keep_reason {
-            run.emit(What::TeardownKept {
-                reason: reason.clone(),
-            });
-            let rid = run_id.clone();
-            let _ = shared
-                .recorder
-                .call(move |j| j.set_teardown_state(&rid, "kept", until.as_deref()))
-                .await;
-            teardown_state = "kept".into();
-            kept = Some(reason);
-        } else {
-            let graph = teardown::graph_of(&playbook);
-            let teardown_start = Instant::now();
-            // Teardown events are shown as they happen: a long teardown is never silent.
-            let outcome = teardown::run(
-                shared.clients.as_ref(),
-                &shared.recorder,
-                &run_id,
-                &graph,
-                teardown::Options {
-                    signalled: interrupted,
-                    ..options.teardown
+        for &d in &step.deps {
+            scope.outputs.insert(
+                playbook.steps[d].id.clone(),
+                self.ledger.runs[d].outputs.clone(),
+            );
+        }
+        let cancel = self.cancel.child_token();
+        self.step_cancel.insert(i, cancel.clone());
+        let cx = StepCx::new(
+            step.id.clone(),
+            Arc::new(scope),
+            self.shared.clone(),
+            cancel,
+            self.events_tx.clone(),
+        );
+        let started = Instant::now();
+        self.ledger.runs[i].started = Some(started);
+        self.ledger.runs[i].attempts = 1;
+        self.ledger.emit_at(
+            started,
+            What::StepStarted {
+                step: step.id.clone(),
+            },
+        );
+        let seed = crate::util::hash(self.options.seed, &[&step.id]);
+        let events = self.events_tx.clone();
+        let handle = self.set.spawn(async move {
+            let step = &playbook.steps[i];
+            let result = attempts::run(
+                step.retry.as_ref(),
+                step.timeout.map(|t| t.0),
+                seed,
+                &cx.cancel,
+                |attempt| {
+                    let cx = &cx;
+                    async move {
+                        step.action.perform(cx, attempt).await.map_err(|e| match e {
+                            StepError::Failed(reason) => reason,
+                            StepError::Cancelled => "cancelled".to_owned(),
+                        })
+                    }
                 },
-                signals,
-                &mut |what| run.emit(what),
+                |attempt, reason| {
+                    let _ = events.send(What::AttemptFailed {
+                        step: step.id.clone(),
+                        attempt,
+                        reason: reason.to_owned(),
+                    });
+                },
             )
             .await;
-            teardown_span = Some((teardown_start, Instant::now()));
-            teardown_state = outcome.state.name().into();
-            teardown_abandoned = outcome.state == teardown::State::Abandoned;
-            interrupted_in_teardown = outcome.interrupted;
-            let rid = run_id.clone();
-            let ts = teardown_state.clone();
-            let _ = shared
-                .recorder
-                .call(move |j| j.set_teardown_state(&rid, &ts, None))
-                .await;
-            left = outcome
-                .left
-                .into_iter()
-                .map(|l| LeftReport {
-                    step: l.resource.step.clone(),
-                    kind: l.resource.kind.clone(),
-                    id: crate::steps::resource::label(&l.resource),
-                    reason: l.reason,
+            (i, result, started, Instant::now())
+        });
+        self.tasks.insert(handle.id(), i);
+    }
+
+    /// A step's task ended: its result goes on the board.
+    fn ended(&mut self, joined: Result<(Id, Joined), JoinError>) {
+        // Step events sent before the step ended are shown before its end.
+        while let Ok(what) = self.events_rx.try_recv() {
+            self.ledger.step_event(what);
+        }
+        let (i, result, started, ended) = match joined {
+            Ok((_, joined)) => joined,
+            Err(e) => {
+                let Some(i) = self.tasks.get(&e.id()).copied() else {
+                    return;
+                };
+                let now = Instant::now();
+                let failure = Failure {
+                    timed_out: false,
+                    cancelled: false,
+                    attempts: self.ledger.runs[i].attempts,
+                    reasons: vec![format!("the step's task failed: {e}")],
+                };
+                (
+                    i,
+                    Err(failure),
+                    self.ledger.runs[i].started.unwrap_or(now),
+                    now,
+                )
+            }
+        };
+        self.step_cancel.remove(&i);
+        // A failure injected into the step: it stopped because of it, and fails with it.
+        let result = match (result, self.injected.remove(&i)) {
+            (Err(f), Some(reason)) if f.cancelled => {
+                let mut reasons = f.reasons;
+                reasons.push(reason);
+                Err(Failure {
+                    timed_out: false,
+                    cancelled: false,
+                    attempts: f.attempts,
+                    reasons,
                 })
-                .collect();
+            }
+            (result, _) => result,
+        };
+        self.finish_step(i, result, started, ended);
+    }
+
+    fn finish_step(
+        &mut self,
+        i: usize,
+        result: Result<Success<Outputs>, Failure>,
+        started: Instant,
+        ended: Instant,
+    ) {
+        let ledger = &mut self.ledger;
+        let id = ledger.playbook.steps[i].id.clone();
+        ledger.runs[i].finished = Some(ended);
+        match result {
+            Ok(success) => {
+                ledger.runs[i].attempts = success.attempts;
+                ledger.runs[i].outputs = success.value;
+                ledger.board.succeeded(i);
+                ledger.emit_at(
+                    ended,
+                    What::StepSucceeded {
+                        step: id,
+                        attempts: success.attempts,
+                        duration_secs: secs(ended - started),
+                    },
+                );
+                ledger.milestone_check(i, ended);
+            }
+            Err(failure) if failure.cancelled => {
+                ledger.runs[i].attempts = failure.attempts;
+                ledger.runs[i].failures = last_failures(failure.reasons);
+                ledger.board.cancelled(i);
+                ledger.emit_at(ended, What::StepCancelled { step: id });
+            }
+            Err(failure) => {
+                let reason = failure.reasons.last().cloned().unwrap_or_default();
+                ledger.runs[i].attempts = failure.attempts;
+                ledger.runs[i].failures = last_failures(failure.reasons);
+                let aborts = ledger.board.failed(i, &reason, failure.timed_out);
+                ledger.emit_at(
+                    ended,
+                    What::StepFailed {
+                        step: id,
+                        timed_out: failure.timed_out,
+                        attempts: failure.attempts,
+                        reason,
+                    },
+                );
+                if aborts && !self.cancel.is_cancelled() {
+                    let why = ledger.board.stopped().unwrap_or("aborted").to_owned();
+                    ledger.emit(What::Stopping { reason: why });
+                    self.cancel.cancel();
+                }
+                ledger.report_unstarted();
+            }
         }
     }
-    let exit_code = if state == RunState::Interrupted || interrupted_in_teardown {
-        exit::INTERRUPTED
-    } else if matches!(teardown_state.as_str(), "incomplete" | "abandoned") {
-        exit::TEARDOWN_INCOMPLETE
-    } else if state == RunState::Failed {
-        exit::STEP_FAILED
-    } else if state == RunState::TargetMissed {
-        exit::TARGET_MISSED
-    } else {
-        exit::OK
-    };
-    let end = Instant::now();
-    run.emit_at(
-        end,
-        What::RunFinished {
-            state: state.name().into(),
-            exit_code,
-        },
-    );
-    let rid = run_id.clone();
-    let resources = shared
-        .recorder
-        .call(move |j| j.resources(&rid))
-        .await
-        .unwrap_or_default();
-    let report = build_report(
-        &run,
-        &playbook,
-        account,
-        shared.clients.as_ref().map(|c| c.region.clone()),
-        state,
-        exit_code,
-        resources,
-        TeardownReport {
-            policy: match policy {
-                TeardownPolicy::Always => "always",
-                TeardownPolicy::OnSuccess => "on-success",
-                TeardownPolicy::Never => "never",
+
+    /// Stops dispatching: no step starts any more, running ones are cancelled.
+    fn stop(&mut self, reason: &str) {
+        if self.ledger.board.stopped().is_none() {
+            self.ledger.board.stop(reason);
+            self.ledger.emit(What::Stopping {
+                reason: reason.to_owned(),
+            });
+        }
+        self.cancel.cancel();
+        self.ledger.report_unstarted();
+    }
+
+    /// Carries out a command from outside; one it cannot is refused with the reason.
+    fn command(&mut self, command: Command) {
+        let label = command.label();
+        let refused = match command {
+            Command::Pause { by } => self.pause(by),
+            Command::Resume { by } => self.resume(by),
+            Command::Approve { step, by } => self.answer_gate(step, true, by),
+            Command::Reject { step, by } => self.answer_gate(step, false, by),
+            Command::Note { by, text } => {
+                self.ledger.emit(What::Note { by, text });
+                None
             }
-            .into(),
-            state: teardown_state,
-            kept,
-            left,
-            started_secs: teardown_span.map(|(a, _)| secs(run.clock.elapsed(a))),
-            duration_secs: teardown_span.map(|(a, b)| secs(b - a)),
-        },
-        end,
-    );
-    let (rid, json, st) = (run_id.clone(), report.to_json(), state.name());
-    let _ = shared
-        .recorder
-        .call(move |j| j.finish_run(&rid, st, &json))
-        .await;
-    Outcome {
-        report,
-        exit_code,
-        teardown_abandoned,
+            Command::FailStep { step, reason, by } => self.inject(step, reason, by),
+        };
+        if let Some(reason) = refused {
+            self.ledger.emit(What::CommandRefused {
+                command: label,
+                reason,
+            });
+        }
+    }
+
+    fn pause(&mut self, by: String) -> Option<String> {
+        if self.paused.is_some() {
+            return Some("the run is paused already".into());
+        }
+        if let Some(why) = self.ledger.board.stopped() {
+            return Some(format!("the run is stopping ({why})"));
+        }
+        self.paused = Some(Pause {
+            since: Instant::now(),
+        });
+        self.ledger.emit(What::Paused { by });
+        None
+    }
+
+    fn resume(&mut self, by: String) -> Option<String> {
+        let Some(pause) = self.paused.take() else {
+            return Some("the run is not paused".into());
+        };
+        self.ledger.emit(What::Resumed {
+            by,
+            paused_secs: secs(pause.since.elapsed()),
+        });
+        None
+    }
+
+    fn answer_gate(&mut self, step: String, approved: bool, by: String) -> Option<String> {
+        let answered = self.shared.gates.as_ref().is_some_and(|g| {
+            g.answer(
+                &step,
+                Answer {
+                    approved,
+                    by: by.clone(),
+                },
+            )
+        });
+        if !answered {
+            return Some(format!(
+                "`{step}` is not a manual gate waiting for an answer"
+            ));
+        }
+        self.ledger.emit(What::GateAnswered { step, approved, by });
+        None
+    }
+
+    fn inject(&mut self, step: String, reason: String, by: String) -> Option<String> {
+        let Some(i) = self.ledger.playbook.step_index(&step) else {
+            return Some(format!("there is no step `{step}`"));
+        };
+        let Some(cancel) = self.step_cancel.get(&i) else {
+            return Some(format!("`{step}` is not running"));
+        };
+        cancel.cancel();
+        self.injected
+            .insert(i, format!("injected failure: {reason} (by {by})"));
+        self.ledger.emit(What::FailureInjected { step, reason, by });
+        None
+    }
+
+    /// After the loop: late step events are shown, and steps still running when a second
+    /// signal came are cancelled, unfinished.
+    fn wind_down(&mut self) {
+        while let Ok(what) = self.events_rx.try_recv() {
+            self.ledger.emit(what);
+        }
+        if self.flags.abandoned {
+            let running: Vec<usize> = self.ledger.board.running().collect();
+            for i in running {
+                self.ledger.board.cancelled(i);
+                self.ledger.runs[i].finished = Some(Instant::now());
+                let step = self.ledger.playbook.steps[i].id.clone();
+                self.ledger.emit(What::StepCancelled { step });
+            }
+        }
+        self.ledger.report_unstarted();
     }
 }
 
@@ -597,216 +538,6 @@ fn last_failures(mut reasons: Vec<String>) -> Vec<String> {
     let extra = reasons.len().saturating_sub(KEPT_FAILURES);
     reasons.drain(..extra);
     reasons
-}
-
-fn finish_step(
-    run: &mut Run<'_>,
-    i: usize,
-    result: Result<Success<Outputs>, Failure>,
-    started: Instant,
-    ended: Instant,
-    cancel: &CancellationToken,
-) {
-    let id = run.playbook.steps[i].id.clone();
-    run.runs[i].finished = Some(ended);
-    match result {
-        Ok(success) => {
-            run.runs[i].attempts = success.attempts;
-            run.runs[i].outputs = success.value;
-            run.board.succeeded(i);
-            run.emit_at(
-                ended,
-                What::StepSucceeded {
-                    step: id,
-                    attempts: success.attempts,
-                    duration_secs: secs(ended - started),
-                },
-            );
-            run.milestone_check(i, ended);
-        }
-        Err(failure) if failure.cancelled => {
-            run.runs[i].attempts = failure.attempts;
-            run.runs[i].failures = last_failures(failure.reasons);
-            run.board.cancelled(i);
-            run.emit_at(ended, What::StepCancelled { step: id });
-        }
-        Err(failure) => {
-            let reason = failure.reasons.last().cloned().unwrap_or_default();
-            run.runs[i].attempts = failure.attempts;
-            run.runs[i].failures = last_failures(failure.reasons);
-            let aborts = run.board.failed(i, &reason, failure.timed_out);
-            run.emit_at(
-                ended,
-                What::StepFailed {
-                    step: id,
-                    timed_out: failure.timed_out,
-                    attempts: failure.attempts,
-                    reason,
-                },
-            );
-            if aborts && !cancel.is_cancelled() {
-                let why = run.board.stopped().unwrap_or("aborted").to_owned();
-                run.emit(What::Stopping { reason: why });
-                cancel.cancel();
-            }
-            run.report_unstarted();
-        }
-    }
-}
-
-/// The RPO the drill measured: the largest data loss any recovery point it restored from (or
-/// checked) implies, from the `rpo_secs` outputs of the steps whose kind measures it.
-fn measured_rpo(playbook: &Playbook, runs: &[StepRun]) -> Option<Duration> {
-    playbook
-        .steps
-        .iter()
-        .zip(runs)
-        .filter(|(s, _)| s.action.measures_rpo())
-        .filter_map(|(_, r)| r.outputs.get("rpo_secs")?.parse::<u64>().ok())
-        .max()
-        .map(Duration::from_secs)
-}
-
-fn rpo_missed(playbook: &Playbook, runs: &[StepRun]) -> bool {
-    playbook
-        .targets
-        .rpo
-        .zip(measured_rpo(playbook, runs))
-        .is_some_and(|(target, measured)| measured > target.0)
-}
-
-fn targets_missed(playbook: &Playbook, reached: &HashMap<String, Duration>) -> bool {
-    playbook.milestones().keys().any(|m| {
-        playbook
-            .targets
-            .for_milestone(m)
-            .is_some_and(|t| reached.get(*m).is_none_or(|after| *after > t.0))
-    })
-}
-
-#[allow(clippy::too_many_arguments)]
-fn build_report(
-    run: &Run<'_>,
-    playbook: &Playbook,
-    account: Option<String>,
-    region: Option<String>,
-    state: RunState,
-    exit_code: u8,
-    resources: Vec<crate::store::journal::ResourceRecord>,
-    teardown: TeardownReport,
-    end: Instant,
-) -> Report {
-    let clock = &run.clock;
-    let measure = |name: &str| {
-        let target = playbook.targets.for_milestone(name).map(|t| t.0);
-        let measured = run.reached.get(name).copied();
-        Measure::new(
-            target.map(secs),
-            measured.map(secs),
-            match (target, measured) {
-                (Some(t), Some(m)) => Some(m <= t),
-                (Some(_), None) => Some(false),
-                _ => None,
-            },
-        )
-    };
-    let milestones = playbook
-        .milestones()
-        .keys()
-        .map(|m| {
-            let x = measure(m);
-            MilestoneReport {
-                name: (*m).to_owned(),
-                target_secs: x.target_secs,
-                reached_secs: x.measured_secs,
-                reached_at: run
-                    .reached
-                    .get(*m)
-                    .map(|d| rfc3339(clock.wall(clock.started() + *d))),
-                met: x.met,
-                margin_secs: x.margin_secs,
-            }
-        })
-        .collect();
-    let steps = playbook
-        .steps
-        .iter()
-        .enumerate()
-        .map(|(i, s)| {
-            let r = &run.runs[i];
-            StepReport {
-                id: s.id.clone(),
-                uses: s.uses().to_owned(),
-                state: run.board.state(i).clone(),
-                milestone: s.milestone.clone(),
-                attempts: r.attempts,
-                start_secs: r.started.map(|t| secs(clock.elapsed(t))),
-                duration_secs: r.started.zip(r.finished).map(|(a, b)| secs(b - a)),
-                started_at: r.started.map(|t| rfc3339(clock.wall(t))),
-                finished_at: r.finished.map(|t| rfc3339(clock.wall(t))),
-                failures: r.failures.clone(),
-                outputs: r.outputs.clone(),
-            }
-        })
-        .collect();
-    Report {
-        format_version: crate::engine::report::FORMAT_VERSION,
-        run_id: run.run_id.clone(),
-        playbook: PlaybookInfo {
-            name: playbook.name.clone(),
-            file: playbook.file.display().to_string(),
-            owner: playbook.owner.clone(),
-        },
-        account,
-        region,
-        started_at: rfc3339(clock.started_wall()),
-        finished_at: rfc3339(clock.wall(end)),
-        duration_secs: secs(clock.elapsed(end)),
-        state,
-        exit_code,
-        stop_reason: run.board.stopped().map(str::to_owned),
-        rto: measure(RECOVERED),
-        rpo: {
-            let target = playbook.targets.rpo.map(|t| t.0);
-            let measured = measured_rpo(playbook, &run.runs);
-            Measure::new(
-                target.map(secs),
-                measured.map(secs),
-                target.zip(measured).map(|(t, m)| m <= t),
-            )
-        },
-        disaster_at: run.disaster_at.map(rfc3339),
-        milestones,
-        steps,
-        critical_path: critical_path(playbook, &run.runs),
-        resources,
-        teardown,
-    }
-}
-
-/// The chain of steps that decided when the run's last step finished: that step, then the
-/// dependency of each that finished last, back to a step with none. Measured, not planned:
-/// a step that took longer than its estimate moves the path.
-fn critical_path(playbook: &Playbook, runs: &[StepRun]) -> Vec<String> {
-    let finished = |i: usize| runs[i].started.and(runs[i].finished);
-    let latest = |candidates: &mut dyn Iterator<Item = usize>| {
-        candidates
-            .filter_map(|i| finished(i).map(|f| (i, f)))
-            // The first in file order among equals.
-            .fold(None, |best: Option<(usize, Instant)>, (i, f)| match best {
-                Some((_, bf)) if bf >= f => best,
-                _ => Some((i, f)),
-            })
-            .map(|(i, _)| i)
-    };
-    let mut path = Vec::new();
-    let mut at = latest(&mut (0..runs.len()));
-    while let Some(i) = at {
-        path.push(playbook.steps[i].id.clone());
-        at = latest(&mut playbook.dag.deps(i).iter().copied());
-    }
-    path.reverse();
-    path
 }
 
 async fn sleep_until_opt(deadline: Option<Instant>) {

@@ -209,6 +209,57 @@ pub enum What {
         /// Why, and until when.
         reason: String,
     },
+    /// A facilitator paused dispatching: running steps go on, no new step starts.
+    Paused {
+        /// Who paused.
+        by: String,
+    },
+    /// Dispatching resumed after a pause.
+    Resumed {
+        /// Who resumed.
+        by: String,
+        /// How long the pause lasted, in seconds.
+        paused_secs: f64,
+    },
+    /// A note, stamped on the RTO clock.
+    Note {
+        /// Who wrote it.
+        by: String,
+        /// What it says.
+        text: String,
+    },
+    /// A manual gate waits for an answer (at the terminal, or from outside).
+    GateWaiting {
+        /// The gate's step.
+        step: String,
+        /// What it asks.
+        prompt: String,
+    },
+    /// A manual gate was answered from outside the terminal.
+    GateAnswered {
+        /// The gate's step.
+        step: String,
+        /// Whether it was approved.
+        approved: bool,
+        /// Who answered.
+        by: String,
+    },
+    /// A failure was injected into a running step: it stops and fails with the reason.
+    FailureInjected {
+        /// The step.
+        step: String,
+        /// The reason it fails with.
+        reason: String,
+        /// Who injected it.
+        by: String,
+    },
+    /// A command could not be carried out (a step that is not running, a gate not waiting).
+    CommandRefused {
+        /// The command, as it reads in a log.
+        command: String,
+        /// Why not.
+        reason: String,
+    },
     /// The run ended.
     RunFinished {
         /// `passed`, `target-missed`, `failed` or `interrupted`.
@@ -241,6 +292,13 @@ impl What {
             What::TeardownWaiting { .. } => "teardown-waiting",
             What::TeardownFinished { .. } => "teardown-finished",
             What::TeardownKept { .. } => "teardown-kept",
+            What::Paused { .. } => "paused",
+            What::Resumed { .. } => "resumed",
+            What::Note { .. } => "note",
+            What::GateWaiting { .. } => "gate-waiting",
+            What::GateAnswered { .. } => "gate-answered",
+            What::FailureInjected { .. } => "failure-injected",
+            What::CommandRefused { .. } => "command-refused",
             What::RunFinished { .. } => "run-finished",
         }
     }
@@ -258,7 +316,10 @@ impl What {
             | What::ResourceIntended { step, .. }
             | What::ResourceCreated { step, .. }
             | What::ResourceDeleted { step, .. }
-            | What::ResourceLeft { step, .. } => Some(step),
+            | What::ResourceLeft { step, .. }
+            | What::GateWaiting { step, .. }
+            | What::GateAnswered { step, .. }
+            | What::FailureInjected { step, .. } => Some(step),
             _ => None,
         }
     }

@@ -42,6 +42,49 @@ impl RunState {
     }
 }
 
+/// How a run's teardown ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TeardownState {
+    /// Everything the run created is gone.
+    Done,
+    /// Something is left behind.
+    Incomplete,
+    /// A second signal stopped it; `firedrill teardown` resumes it.
+    Abandoned,
+    /// The policy kept the resources (`never`, `on-success` after a failure, `keep_for`).
+    Kept,
+    /// The run created nothing.
+    NotNeeded,
+}
+
+impl TeardownState {
+    /// The name in reports and the journal.
+    pub fn name(self) -> &'static str {
+        match self {
+            TeardownState::Done => "done",
+            TeardownState::Incomplete => "incomplete",
+            TeardownState::Abandoned => "abandoned",
+            TeardownState::Kept => "kept",
+            TeardownState::NotNeeded => "not-needed",
+        }
+    }
+
+    /// Whether the run's resources are all settled (deleted, or kept on purpose).
+    pub fn is_settled(self) -> bool {
+        match self {
+            TeardownState::Done | TeardownState::Kept | TeardownState::NotNeeded => true,
+            TeardownState::Incomplete | TeardownState::Abandoned => false,
+        }
+    }
+}
+
+impl std::fmt::Display for TeardownState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// The whole report.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Report {
@@ -181,8 +224,8 @@ pub struct StepReport {
 pub struct TeardownReport {
     /// The playbook's policy.
     pub policy: String,
-    /// `done`, `incomplete`, `abandoned`, `kept` or `not-needed`.
-    pub state: String,
+    /// How it ended.
+    pub state: TeardownState,
     /// Until when resources are kept (`keep_for`), or why they are.
     pub kept: Option<String>,
     /// What is left behind, and why.
@@ -285,22 +328,22 @@ pub fn render_summary(r: &Report) -> String {
         out.push_str(&format!("    {}: {line}\n", s.id));
     }
     let t = &r.teardown;
-    match t.state.as_str() {
-        "done" => out.push_str(&format!(
+    match t.state {
+        TeardownState::Done => out.push_str(&format!(
             "  teardown: done, {} resource{} deleted\n",
             r.resources.len(),
             if r.resources.len() == 1 { "" } else { "s" }
         )),
-        "not-needed" => out.push_str("  teardown: nothing was created\n"),
-        "kept" => out.push_str(&format!(
+        TeardownState::NotNeeded => out.push_str("  teardown: nothing was created\n"),
+        TeardownState::Kept => out.push_str(&format!(
             "  teardown: kept ({}); `firedrill teardown {}` deletes them\n",
             t.kept.as_deref().unwrap_or("by policy"),
             r.run_id
         )),
-        other => {
+        other @ (TeardownState::Incomplete | TeardownState::Abandoned) => {
             out.push_str(&format!(
                 "  teardown: {}: {} resource{} LEFT BEHIND\n",
-                other.to_uppercase(),
+                other.name().to_uppercase(),
                 t.left.len(),
                 if t.left.len() == 1 { " IS" } else { "S ARE" }
             ));
@@ -407,7 +450,7 @@ mod tests {
     fn the_summary_names_what_failed_and_what_is_left_behind() {
         let left = TeardownReport {
             policy: "always".into(),
-            state: "incomplete".into(),
+            state: TeardownState::Incomplete,
             kept: None,
             left: vec![LeftReport {
                 step: "app".into(),
@@ -434,7 +477,7 @@ mod tests {
         ");
         let kept = TeardownReport {
             policy: "on-success".into(),
-            state: "kept".into(),
+            state: TeardownState::Kept,
             kept: Some(
                 "the drill failed and the policy is `on-success`: kept for investigation".into(),
             ),

@@ -21,6 +21,7 @@ use crate::aws::Clients;
 use crate::aws::poll::Pollers;
 use crate::engine::attempts;
 use crate::engine::event::What;
+use crate::engine::report::TeardownState;
 use crate::playbook::Retry;
 use crate::steps::resource::{Owner, ResourceKind};
 use crate::store::journal::{ResourceRecord, ResourceStatus};
@@ -70,28 +71,6 @@ pub struct Options {
     pub signalled: bool,
 }
 
-/// How a teardown ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum State {
-    /// Everything the run created is gone.
-    Done,
-    /// Something is left behind.
-    Incomplete,
-    /// A second signal stopped it; `firedrill teardown` resumes it.
-    Abandoned,
-}
-
-impl State {
-    /// The name in reports.
-    pub fn name(self) -> &'static str {
-        match self {
-            State::Done => "done",
-            State::Incomplete => "incomplete",
-            State::Abandoned => "abandoned",
-        }
-    }
-}
-
 /// A resource teardown could not delete.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Left {
@@ -105,7 +84,7 @@ pub struct Left {
 #[derive(Clone, Debug)]
 pub struct Outcome {
     /// How it ended.
-    pub state: State,
+    pub state: TeardownState,
     /// Whether a signal arrived while it ran.
     pub interrupted: bool,
     /// How many resources it settled (deleted, already gone, never created).
@@ -152,7 +131,7 @@ pub async fn run(
             .collect::<Vec<_>>(),
         Err(e) => {
             return Outcome {
-                state: State::Incomplete,
+                state: TeardownState::Incomplete,
                 interrupted: false,
                 settled: 0,
                 left: vec![Left {
@@ -176,7 +155,7 @@ pub async fn run(
     let mut left = Vec::new();
     let stop = CancellationToken::new();
     let deadline = Instant::now() + options.deadline;
-    let mut state = State::Done;
+    let mut state = TeardownState::Done;
     // Deletions wait through shared pollers, like the run's creations.
     let pollers = Arc::new(Pollers::new(clients.cloned(), options.poll));
     loop {
@@ -238,7 +217,7 @@ pub async fn run(
                         reason: format!("the teardown deadline ({}) passed before it was gone", crate::language::duration::Duration(options.deadline)),
                     });
                 }
-                state = State::Incomplete;
+                state = TeardownState::Incomplete;
                 break;
             }
             Some(()) = signals.recv() => {
@@ -251,7 +230,7 @@ pub async fn run(
                 }
                 stop.cancel();
                 set.abort_all();
-                state = State::Abandoned;
+                state = TeardownState::Abandoned;
                 for &r in in_flight.iter().chain(pending.iter()) {
                     left.push(Left { resource: resources[r].clone(), reason: "teardown was stopped by a second signal".into() });
                 }
@@ -259,7 +238,7 @@ pub async fn run(
             }
         }
     }
-    if state == State::Done {
+    if state == TeardownState::Done {
         // Resources that never got their turn (the graph they wait on is circular): name them.
         for &r in &pending {
             left.push(Left {
@@ -268,7 +247,7 @@ pub async fn run(
             });
         }
         if !left.is_empty() {
-            state = State::Incomplete;
+            state = TeardownState::Incomplete;
         }
     }
     emit(What::TeardownFinished {
@@ -555,7 +534,7 @@ mod tests {
             &mut |_| {},
         )
         .await;
-        assert_eq!(out.state, State::Incomplete);
+        assert_eq!(out.state, TeardownState::Incomplete);
         assert_eq!(out.left.len(), 2, "{:?}", out.left);
     }
 

@@ -2,6 +2,7 @@
 //! compiler between them ([`compile`]), which reports every error of a file in one pass.
 
 pub mod graph;
+pub mod learned;
 pub mod plan;
 pub mod schema;
 

@@ -25,6 +25,17 @@ pub enum TeardownPolicy {
     Never,
 }
 
+impl TeardownPolicy {
+    /// The name as a playbook writes it (and the journal and reports keep it).
+    pub fn name(self) -> &'static str {
+        match self {
+            TeardownPolicy::Always => "always",
+            TeardownPolicy::OnSuccess => "on-success",
+            TeardownPolicy::Never => "never",
+        }
+    }
+}
+
 /// What a failed step does to the drill.
 #[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
 #[serde(rename_all = "kebab-case")]

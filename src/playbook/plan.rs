@@ -12,8 +12,8 @@ use serde::Serialize;
 use crate::language::duration::Duration;
 use crate::playbook::Playbook;
 use crate::playbook::graph::Schedule;
+use crate::playbook::learned::{Learned, LearnedDurations};
 use crate::playbook::model::{EstimateSource, RECOVERED};
-use crate::store::history::learned::{Learned, LearnedDurations};
 
 /// The plan of a validated playbook.
 pub struct Plan<'a> {

@@ -10,8 +10,7 @@
 
 use std::fmt::Write as _;
 
-use super::html::escape;
-use super::{offset, state_text, teardown_rows};
+use super::parts::{escape, offset, state_text, teardown_rows};
 use crate::engine::board::StepState;
 use crate::engine::report::{Report, StepReport, state_name};
 use crate::language::duration::human;
@@ -189,7 +188,7 @@ pub fn render(r: &Report) -> String {
     );
 
     // The steps.
-    let on_path = super::critical(r);
+    let on_path = super::parts::critical(r);
     for (i, s) in order.iter().enumerate() {
         #[allow(clippy::cast_precision_loss)]
         let y = TOP + i as f64 * ROW_H;
@@ -291,7 +290,7 @@ pub fn render(r: &Report) -> String {
         let _ = writeln!(
             out,
             r##"<g class="teardown"><title>teardown {}: from {} for {}</title><rect x="{x0:.1}" y="{by:.1}" width="{w:.1}" height="{BAR_H}" rx="3" fill="url(#hatch)" stroke="#64748b"/></g>"##,
-            escape(&r.teardown.state),
+            escape(r.teardown.state.name()),
             offset(start),
             human(end - start)
         );

@@ -7,29 +7,11 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use super::{gantt, offset, signed, state_text, status_name, targets, teardown_rows};
+use super::gantt;
+use super::parts::{escape, offset, signed, state_text, status_name, targets, teardown_rows};
 use crate::engine::board::StepState;
-use crate::engine::report::{Report, RunState, state_name};
+use crate::engine::report::{Report, RunState, TeardownState, state_name};
 use crate::language::duration::human;
-
-/// Escapes text for HTML and XML (element content and quoted attributes); control characters
-/// other than tab and newlines become U+FFFD.
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            '\t' | '\n' | '\r' => out.push(c),
-            c if c.is_control() => out.push('\u{FFFD}'),
-            c => out.push(c),
-        }
-    }
-    out
-}
 
 const STYLE: &str = r"
 :root { color-scheme: light; --ink: #0f172a; --muted: #64748b; --line: #e2e8f0; --ok: #15803d; --bad: #dc2626; --warn: #b45309; }
@@ -135,10 +117,10 @@ fn cards(o: &mut String, r: &Report) {
         },
     );
     let t = &r.teardown;
-    let class = match t.state.as_str() {
-        "done" | "not-needed" => "met",
-        "kept" => "",
-        _ => "missed",
+    let class = match t.state {
+        TeardownState::Done | TeardownState::NotNeeded => "met",
+        TeardownState::Kept => "",
+        TeardownState::Incomplete | TeardownState::Abandoned => "missed",
     };
     let small = format!(
         "{} resource{}, policy {}{}",
@@ -148,7 +130,7 @@ fn cards(o: &mut String, r: &Report) {
         t.duration_secs
             .map_or_else(String::new, |d| format!(", {}", human(d)))
     );
-    card(o, "Teardown", &t.state, class, &small);
+    card(o, "Teardown", t.state.name(), class, &small);
     let _ = writeln!(o, "</div>");
 }
 
@@ -205,7 +187,7 @@ fn steps_section(o: &mut String, r: &Report) {
         o,
         r#"<table><thead><tr><th>step</th><th>kind</th><th>state</th><th class="num">start</th><th class="num">duration</th><th class="num">attempts</th><th>milestone</th></tr></thead><tbody>"#
     );
-    let on_path = super::critical(r);
+    let on_path = super::parts::critical(r);
     for s in &r.steps {
         let critical = on_path.contains(s.id.as_str());
         let text = state_text(&s.state);
@@ -270,7 +252,7 @@ fn teardown_section(o: &mut String, r: &Report) {
         o,
         r"<p>Policy <code>{}</code>: <b>{}</b>{}.</p>",
         escape(&t.policy),
-        escape(&t.state),
+        escape(t.state.name()),
         escape(&took)
     );
     if let Some(kept) = &t.kept {

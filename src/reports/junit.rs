@@ -15,9 +15,9 @@ use std::io;
 use quick_xml::Writer;
 use quick_xml::events::{BytesDecl, BytesText, Event};
 
-use super::{Target, state_text, targets};
+use super::parts::{Target, state_text, targets};
 use crate::engine::board::StepState;
-use crate::engine::report::{Report, StepReport};
+use crate::engine::report::{Report, StepReport, TeardownState};
 use crate::language::duration::human;
 
 /// What a test case came to.
@@ -115,7 +115,7 @@ fn target_case(r: &Report, t: &Target) -> Case {
         let _ = writeln!(out, "measured: {}", human(m));
     }
     if let Some(margin) = t.margin_secs() {
-        let _ = writeln!(out, "margin: {}", super::signed(margin));
+        let _ = writeln!(out, "margin: {}", super::parts::signed(margin));
     }
     Case {
         classname: format!("{}.targets", r.playbook.name),
@@ -129,13 +129,13 @@ fn target_case(r: &Report, t: &Target) -> Case {
 
 fn teardown_case(r: &Report) -> Case {
     let t = &r.teardown;
-    let outcome = match t.state.as_str() {
-        "done" | "not-needed" => Outcome::Passed,
-        "kept" => Outcome::Skipped(format!(
+    let outcome = match t.state {
+        TeardownState::Done | TeardownState::NotNeeded => Outcome::Passed,
+        TeardownState::Kept => Outcome::Skipped(format!(
             "kept: {}",
             t.kept.as_deref().unwrap_or("by policy")
         )),
-        other => Outcome::Failure {
+        other @ (TeardownState::Incomplete | TeardownState::Abandoned) => Outcome::Failure {
             kind: "teardown-incomplete",
             message: format!(
                 "teardown {other}: {} resource{} left behind",
@@ -151,14 +151,14 @@ fn teardown_case(r: &Report) -> Case {
         },
     };
     let mut out = format!("policy: {}\nstate: {}\n", t.policy, t.state);
-    for row in super::teardown_rows(r) {
+    for row in super::parts::teardown_rows(r) {
         let _ = writeln!(
             out,
             "{} {} (step `{}`): {}",
             row.resource.kind,
             row.label,
             row.resource.step,
-            super::status_name(row.resource.status)
+            super::parts::status_name(row.resource.status)
         );
     }
     Case {

@@ -5,7 +5,7 @@
 
 use std::fmt::Write as _;
 
-use super::{offset, signed, state_text, status_name, targets, teardown_rows};
+use super::parts::{offset, signed, state_text, status_name, targets, teardown_rows};
 use crate::engine::board::StepState;
 use crate::engine::report::Report;
 use crate::language::duration::human;
@@ -119,7 +119,7 @@ pub fn render(r: &Report) -> String {
         w,
         "| step | kind | state | start | duration | attempts | milestone | notes |\n| --- | --- | --- | ---: | ---: | ---: | --- | --- |"
     );
-    let on_path = super::critical(r);
+    let on_path = super::parts::critical(r);
     for s in &r.steps {
         let star = if on_path.contains(s.id.as_str()) {
             " ★"
@@ -187,7 +187,7 @@ pub fn render(r: &Report) -> String {
         w,
         "Policy {}: **{}**{took}.",
         code(&t.policy),
-        cell(&t.state)
+        cell(t.state.name())
     );
     if let Some(kept) = &t.kept {
         let _ = writeln!(

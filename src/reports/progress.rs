@@ -12,8 +12,9 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio::time::Instant;
 
 use crate::engine::board::StepState;
-use crate::engine::dispatch::{Sink, View};
 use crate::engine::event::{Event, What};
+use crate::engine::state::{Sink, View};
+use crate::language::duration::human;
 use crate::playbook::model::RECOVERED;
 
 /// `m:ss.t`, or `h:mm:ss` past an hour.
@@ -105,6 +106,18 @@ pub fn log_line(e: &Event) -> String {
         }
         What::TeardownFinished { state } => state.clone(),
         What::RunFinished { state, exit_code } => format!("{state} (exit {exit_code})"),
+        What::Paused { by } => format!("by {by}: no new step starts"),
+        What::Resumed { by, paused_secs } => {
+            format!("by {by} after {}", human(*paused_secs))
+        }
+        What::Note { by, text } => format!("{by}: {text}"),
+        What::GateWaiting { step, prompt } => format!("{step}: {prompt}"),
+        What::GateAnswered { step, approved, by } => format!(
+            "{step}: {} by {by}",
+            if *approved { "approved" } else { "rejected" }
+        ),
+        What::FailureInjected { step, reason, by } => format!("{step}: {reason} (by {by})"),
+        What::CommandRefused { command, reason } => format!("{command}: {reason}"),
     };
     format!(
         "{} +{} {} {detail}",

@@ -118,7 +118,10 @@ pub struct Shared {
     /// Whether manual gates pass without asking.
     pub auto_approve: bool,
     /// Where manual gates ask, when a person is there.
-    pub prompter: Option<crate::steps::builtin::action::Prompter>,
+    pub prompter: Option<crate::steps::builtin::prompter::Prompter>,
+    /// The run's manual gates that commands from outside may answer (none: the run takes no
+    /// commands).
+    pub gates: Option<Arc<crate::steps::builtin::gate::Gates>>,
     /// The pollers every step waits through.
     pub pollers: Arc<crate::aws::poll::Pollers>,
     /// The SSM parameters the playbook refers to, read once before the steps.
@@ -526,6 +529,7 @@ mod tests {
             tags: Vec::new(),
             auto_approve: false,
             prompter: None,
+            gates: None,
             pollers: Arc::new(crate::aws::poll::Pollers::new(
                 None,
                 Duration::from_millis(10),

@@ -1,9 +1,7 @@
 //! The built-in steps: `run` (a process), `wait` (a duration) and `manual` (a person confirms
 //! on the terminal; without one, the gate fails unless `--auto-approve`).
 
-use std::io::{BufRead, Write};
-use std::sync::Arc;
-
+use crate::engine::event::What;
 use crate::steps::builtin::process::{self, Program, Spec};
 use crate::steps::builtin::{Manual, Run, Wait};
 use crate::steps::common::Command;
@@ -96,80 +94,6 @@ pub async fn wait(with: &Wait, cx: &StepCx) -> Result<Outputs, StepError> {
     }
 }
 
-/// Asks a person on the terminal. Only one question is on screen at a time; progress bars
-/// are hidden while it is, and the run goes on meanwhile. One thread reads the terminal for
-/// the whole run, so a question given up (the step timed out, the run stopped) leaves no
-/// reader behind to swallow the next answer, and the bars come back whatever happens.
-#[derive(Clone, Debug)]
-pub struct Prompter {
-    bars: Option<indicatif::MultiProgress>,
-    lines: Arc<tokio::sync::Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<String>>>>,
-}
-
-/// Shows the bars again when dropped.
-struct Unhide(Option<indicatif::MultiProgress>);
-
-impl Drop for Unhide {
-    fn drop(&mut self) {
-        if let Some(b) = &self.0 {
-            b.set_draw_target(indicatif::ProgressDrawTarget::stderr());
-        }
-    }
-}
-
-impl Prompter {
-    /// A prompter for the terminal, hiding `bars` while it asks.
-    pub fn new(bars: Option<indicatif::MultiProgress>) -> Self {
-        Self {
-            bars,
-            lines: Arc::default(),
-        }
-    }
-
-    /// Asks `question`; `Ok(true)` when confirmed.
-    async fn ask(&self, step: &str, with: &Manual) -> Result<bool, String> {
-        let mut lines = self.lines.lock().await;
-        let rx = lines.get_or_insert_with(|| {
-            let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-            std::thread::spawn(move || {
-                for line in std::io::stdin().lock().lines().map_while(Result::ok) {
-                    if tx.send(line).is_err() {
-                        break;
-                    }
-                }
-            });
-            rx
-        });
-        // What was typed before the question is not its answer.
-        while rx.try_recv().is_ok() {}
-        let mut text = format!("\n[{step}] {}\n", with.prompt);
-        if let Some(i) = &with.instructions {
-            text.push_str(&format!("    {}\n", i.trim()));
-        }
-        text.push_str("Done? [y = confirm, n = fail the step]: ");
-        if let Some(b) = &self.bars {
-            b.set_draw_target(indicatif::ProgressDrawTarget::hidden());
-        }
-        let _unhide = Unhide(self.bars.clone());
-        let say = |t: &str| {
-            let mut err = std::io::stderr().lock();
-            let _ = err.write_all(t.as_bytes());
-            let _ = err.flush();
-        };
-        say(&text);
-        loop {
-            let Some(line) = rx.recv().await else {
-                return Err("the terminal closed".into());
-            };
-            match line.trim().to_ascii_lowercase().as_str() {
-                "y" | "yes" => return Ok(true),
-                "n" | "no" => return Ok(false),
-                _ => say("Please answer y or n: "),
-            }
-        }
-    }
-}
-
 /// Runs a `manual` gate.
 pub async fn manual(with: &Manual, cx: &StepCx) -> Result<Outputs, StepError> {
     if cx.shared.auto_approve {
@@ -178,16 +102,40 @@ pub async fn manual(with: &Manual, cx: &StepCx) -> Result<Outputs, StepError> {
             "--auto-approve".into(),
         )]));
     }
-    let Some(prompter) = &cx.shared.prompter else {
+    let prompter = cx.shared.prompter.as_ref();
+    // A run that takes commands lets a gate be answered from another terminal too.
+    let gate = cx.shared.gates.as_ref().map(|g| g.wait(&cx.step));
+    if prompter.is_none() && gate.is_none() {
         return Err(StepError::failed(
             "a manual gate needs a person at a terminal; there is none (pass --auto-approve to let gates pass)",
         ));
+    }
+    let _ = cx.events.send(What::GateWaiting {
+        step: cx.step.clone(),
+        prompt: with.prompt.clone(),
+    });
+    let at_terminal = async {
+        match prompter {
+            Some(p) => p.ask(&cx.step, with).await,
+            None => std::future::pending().await,
+        }
+    };
+    let from_outside = async {
+        match gate {
+            Some(rx) => rx.await.ok(),
+            None => std::future::pending().await,
+        }
     };
     tokio::select! {
-        answer = prompter.ask(&cx.step, with) => match answer {
+        answer = at_terminal => match answer {
             Ok(true) => Ok(Outputs::from([("approved_by".into(), "terminal".into())])),
             Ok(false) => Err(StepError::failed("the person at the terminal said no")),
             Err(e) => Err(StepError::failed(format!("cannot ask at the terminal: {e}"))),
+        },
+        Some(answer) = from_outside => if answer.approved {
+            Ok(Outputs::from([("approved_by".into(), answer.by)]))
+        } else {
+            Err(StepError::failed(format!("{} said no", answer.by)))
         },
         () = cx.cancel.cancelled() => Err(StepError::Cancelled),
     }

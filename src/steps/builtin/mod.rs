@@ -3,7 +3,9 @@
 //! The language side (this file) never imports AWS, store or engine code; the calls are in [`action`], the process runner in [`process`].
 
 pub mod action;
+pub mod gate;
 pub mod process;
+pub mod prompter;
 
 use std::collections::BTreeMap;
 

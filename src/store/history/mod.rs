@@ -6,9 +6,7 @@
 //! through a read-side view of the report ([`stored`]); plans read the journal's
 //! `step_durations` table, which `Journal::finish_run` fills from the same reports.
 
-pub mod learned;
 pub mod render;
-pub mod stats;
 pub mod stored;
 pub mod trend;
 

@@ -5,8 +5,8 @@
 use serde::Serialize;
 
 use super::PastRun;
-use super::stats::median;
 use crate::language::duration::human;
+use crate::util::stats::median;
 
 /// How many earlier runs the regression check and the trend look at.
 pub const WINDOW: usize = 5;

@@ -1,13 +1,13 @@
 //! What `firedrill plan` learns from history: for each step of a playbook, the durations of
 //! the past runs in which that step (same id, same kind) succeeded, as a median and a 90th
-//! percentile. The durations come from the journal's `step_durations` table
-//! ([`crate::store::journal::Journal::each_step_duration`], one query).
+//! percentile. The store feeds it the durations (the journal's `step_durations` table, one
+//! query); this file computes from them and knows nothing of where they come from.
 
 use std::collections::HashMap;
 
 use serde::Serialize;
 
-use super::stats::{median, percentile};
+use crate::util::stats::{median, percentile};
 
 /// How many of a playbook's most recent runs plans learn from.
 pub const RUNS: usize = 20;

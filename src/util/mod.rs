@@ -1,5 +1,8 @@
 //! Small helpers shared across the crate, with no knowledge of any part of it: a stable hash
-//! (the same numbers on every platform and version) for seeds, jitter and salts.
+//! (the same numbers on every platform and version) for seeds, jitter and salts, and the order
+//! [`stats`] (median, percentile) that history and plans report.
+
+pub mod stats;
 
 /// splitmix64: a small, stable mixing function (the same numbers on every platform and
 /// version, unlike the standard library's hashers).

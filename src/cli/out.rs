@@ -1,0 +1,18 @@
+//! Writing to the terminal: the command line's one way to print, which treats a closed pipe
+//! (`firedrill plan | head`) as the reader's choice, not an error.
+
+use std::io::Write;
+
+/// Writes `text` to standard output.
+pub(crate) fn print(text: &str) {
+    let mut out = std::io::stdout().lock();
+    // A closed pipe (`firedrill plan | head`) is not an error worth a panic.
+    let _ = out.write_all(text.as_bytes());
+    let _ = out.flush();
+}
+
+/// Writes `text` to standard error.
+pub(crate) fn eprint(text: &str) {
+    let mut err = std::io::stderr().lock();
+    let _ = err.write_all(text.as_bytes());
+}
