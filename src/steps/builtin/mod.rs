@@ -117,7 +117,8 @@ impl Kind for Manual {
     const NAME: &'static str = "manual";
     const SUMMARY: &'static str = "A manual gate: a person confirms on the terminal (fails without one unless --auto-approve).";
     const DEFAULT_ESTIMATE: Duration = minutes(5);
-    const OUTPUTS: &'static [&'static str] = &[];
+    /// Who let the gate pass: `terminal`, `--auto-approve`, or the approver's name.
+    const OUTPUTS: &'static [&'static str] = &["approved_by"];
 
     const LITERAL_FIELDS: &'static [&'static str] = &["prompt", "instructions"];
 

@@ -367,14 +367,8 @@ impl Kind for Sql {
     const NAME: &'static str = "probe.sql";
     const SUMMARY: &'static str = "Probe a PostgreSQL or MySQL database with a query; with `measures: rpo`, the newest data timestamp gives the data-level RPO.";
     const DEFAULT_ESTIMATE: Duration = seconds(10);
-    const OUTPUTS: &'static [&'static str] = &[
-        "value",
-        "rows",
-        "newest_data_time",
-        "rpo_secs",
-        "attempts",
-        "time_to_healthy_secs",
-    ];
+    /// With `measures: rpo`, also `newest_data_time` and `rpo_secs` (declared by `check`).
+    const OUTPUTS: &'static [&'static str] = &["value", "rows", "attempts", "time_to_healthy_secs"];
 
     fn describe(&self) -> String {
         let rpo = if self.measures == Some(Measure::Rpo) {
@@ -389,6 +383,10 @@ impl Kind for Sql {
     }
 
     fn check(&self, cx: &mut CheckCx<'_>) {
+        if self.measures == Some(Measure::Rpo) {
+            cx.declared_outputs
+                .extend(["newest_data_time".to_owned(), "rpo_secs".to_owned()]);
+        }
         if let Some(password) = &self.password {
             let is_secret = password
                 .refs()
