@@ -12,8 +12,9 @@ use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
 use firedrill::language::diag::SourceFile;
+use firedrill::language::yaml;
+use firedrill::playbook;
 use firedrill::playbook::plan::{self, Plan};
-use firedrill::{playbook, yaml};
 
 /// The allocator the `firedrill` binary uses, so that the figures are the binary's.
 #[global_allocator]

@@ -184,7 +184,11 @@ async fn every_kind_produces_exactly_the_outputs_it_declares() {
     // Every kind is in the playbook.
     let (_, loaded) = firedrill::playbook::load(&dir.path().join("drill.yaml"));
     let playbook = loaded.expect("the playbook is valid").playbook;
-    let used: BTreeSet<&str> = playbook.steps.iter().map(|s| s.uses()).collect();
+    let used: BTreeSet<&str> = playbook
+        .steps
+        .iter()
+        .map(firedrill::playbook::Step::uses)
+        .collect();
     let all: BTreeSet<&str> = firedrill::steps::NAMES.iter().copied().collect();
     assert_eq!(used, all, "a kind without a step in this test");
 

@@ -123,6 +123,10 @@ async fn a_restored_instance_is_creating_then_available_after_the_scaled_delay()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[expect(
+    clippy::too_many_lines,
+    reason = "one scenario per resource kind of the realism layer, in one place so none is missed"
+)]
 async fn every_kind_reports_its_in_progress_state() {
     let sandbox = seeded(ProxyConfig {
         time_scale: 0.02,

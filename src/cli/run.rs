@@ -673,52 +673,9 @@ async fn teardown_run(
         r.id, r.playbook
     ));
     // Where the run's resources live.
-    let clients = if let Some(marker) = &r.local_sandbox {
-        match sandbox::running(state_dir) {
-            Some(now) if &now.identity() == marker => {
-                Clients::for_sandbox(&now.endpoint, r.region.as_deref().unwrap_or(&now.region))
-                    .await
-            }
-            _ => {
-                // The sandbox that held them was stopped: moto keeps nothing, so they are gone.
-                let rid = r.id.clone();
-                let _ = recorder
-                    .call(move |j| {
-                        for x in j.resources(&rid)? {
-                            if x.status != ResourceStatus::Deleted {
-                                j.set_status(
-                                    x.id,
-                                    ResourceStatus::Deleted,
-                                    "the local sandbox that held it was stopped",
-                                )?;
-                            }
-                        }
-                        Ok(())
-                    })
-                    .await;
-                print(&format!(
-                    "run {}: the local sandbox it ran against was stopped, and its resources with it\n",
-                    r.id
-                ));
-                return exit::OK;
-            }
-        }
-    } else {
-        let options = AwsOptions {
-            region: r.region.clone(),
-            endpoint: r.endpoint.clone(),
-            role_arn: r.role_arn.clone(),
-            session_name: Some("firedrill-teardown".into()),
-            sandbox_credentials: r.endpoint.as_deref().is_some_and(is_loopback),
-            ..AwsOptions::default()
-        };
-        match Clients::new(&options).await {
-            Ok(c) => c,
-            Err(e) => {
-                eprint(&format!("run {}: error: {e}\n", r.id));
-                return exit::INTERNAL;
-            }
-        }
+    let clients = match teardown_clients(r, state_dir, recorder).await {
+        Ok(c) => c,
+        Err(code) => return code,
     };
     // The guard again: the account must be the run's.
     let allowed: Vec<String> = r.account.iter().cloned().collect();
@@ -728,22 +685,7 @@ async fn teardown_run(
         eprint(&format!("run {}: {refusal}\n", r.id));
         return exit::REFUSED;
     }
-    let graph: teardown::Graph = match serde_json::from_str(&r.graph) {
-        Ok(graph) => graph,
-        Err(e) => {
-            // Without the steps' dependencies, the safe order is the reverse of creation.
-            eprint(&format!(
-                "run {}: warning: the journal's step graph is unreadable ({e}); deleting in reverse creation order, one at a time\n",
-                r.id
-            ));
-            let rid = r.id.clone();
-            let resources = recorder
-                .call(move |j| j.resources(&rid))
-                .await
-                .unwrap_or_default();
-            teardown::creation_chain(&resources)
-        }
-    };
+    let graph = journal_graph(r, recorder).await;
     let outcome = teardown::run(
         Some(&clients),
         recorder,
@@ -767,6 +709,89 @@ async fn teardown_run(
     let _ = recorder
         .call(move |j| j.set_teardown_state(&rid, state, None))
         .await;
+    report_teardown(r, &outcome)
+}
+
+/// The clients of the account a run's resources live in: its local sandbox, still running, or
+/// the AWS account (and endpoint and role) the journal names. `Err`: the exit code, said.
+async fn teardown_clients(
+    r: &RunRecord,
+    state_dir: &Path,
+    recorder: &Recorder,
+) -> Result<Clients, u8> {
+    if let Some(marker) = &r.local_sandbox {
+        match sandbox::running(state_dir) {
+            Some(now) if &now.identity() == marker => Ok(Clients::for_sandbox(
+                &now.endpoint,
+                r.region.as_deref().unwrap_or(&now.region),
+            )
+            .await),
+            _ => {
+                // The sandbox that held them was stopped: moto keeps nothing, so they are gone.
+                let rid = r.id.clone();
+                let _ = recorder
+                    .call(move |j| {
+                        for x in j.resources(&rid)? {
+                            if x.status != ResourceStatus::Deleted {
+                                j.set_status(
+                                    x.id,
+                                    ResourceStatus::Deleted,
+                                    "the local sandbox that held it was stopped",
+                                )?;
+                            }
+                        }
+                        Ok(())
+                    })
+                    .await;
+                print(&format!(
+                    "run {}: the local sandbox it ran against was stopped, and its resources with it\n",
+                    r.id
+                ));
+                Err(exit::OK)
+            }
+        }
+    } else {
+        let options = AwsOptions {
+            region: r.region.clone(),
+            endpoint: r.endpoint.clone(),
+            role_arn: r.role_arn.clone(),
+            session_name: Some("firedrill-teardown".into()),
+            sandbox_credentials: r.endpoint.as_deref().is_some_and(is_loopback),
+            ..AwsOptions::default()
+        };
+        match Clients::new(&options).await {
+            Ok(c) => Ok(c),
+            Err(e) => {
+                eprint(&format!("run {}: error: {e}\n", r.id));
+                Err(exit::INTERNAL)
+            }
+        }
+    }
+}
+
+/// The run's step graph from the journal; without it, the safe order is the reverse of creation.
+async fn journal_graph(r: &RunRecord, recorder: &Recorder) -> teardown::Graph {
+    match serde_json::from_str(&r.graph) {
+        Ok(graph) => graph,
+        Err(e) => {
+            // Without the steps' dependencies, the safe order is the reverse of creation.
+            eprint(&format!(
+                "run {}: warning: the journal's step graph is unreadable ({e}); deleting in reverse creation order, one at a time\n",
+                r.id
+            ));
+            let rid = r.id.clone();
+            let resources = recorder
+                .call(move |j| j.resources(&rid))
+                .await
+                .unwrap_or_default();
+            teardown::creation_chain(&resources)
+        }
+    }
+}
+
+/// Says how a resumed teardown ended; returns the exit code.
+fn report_teardown(r: &RunRecord, outcome: &teardown::Outcome) -> u8 {
+    let state = outcome.state.name();
     match outcome.state {
         // A teardown ends done, incomplete or abandoned; it never keeps.
         TeardownState::Done | TeardownState::Kept | TeardownState::NotNeeded => {

@@ -128,14 +128,29 @@ impl Ledger<'_> {
         self.recorder.send(move |j| {
             let _ = j.event_at(&run_id, &at, step.as_deref(), kind, &json);
         });
+        let (view, sink) = self.shown();
+        sink.event(&event, &view);
+    }
+
+    /// What the display sees, and the display.
+    fn shown(&mut self) -> (View<'_>, &mut dyn Sink) {
+        let Ledger {
+            playbook,
+            board,
+            runs,
+            clock,
+            reached,
+            sink,
+            ..
+        } = self;
         let view = View {
-            playbook: &self.playbook,
-            board: &self.board,
-            runs: &self.runs,
-            clock: &self.clock,
-            reached: &self.reached,
+            playbook,
+            board,
+            runs,
+            clock,
+            reached,
         };
-        self.sink.event(&event, &view);
+        (view, &mut **sink)
     }
 
     /// Records `what` as happening now.
@@ -144,14 +159,8 @@ impl Ledger<'_> {
     }
 
     pub(super) fn tick(&mut self) {
-        let view = View {
-            playbook: &self.playbook,
-            board: &self.board,
-            runs: &self.runs,
-            clock: &self.clock,
-            reached: &self.reached,
-        };
-        self.sink.tick(&view, Instant::now());
+        let (view, sink) = self.shown();
+        sink.tick(&view, Instant::now());
     }
 
     /// An event from a running step: a failed attempt is counted and its reason kept (the

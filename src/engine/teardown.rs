@@ -112,6 +112,10 @@ enum Settled {
 /// Tears down run `run_id`: every resource of its journal not yet deleted. `signals` delivers
 /// Ctrl-C: when `options.signalled` (a first one came already) the next stops waiting (what is
 /// unfinished stays in the journal); otherwise the first is noted and teardown goes on.
+#[expect(
+    clippy::too_many_lines,
+    reason = "one loop owns the teardown as the dispatcher owns the run: the pending set, its blockers, signals and the deadline; deleting and settling one resource are the functions below"
+)]
 pub async fn run(
     clients: Option<&Clients>,
     recorder: &Recorder,

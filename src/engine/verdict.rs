@@ -3,6 +3,7 @@
 //! dispatcher gathers the facts; nothing here waits, calls or writes.
 
 use std::collections::HashMap;
+use std::hash::BuildHasher;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -15,6 +16,10 @@ use crate::playbook::{Playbook, TeardownPolicy};
 
 /// What the dispatcher knows when the last step has ended.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[expect(
+    clippy::struct_excessive_bools,
+    reason = "four independent facts, each a yes or no; the verdict ranks them"
+)]
 pub struct Facts {
     /// A signal stopped the run.
     pub interrupted: bool,
@@ -136,9 +141,9 @@ pub fn measured_rpo(playbook: &Playbook, runs: &[StepRun]) -> Option<Duration> {
 }
 
 /// Whether a milestone missed its target (or was never reached), or the RPO missed its.
-pub fn targets_missed(
+pub fn targets_missed<S: BuildHasher>(
     playbook: &Playbook,
-    reached: &HashMap<String, Duration>,
+    reached: &HashMap<String, Duration, S>,
     runs: &[StepRun],
 ) -> bool {
     let milestone_missed = playbook.milestones().keys().any(|m| {
@@ -159,27 +164,31 @@ pub fn targets_missed(
 mod tests {
     use super::*;
 
-    fn facts(interrupted: bool, any_failed: bool, deadline: bool, missed: bool) -> Facts {
-        Facts {
-            interrupted,
-            any_failed,
-            deadline_passed: deadline,
-            target_missed: missed,
-        }
-    }
-
     #[test]
     fn an_interrupt_outranks_a_failure_which_outranks_a_missed_target() {
-        assert_eq!(
-            verdict(facts(true, true, true, true)),
-            RunState::Interrupted
-        );
-        assert_eq!(verdict(facts(false, true, false, true)), RunState::Failed);
-        assert_eq!(verdict(facts(false, false, true, false)), RunState::Failed);
-        assert_eq!(
-            verdict(facts(false, false, false, true)),
-            RunState::TargetMissed
-        );
+        let all = Facts {
+            interrupted: true,
+            any_failed: true,
+            deadline_passed: true,
+            target_missed: true,
+        };
+        assert_eq!(verdict(all), RunState::Interrupted);
+        let failed = Facts {
+            interrupted: false,
+            deadline_passed: false,
+            ..all
+        };
+        assert_eq!(verdict(failed), RunState::Failed);
+        let late = Facts {
+            deadline_passed: true,
+            ..Facts::default()
+        };
+        assert_eq!(verdict(late), RunState::Failed);
+        let missed = Facts {
+            target_missed: true,
+            ..Facts::default()
+        };
+        assert_eq!(verdict(missed), RunState::TargetMissed);
         assert_eq!(verdict(Facts::default()), RunState::Passed);
     }
 
@@ -230,7 +239,7 @@ mod tests {
             TeardownDecision::TearDown
         );
         // keep_for keeps until a time; never after an interrupt.
-        let two_hours = Some(Duration::from_secs(7200));
+        let two_hours = Some(Duration::from_hours(2));
         assert_eq!(
             d(Always, two_hours, RunState::Passed, false, true),
             TeardownDecision::Keep {

@@ -158,7 +158,20 @@ pub fn render(r: &Report) -> String {
         out,
         r##"<defs><pattern id="hatch" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)"><rect width="6" height="6" fill="#cbd5e1"/><line x1="0" y1="0" x2="0" y2="6" stroke="#94a3b8" stroke-width="3"/></pattern></defs>"##
     );
-    // Row bands, the axis and its grid.
+    grid(out, &axis, rows, plot_bottom);
+    step_rows(out, &axis, r, &order);
+    if let Some(span) = teardown_span {
+        teardown_row(out, &axis, r, span, order.len());
+    }
+    milestones(out, &axis, r, plot_bottom);
+    target_lines(out, &axis, &lines, in_scale, plot_bottom);
+    legend(out, plot_bottom);
+    svg.push_str("</svg>\n");
+    svg
+}
+
+/// Row bands, the axis and its grid.
+fn grid(out: &mut String, axis: &Axis, rows: usize, plot_bottom: f64) {
     for i in 0..rows {
         #[allow(clippy::cast_precision_loss)]
         let y = TOP + i as f64 * ROW_H;
@@ -186,8 +199,10 @@ pub fn render(r: &Report) -> String {
         r##"<line x1="{LABEL_W}" y1="{plot_bottom}" x2="{}" y2="{plot_bottom}" stroke="#cbd5e1"/>"##,
         WIDTH - RIGHT_PAD
     );
+}
 
-    // The steps.
+/// A row for each step: its id and kind, and its bar with a label.
+fn step_rows(out: &mut String, axis: &Axis, r: &Report, order: &[&StepReport]) {
     let on_path = super::parts::critical(r);
     for (i, s) in order.iter().enumerate() {
         #[allow(clippy::cast_precision_loss)]
@@ -269,62 +284,64 @@ pub fn render(r: &Report) -> String {
             escape(&label)
         );
     }
+}
 
-    // The teardown, with a tick for each resource deleted.
-    if let Some((start, end)) = teardown_span {
-        #[allow(clippy::cast_precision_loss)]
-        let y = TOP + order.len() as f64 * ROW_H;
-        let (x0, x1) = (axis.x(start), axis.x(end));
-        let w = (x1 - x0).max(2.0);
-        let by = y + (ROW_H - BAR_H) / 2.0;
-        let _ = writeln!(
-            out,
-            r##"<text x="8" y="{:.1}" fill="#0f172a" font-weight="500">teardown</text><text x="8" y="{:.1}" fill="#64748b" font-size="10">{}</text>"##,
-            y + 13.0,
-            y + 25.0,
-            escape(&clip(
-                &format!("{} ({})", r.teardown.state, r.teardown.policy),
-                30
-            )),
-        );
-        let _ = writeln!(
-            out,
-            r##"<g class="teardown"><title>teardown {}: from {} for {}</title><rect x="{x0:.1}" y="{by:.1}" width="{w:.1}" height="{BAR_H}" rx="3" fill="url(#hatch)" stroke="#64748b"/></g>"##,
-            escape(r.teardown.state.name()),
-            offset(start),
-            human(end - start)
-        );
-        for row in teardown_rows(r) {
-            if let Some(d) = row.deleted_secs {
-                let _ = writeln!(
-                    out,
-                    r##"<circle cx="{:.1}" cy="{:.1}" r="4" fill="#334155" stroke="#ffffff"><title>{} {} (step {}) deleted at {}</title></circle>"##,
-                    axis.x(d),
-                    y + ROW_H / 2.0,
-                    escape(&row.resource.kind),
-                    escape(row.label),
-                    escape(&row.resource.step),
-                    offset(d)
-                );
-            }
+/// The teardown's row, with a dot for each resource deleted.
+fn teardown_row(out: &mut String, axis: &Axis, r: &Report, (start, end): (f64, f64), row: usize) {
+    #[allow(clippy::cast_precision_loss)]
+    let y = TOP + row as f64 * ROW_H;
+    let (x0, x1) = (axis.x(start), axis.x(end));
+    let w = (x1 - x0).max(2.0);
+    let by = y + (ROW_H - BAR_H) / 2.0;
+    let _ = writeln!(
+        out,
+        r##"<text x="8" y="{:.1}" fill="#0f172a" font-weight="500">teardown</text><text x="8" y="{:.1}" fill="#64748b" font-size="10">{}</text>"##,
+        y + 13.0,
+        y + 25.0,
+        escape(&clip(
+            &format!("{} ({})", r.teardown.state, r.teardown.policy),
+            30
+        )),
+    );
+    let _ = writeln!(
+        out,
+        r##"<g class="teardown"><title>teardown {}: from {} for {}</title><rect x="{x0:.1}" y="{by:.1}" width="{w:.1}" height="{BAR_H}" rx="3" fill="url(#hatch)" stroke="#64748b"/></g>"##,
+        escape(r.teardown.state.name()),
+        offset(start),
+        human(end - start)
+    );
+    for row in teardown_rows(r) {
+        if let Some(d) = row.deleted_secs {
+            let _ = writeln!(
+                out,
+                r##"<circle cx="{:.1}" cy="{:.1}" r="4" fill="#334155" stroke="#ffffff"><title>{} {} (step {}) deleted at {}</title></circle>"##,
+                axis.x(d),
+                y + ROW_H / 2.0,
+                escape(&row.resource.kind),
+                escape(row.label),
+                escape(&row.resource.step),
+                offset(d)
+            );
         }
-        let label = format!("{} · {}", human(end - start), r.teardown.state);
-        #[allow(clippy::cast_precision_loss)]
-        let room = label.chars().count() as f64 * 6.5 + 8.0;
-        let (lx, anchor) = if x0 + w + room <= WIDTH - RIGHT_PAD {
-            (x0 + w + 5.0, "start")
-        } else {
-            (x0 - 5.0, "end")
-        };
-        let _ = writeln!(
-            out,
-            r##"<text x="{lx:.1}" y="{:.1}" fill="#334155" text-anchor="{anchor}">{}</text>"##,
-            y + 19.0,
-            escape(&label)
-        );
     }
+    let label = format!("{} · {}", human(end - start), r.teardown.state);
+    #[allow(clippy::cast_precision_loss)]
+    let room = label.chars().count() as f64 * 6.5 + 8.0;
+    let (lx, anchor) = if x0 + w + room <= WIDTH - RIGHT_PAD {
+        (x0 + w + 5.0, "start")
+    } else {
+        (x0 - 5.0, "end")
+    };
+    let _ = writeln!(
+        out,
+        r##"<text x="{lx:.1}" y="{:.1}" fill="#334155" text-anchor="{anchor}">{}</text>"##,
+        y + 19.0,
+        escape(&label)
+    );
+}
 
-    // Milestones reached: a diamond above the chart and a line down through it.
+/// Milestones reached: a diamond above the chart and a line down through it.
+fn milestones(out: &mut String, axis: &Axis, r: &Report, plot_bottom: f64) {
     let mut reached: Vec<_> = r
         .milestones
         .iter()
@@ -352,10 +369,18 @@ pub fn render(r: &Report) -> String {
             escape(&format!("{} {}", m.name, offset(*at)))
         );
     }
+}
 
-    // Targets: lines within the scale, arrows at the edge beyond it.
+/// Targets: lines within the scale, arrows at the edge beyond it.
+fn target_lines(
+    out: &mut String,
+    axis: &Axis,
+    lines: &[(String, f64, bool)],
+    in_scale: impl Fn(f64) -> bool,
+    plot_bottom: f64,
+) {
     let mut beyond = 0.0;
-    for (label, t, rto) in &lines {
+    for (label, t, rto) in lines {
         let colour = if *rto { "#dc2626" } else { "#ea580c" };
         if in_scale(*t) {
             let x = axis.x(*t);
@@ -380,8 +405,10 @@ pub fn render(r: &Report) -> String {
             beyond += 13.0;
         }
     }
+}
 
-    // The legend.
+/// The legend below the chart.
+fn legend(out: &mut String, plot_bottom: f64) {
     let ly = plot_bottom + 26.0;
     let mut x = 8.0;
     for (shape, label) in [
@@ -435,8 +462,6 @@ pub fn render(r: &Report) -> String {
         let w = label.chars().count() as f64 * 6.2 + 36.0;
         x += w;
     }
-    svg.push_str("</svg>\n");
-    svg
 }
 
 #[cfg(test)]

@@ -49,6 +49,15 @@ fn opt(v: Option<f64>, f: fn(f64) -> String) -> String {
 pub fn render(r: &Report) -> String {
     let mut out = String::new();
     let w = &mut out;
+    header(w, r);
+    targets_section(w, r);
+    steps_section(w, r);
+    teardown_section(w, r);
+    out
+}
+
+/// The title and the table of what ran where.
+fn header(w: &mut String, r: &Report) {
     let _ = writeln!(
         w,
         "# Drill {}: {}\n",
@@ -78,7 +87,10 @@ pub fn render(r: &Report) -> String {
     if let Some(reason) = &r.stop_reason {
         let _ = writeln!(w, "| stopped | {} |", cell(reason));
     }
+}
 
+/// The targets with their margins.
+fn targets_section(w: &mut String, r: &Report) {
     let _ = writeln!(w, "\n## Targets\n");
     let ts = targets(r);
     if ts.is_empty() {
@@ -109,7 +121,10 @@ pub fn render(r: &Report) -> String {
             "\nMargin is target minus measured: + is time to spare, − is by how much it was missed."
         );
     }
+}
 
+/// Every step, the critical path and the milestones reached.
+fn steps_section(w: &mut String, r: &Report) {
     let _ = writeln!(w, "\n## Steps\n");
     if !r.critical_path.is_empty() {
         let path: Vec<String> = r.critical_path.iter().map(|s| code(s)).collect();
@@ -176,7 +191,10 @@ pub fn render(r: &Report) -> String {
     if !reached.is_empty() {
         let _ = writeln!(w, "\nMilestones reached: {}.", reached.join(", "));
     }
+}
 
+/// The teardown: its policy and state, and every resource.
+fn teardown_section(w: &mut String, r: &Report) {
     let t = &r.teardown;
     let _ = writeln!(w, "\n## Teardown\n");
     let took = match (t.started_secs, t.duration_secs) {
@@ -234,7 +252,6 @@ pub fn render(r: &Report) -> String {
             );
         }
     }
-    out
 }
 
 #[cfg(test)]

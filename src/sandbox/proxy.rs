@@ -513,6 +513,10 @@ impl Inner {
     }
 
     /// Registers lifecycles started by `action` and rewrites describe responses.
+    #[expect(
+        clippy::too_many_lines,
+        reason = "it registers the lifecycles a call starts, then rewrites the describe answer, under one hold of the realism layer's state"
+    )]
     fn after(
         &self,
         action: &str,

@@ -311,6 +311,60 @@ pub async fn apply(
     endpoint: &str,
 ) -> Result<Seeded, SeedError> {
     let mut out = Seeded::default();
+    seed_rds(seed, clients, &mut out).await?;
+    seed_ec2(seed, clients, &mut out).await?;
+    seed_route53(seed, clients, &mut out).await?;
+    for p in &seed.ssm_parameters {
+        clients
+            .ssm()
+            .put_parameter()
+            .name(&p.name)
+            .value(&p.value)
+            .r#type(if p.secure {
+                aws_sdk_ssm::types::ParameterType::SecureString
+            } else {
+                aws_sdk_ssm::types::ParameterType::String
+            })
+            .overwrite(true)
+            .send()
+            .await
+            .map_err(fail(format!("SSM parameter {}", p.name)))?;
+        out.created.push(format!("ssm-parameter {}", p.name));
+    }
+    for bucket in &seed.s3_buckets {
+        create_bucket(endpoint, &seed.region, &bucket.name).await?;
+        out.created.push(format!("bucket {}", bucket.name));
+    }
+    // The production side exists already: its instances, clusters and volumes are ready at
+    // once, and its recovery points have their ages.
+    let now = created_at(Duration(std::time::Duration::ZERO))?;
+    let mut settled = out.recovery_points.clone();
+    for created in &out.created {
+        if let Some((kind, id)) = created.split_once(' ')
+            && matches!(kind, "rds-instance" | "rds-cluster" | "volume")
+        {
+            settled.insert(id.to_owned(), now.clone());
+        }
+    }
+    if !settled.is_empty() {
+        let body = serde_json::to_vec(&settled).expect("times serialize");
+        super::local::request(
+            endpoint,
+            http::Method::POST,
+            "/__firedrill/created-at",
+            Some(body),
+        )
+        .await
+        .map_err(|e| SeedError {
+            what: "recovery point ages".into(),
+            reason: e.to_string(),
+        })?;
+    }
+    Ok(out)
+}
+
+/// The RDS instances and Aurora clusters of `seed`, with their snapshots.
+async fn seed_rds(seed: &SeedFile, clients: &Clients, out: &mut Seeded) -> Result<(), SeedError> {
     let rds = clients.rds();
     for db in &seed.rds_instances {
         rds.create_db_instance()
@@ -397,6 +451,11 @@ pub async fn apply(
             out.recovery_points.insert(id, created_at(s.age)?);
         }
     }
+    Ok(())
+}
+
+/// The images and EBS volumes of `seed`, with their snapshots.
+async fn seed_ec2(seed: &SeedFile, clients: &Clients, out: &mut Seeded) -> Result<(), SeedError> {
     let ec2 = clients.ec2();
     for image in &seed.images {
         let out_image = ec2
@@ -447,6 +506,15 @@ pub async fn apply(
             out.recovery_points.insert(id, created_at(s.age)?);
         }
     }
+    Ok(())
+}
+
+/// The hosted zones of `seed`, with their records.
+async fn seed_route53(
+    seed: &SeedFile,
+    clients: &Clients,
+    out: &mut Seeded,
+) -> Result<(), SeedError> {
     let route53 = clients.route53();
     for z in &seed.hosted_zones {
         let created = route53
@@ -514,53 +582,7 @@ pub async fn apply(
                 .push(format!("records {} in {}", z.records.len(), z.name));
         }
     }
-    for p in &seed.ssm_parameters {
-        clients
-            .ssm()
-            .put_parameter()
-            .name(&p.name)
-            .value(&p.value)
-            .r#type(if p.secure {
-                aws_sdk_ssm::types::ParameterType::SecureString
-            } else {
-                aws_sdk_ssm::types::ParameterType::String
-            })
-            .overwrite(true)
-            .send()
-            .await
-            .map_err(fail(format!("SSM parameter {}", p.name)))?;
-        out.created.push(format!("ssm-parameter {}", p.name));
-    }
-    for bucket in &seed.s3_buckets {
-        create_bucket(endpoint, &seed.region, &bucket.name).await?;
-        out.created.push(format!("bucket {}", bucket.name));
-    }
-    // The production side exists already: its instances, clusters and volumes are ready at
-    // once, and its recovery points have their ages.
-    let now = created_at(Duration(std::time::Duration::ZERO))?;
-    let mut settled = out.recovery_points.clone();
-    for created in &out.created {
-        if let Some((kind, id)) = created.split_once(' ')
-            && matches!(kind, "rds-instance" | "rds-cluster" | "volume")
-        {
-            settled.insert(id.to_owned(), now.clone());
-        }
-    }
-    if !settled.is_empty() {
-        let body = serde_json::to_vec(&settled).expect("times serialize");
-        super::local::request(
-            endpoint,
-            http::Method::POST,
-            "/__firedrill/created-at",
-            Some(body),
-        )
-        .await
-        .map_err(|e| SeedError {
-            what: "recovery point ages".into(),
-            reason: e.to_string(),
-        })?;
-    }
-    Ok(out)
+    Ok(())
 }
 
 /// Tags an EC2 resource: moto ignores the tag specifications of some create calls

@@ -126,6 +126,25 @@ pub fn acquire(state_dir: &Path, playbook: &str, run_id: &str) -> Result<Playboo
     Ok(PlaybookLock { _file: file, path })
 }
 
+/// The directory of a run's files (its report, its lock).
+pub fn run_dir(state_dir: &Path, run_id: &str) -> PathBuf {
+    state_dir.join("runs").join(run_id)
+}
+
+/// Takes run `run_id`'s lock, held for as long as the file is: `firedrill teardown` refuses a
+/// run whose lock is held (it is still running), and takes over one whose process died (the
+/// kernel releases the lock with it, even after SIGKILL). `None`: another process holds it.
+pub fn lock_run(state_dir: &Path, run_id: &str) -> std::io::Result<Option<std::fs::File>> {
+    let dir = run_dir(state_dir, run_id);
+    std::fs::create_dir_all(&dir)?;
+    let file = std::fs::File::create(dir.join("lock"))?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(file)),
+        Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+        Err(std::fs::TryLockError::Error(e)) => Err(e),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -164,24 +183,5 @@ mod tests {
             dir.join("locks/_etc_passwd.lock")
         );
         assert_eq!(path(dir, "a b/c"), dir.join("locks/a_b_c.lock"));
-    }
-}
-
-/// The directory of a run's files (its report, its lock).
-pub fn run_dir(state_dir: &Path, run_id: &str) -> PathBuf {
-    state_dir.join("runs").join(run_id)
-}
-
-/// Takes run `run_id`'s lock, held for as long as the file is: `firedrill teardown` refuses a
-/// run whose lock is held (it is still running), and takes over one whose process died (the
-/// kernel releases the lock with it, even after SIGKILL). `None`: another process holds it.
-pub fn lock_run(state_dir: &Path, run_id: &str) -> std::io::Result<Option<std::fs::File>> {
-    let dir = run_dir(state_dir, run_id);
-    std::fs::create_dir_all(&dir)?;
-    let file = std::fs::File::create(dir.join("lock"))?;
-    match file.try_lock() {
-        Ok(()) => Ok(Some(file)),
-        Err(std::fs::TryLockError::WouldBlock) => Ok(None),
-        Err(std::fs::TryLockError::Error(e)) => Err(e),
     }
 }

@@ -114,10 +114,14 @@ impl Watch for Volumes {
     }
 }
 
-/// Runs attempt `attempt` of an `ec2.launch` step.
-pub async fn launch(with: &Launch, cx: &StepCx, attempt: u32) -> Result<Outputs, StepError> {
-    let ec2 = cx.clients()?.ec2();
-    let image = match &with.image {
+/// The image a launch uses: the one named, or the newest available image of this account with
+/// the tags asked for.
+async fn image_to_launch(
+    with: &Launch,
+    cx: &StepCx,
+    ec2: &aws_sdk_ec2::Client,
+) -> Result<String, StepError> {
+    Ok(match &with.image {
         Selector::Id(id) => cx.render(id)?,
         Selector::LatestTagged(tags) => {
             let mut request = ec2
@@ -152,7 +156,13 @@ pub async fn launch(with: &Launch, cx: &StepCx, attempt: u32) -> Result<Outputs,
                 })?
         }
         Selector::Latest => return Err(StepError::failed("`latest` does not say which image")),
-    };
+    })
+}
+
+/// Runs attempt `attempt` of an `ec2.launch` step.
+pub async fn launch(with: &Launch, cx: &StepCx, attempt: u32) -> Result<Outputs, StepError> {
+    let ec2 = cx.clients()?.ec2();
+    let image = image_to_launch(with, cx, &ec2).await?;
     let instance_type = cx.render(&with.instance_type)?;
     let subnet = with.subnet.as_ref().map(|s| cx.render(s)).transpose()?;
     let groups = with
