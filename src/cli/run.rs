@@ -15,7 +15,7 @@ use crate::engine::dispatch::{self, Sink};
 use crate::engine::event::{Clock, Event, What};
 use crate::engine::exit;
 use crate::engine::prepare::{Account, Prepared, Request, is_loopback, prepare};
-use crate::engine::report::{self, Report, TeardownState};
+use crate::engine::report::{Report, TeardownState};
 use crate::engine::teardown;
 use crate::language::diag;
 use crate::language::duration::Duration;
@@ -507,7 +507,7 @@ fn finish(
     }
     let mut summary = format!(
         "{}  report: {}\n",
-        report::render_summary(report),
+        crate::reports::summary::render_summary(report),
         kept.display()
     );
     for path in written {

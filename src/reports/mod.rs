@@ -11,6 +11,7 @@
 //! the teardown record (when each resource was created and deleted).
 
 pub mod progress;
+pub mod summary;
 pub mod webhook;
 
 pub mod gantt;

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use crate::engine::report::{self, Report};
+use crate::engine::report::Report;
 use crate::steps::context::StepError;
 
 /// How long the webhook may take to answer.
@@ -138,7 +138,7 @@ impl Webhook {
 /// The message for a finished run: `text` (the run's summary) for chat, and the facts as
 /// fields under `firedrill` for programs.
 pub fn message(report: &Report, report_path: &str) -> serde_json::Value {
-    let summary = report::render_summary(report);
+    let summary = crate::reports::summary::render_summary(report);
     let text = summary.trim_end();
     serde_json::json!({
         "text": text,
@@ -197,7 +197,10 @@ mod tests {
         let report = Report::from_json(&fixture).expect("a report");
         let message = message(&report, "/tmp/report.json");
         let text = message["text"].as_str().expect("text");
-        assert_eq!(text, report::render_summary(&report).trim_end());
+        assert_eq!(
+            text,
+            crate::reports::summary::render_summary(&report).trim_end()
+        );
         assert!(text.contains("\n    report: failed"), "{text}");
     }
 
