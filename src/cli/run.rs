@@ -9,12 +9,10 @@ use tokio::sync::mpsc;
 
 use super::out::{eprint, print};
 use super::sandbox::{self, runtime};
-use crate::aws::guard;
-use crate::aws::{AwsOptions, Clients};
 use crate::engine::dispatch::{self, Sink};
 use crate::engine::event::{Clock, Event, What};
 use crate::engine::exit;
-use crate::engine::prepare::{Account, Prepared, Request, is_loopback, prepare};
+use crate::engine::prepare::{Account, PrepareError, Prepared, Request, prepare, reconnect};
 use crate::engine::report::{Report, TeardownState};
 use crate::engine::teardown;
 use crate::language::diag;
@@ -673,18 +671,21 @@ async fn teardown_run(
         r.id, r.playbook
     ));
     // Where the run's resources live.
-    let clients = match teardown_clients(r, state_dir, recorder).await {
-        Ok(c) => c,
+    let local = match local_sandbox_of(r, state_dir, recorder).await {
+        Ok(local) => local,
         Err(code) => return code,
     };
-    // The guard again: the account must be the run's.
-    let allowed: Vec<String> = r.account.iter().cloned().collect();
-    if !allowed.is_empty()
-        && let Err(refusal) = guard::check(&clients.sts(), &allowed).await
-    {
-        eprint(&format!("run {}: {refusal}\n", r.id));
-        return exit::REFUSED;
-    }
+    let clients = match reconnect(r, local.as_ref().map(|(e, g)| (e.as_str(), g.as_str()))).await {
+        Ok(c) => c,
+        Err(e @ PrepareError::Refused(_)) => {
+            eprint(&format!("run {}: {e}\n", r.id));
+            return e.exit_code();
+        }
+        Err(e) => {
+            eprint(&format!("run {}: error: {e}\n", r.id));
+            return e.exit_code();
+        }
+    };
     let graph = journal_graph(r, recorder).await;
     let outcome = teardown::run(
         Some(&clients),
@@ -712,59 +713,41 @@ async fn teardown_run(
     report_teardown(r, &outcome)
 }
 
-/// The clients of the account a run's resources live in: its local sandbox, still running, or
-/// the AWS account (and endpoint and role) the journal names. `Err`: the exit code, said.
-async fn teardown_clients(
+/// The local sandbox a run's resources live in (endpoint and region), when it ran against one
+/// that still runs; none for a run against AWS. `Err`: the exit code, said — the sandbox it ran
+/// against was stopped, and its resources with it.
+async fn local_sandbox_of(
     r: &RunRecord,
     state_dir: &Path,
     recorder: &Recorder,
-) -> Result<Clients, u8> {
-    if let Some(marker) = &r.local_sandbox {
-        match sandbox::running(state_dir) {
-            Some(now) if &now.identity() == marker => Ok(Clients::for_sandbox(
-                &now.endpoint,
-                r.region.as_deref().unwrap_or(&now.region),
-            )
-            .await),
-            _ => {
-                // The sandbox that held them was stopped: moto keeps nothing, so they are gone.
-                let rid = r.id.clone();
-                let _ = recorder
-                    .call(move |j| {
-                        for x in j.resources(&rid)? {
-                            if x.status != ResourceStatus::Deleted {
-                                j.set_status(
-                                    x.id,
-                                    ResourceStatus::Deleted,
-                                    "the local sandbox that held it was stopped",
-                                )?;
-                            }
+) -> Result<Option<(String, String)>, u8> {
+    let Some(marker) = &r.local_sandbox else {
+        return Ok(None);
+    };
+    match sandbox::running(state_dir) {
+        Some(now) if &now.identity() == marker => Ok(Some((now.endpoint, now.region))),
+        _ => {
+            // The sandbox that held them was stopped: moto keeps nothing, so they are gone.
+            let rid = r.id.clone();
+            let _ = recorder
+                .call(move |j| {
+                    for x in j.resources(&rid)? {
+                        if x.status != ResourceStatus::Deleted {
+                            j.set_status(
+                                x.id,
+                                ResourceStatus::Deleted,
+                                "the local sandbox that held it was stopped",
+                            )?;
                         }
-                        Ok(())
-                    })
-                    .await;
-                print(&format!(
-                    "run {}: the local sandbox it ran against was stopped, and its resources with it\n",
-                    r.id
-                ));
-                Err(exit::OK)
-            }
-        }
-    } else {
-        let options = AwsOptions {
-            region: r.region.clone(),
-            endpoint: r.endpoint.clone(),
-            role_arn: r.role_arn.clone(),
-            session_name: Some("firedrill-teardown".into()),
-            sandbox_credentials: r.endpoint.as_deref().is_some_and(is_loopback),
-            ..AwsOptions::default()
-        };
-        match Clients::new(&options).await {
-            Ok(c) => Ok(c),
-            Err(e) => {
-                eprint(&format!("run {}: error: {e}\n", r.id));
-                Err(exit::INTERNAL)
-            }
+                    }
+                    Ok(())
+                })
+                .await;
+            print(&format!(
+                "run {}: the local sandbox it ran against was stopped, and its resources with it\n",
+                r.id
+            ));
+            Err(exit::OK)
         }
     }
 }

@@ -3,6 +3,9 @@
 //! SSM values and the scratch directory, in the order the safety rules ask — the journal row
 //! before the guard, the guard before any mutating call (no step has run when this returns).
 //!
+//! [`reconnect`] does the same for `firedrill teardown`: the clients of a journaled run's
+//! account, and the guard again.
+//!
 //! Knows no terminal and no emulator: the command line starts the local sandbox and says where
 //! it is ([`Account::Local`]), and passes the prompter a terminal gives.
 
@@ -24,7 +27,7 @@ use crate::steps::builtin::gate::Gates;
 use crate::steps::builtin::prompter::Prompter;
 use crate::steps::context::{Shared, SsmValues};
 use crate::steps::resource::{TAG_EXPIRES, TAG_PLAYBOOK, TAG_RUN};
-use crate::store::journal::{Journal, NewRun};
+use crate::store::journal::{Journal, NewRun, RunRecord};
 use crate::store::lock;
 use crate::store::recorder::Recorder;
 
@@ -103,6 +106,9 @@ pub enum PrepareError {
     /// The account guard refused.
     #[error("{0}")]
     Refused(String),
+    /// The clients of a journaled run's account could not be made again (for its teardown).
+    #[error("{0}")]
+    Reconnect(String),
     /// The scratch directory could not be made.
     #[error("cannot create a scratch directory: {0}")]
     Scratch(std::io::Error),
@@ -113,9 +119,10 @@ impl PrepareError {
     pub fn exit_code(&self) -> u8 {
         match self {
             PrepareError::Clients(_) => exit::INVALID,
-            PrepareError::Lock(_) | PrepareError::Journal(_) | PrepareError::Scratch(_) => {
-                exit::INTERNAL
-            }
+            PrepareError::Lock(_)
+            | PrepareError::Journal(_)
+            | PrepareError::Scratch(_)
+            | PrepareError::Reconnect(_) => exit::INTERNAL,
             PrepareError::Refused(_) => exit::REFUSED,
         }
     }
@@ -375,6 +382,37 @@ pub async fn prepare(request: Request) -> Result<Prepared, PrepareError> {
         controller,
         lock,
     })
+}
+
+/// The clients of a journaled run's account, for `firedrill teardown`: the local sandbox at
+/// `local` (its endpoint and region; the command line finds it), or the AWS account, endpoint
+/// and role the journal names; then the guard again: the account must be the run's.
+pub async fn reconnect(
+    r: &RunRecord,
+    local: Option<(&str, &str)>,
+) -> Result<Clients, PrepareError> {
+    let clients = if let Some((endpoint, region)) = local {
+        Clients::for_sandbox(endpoint, r.region.as_deref().unwrap_or(region)).await
+    } else {
+        let options = AwsOptions {
+            region: r.region.clone(),
+            endpoint: r.endpoint.clone(),
+            role_arn: r.role_arn.clone(),
+            session_name: Some("firedrill-teardown".into()),
+            sandbox_credentials: r.endpoint.as_deref().is_some_and(is_loopback),
+            ..AwsOptions::default()
+        };
+        Clients::new(&options)
+            .await
+            .map_err(|e| PrepareError::Reconnect(e.to_string()))?
+    };
+    let allowed: Vec<String> = r.account.iter().cloned().collect();
+    if !allowed.is_empty() {
+        guard::check(&clients.sts(), &allowed)
+            .await
+            .map_err(|refusal| PrepareError::Refused(refusal.to_string()))?;
+    }
+    Ok(clients)
 }
 
 #[cfg(test)]
