@@ -367,21 +367,83 @@ fn production_code_never_imports_the_emulator() {
 #[test]
 fn the_kind_table_and_the_resource_dispatch_have_no_catch_all_arm() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    for file in [
-        "steps/mod.rs",
-        "steps/resource.rs",
-        "steps/kind.rs",
-        "engine/mod.rs",
-    ] {
+    let mut wildcards = 0;
+    for file in ["steps/mod.rs", "steps/resource.rs", "steps/kind.rs"] {
         let code = production_code(&fs::read_to_string(root.join(file)).expect("read"));
         for (n, line) in code.lines().enumerate() {
-            // The only wildcard allowed matches a `uses:` name that no kind has.
-            assert!(
-                !line.contains("_ =>") || line.trim().starts_with("_ => None"),
-                "{file}:{}: a catch-all arm over kinds: {}",
-                n + 1,
-                line.trim()
-            );
+            let compact: String = line.split_whitespace().collect();
+            if compact.starts_with("_=>") {
+                // The only wildcards allowed match a `uses:` name that no kind has (in
+                // `parse` and `info`), and give nothing.
+                assert!(
+                    file == "steps/mod.rs" && compact == "_=>None,",
+                    "{file}:{}: a catch-all arm over kinds: {}",
+                    n + 1,
+                    line.trim()
+                );
+                wildcards += 1;
+            }
         }
     }
+    assert_eq!(
+        wildcards, 2,
+        "parse and info each match an unknown name once"
+    );
+}
+
+/// What the language side may name in `steps`: the table's language half, the `Kind` side,
+/// the shared field types, and each kind's fields (a kind folder's `mod.rs`).
+const LANGUAGE_STEPS: &[&str] = &[
+    // `use crate::steps::{self, ..}`, whose uses as `steps::X` are checked too.
+    "self",
+    "Action",
+    "NAMES",
+    "parse",
+    "info",
+    "schemas",
+    "Kind",
+    "CheckCx",
+    "KindInfo",
+    "Outputs",
+    "kind",
+    "common",
+    "backups",
+    "builtin",
+    "cloudformation",
+    "ec2",
+    "probe",
+    "rds",
+    "route53",
+];
+
+/// The runtime files inside kind folders, which the language side must not name.
+const RUNTIME_IN_KINDS: &[&str] = &["action", "sql", "process", "prompter", "gate"];
+
+#[test]
+fn the_language_side_names_only_the_language_half_of_the_kind_table() {
+    let mut wrong = Vec::new();
+    let mut seen = 0;
+    for (file, source) in sources() {
+        if !language_side(&file) {
+            continue;
+        }
+        // `crate::steps::X` and, through `use crate::steps::{self, ..}`, `steps::X`.
+        let named = paths_after(&source.code, "crate::steps::")
+            .into_iter()
+            .chain(paths_after(&source.code, "steps::"));
+        for path in named {
+            seen += 1;
+            let first = path.first().map_or("", String::as_str);
+            let second = path.get(1).map_or("", String::as_str);
+            if !LANGUAGE_STEPS.contains(&first) || RUNTIME_IN_KINDS.contains(&second) {
+                wrong.push(format!(
+                    "{} names steps::{}",
+                    file.display(),
+                    path.join("::")
+                ));
+            }
+        }
+    }
+    assert!(seen > 10, "only {seen} paths into steps found");
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }

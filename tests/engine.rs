@@ -664,3 +664,21 @@ steps:
     assert!(ran.position("failure-injected", "long") < ran.position("step-failed", "long"));
     assert_eq!(ran.outcome.exit_code, exit::STEP_FAILED);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pause_outlived_by_every_controller_resumes_rather_than_wait_forever() {
+    let ran = run_driven(TWO_WAITS, None, None, |control, mut watch| async move {
+        watch.until("step-started", Some("first")).await;
+        control.send(Command::Pause { by: "ana".into() });
+        watch.until("paused", None).await;
+        // The facilitator's screen goes away: the driver ends, and its controller with it.
+    })
+    .await;
+    assert_eq!(ran.outcome.exit_code, exit::OK);
+    let resumed = ran
+        .events
+        .iter()
+        .position(|e| matches!(&e.what, What::Resumed { by, .. } if by.starts_with("nobody")))
+        .expect("resumed by nobody");
+    assert!(resumed < ran.position("step-started", "second"));
+}

@@ -219,7 +219,13 @@ impl Run<'_> {
             Input::Signal => return self.signal(),
             Input::SignalsClosed => self.signals_open = false,
             Input::Command(command) => self.command(command),
-            Input::CommandsClosed => self.commands_open = false,
+            Input::CommandsClosed => {
+                self.commands_open = false;
+                // Nobody is left to resume a pause: the run goes on rather than wait forever.
+                if self.paused.is_some() {
+                    let _ = self.resume("nobody (every controller closed)".to_owned());
+                }
+            }
             Input::Step(what) => self.ledger.step_event(what),
             Input::Ended(joined) => self.ended(joined),
             Input::Deadline => {
@@ -505,6 +511,9 @@ impl Run<'_> {
         let Some(i) = self.ledger.playbook.step_index(&step) else {
             return Some(format!("there is no step `{step}`"));
         };
+        if let Some(why) = self.ledger.board.stopped() {
+            return Some(format!("the run is stopping ({why})"));
+        }
         let Some(cancel) = self.step_cancel.get(&i) else {
             return Some(format!("`{step}` is not running"));
         };

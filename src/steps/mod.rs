@@ -30,14 +30,13 @@ pub mod rds;
 pub mod resource;
 pub mod route53;
 
-pub use context::Perform;
 pub use kind::{CheckCx, Kind, KindInfo, Outputs};
 
 use crate::aws::poll::Pollers;
 use crate::language::de::{self, Ctx};
 use crate::language::duration::Duration;
 use crate::language::yaml::Node;
-use context::{StepCx, StepError};
+use context::{Perform, StepCx, StepError};
 use resource::{Owner, ResourceKind};
 
 macro_rules! kinds {
