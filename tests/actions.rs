@@ -311,18 +311,7 @@ async fn a_stack_gives_its_outputs_and_is_deleted() {
     );
     std::fs::write(
         drill.dir.path().join("network.yaml"),
-        r"Parameters:
-  Cidr: { Type: String }
-Resources:
-  Vpc:
-    Type: AWS::EC2::VPC
-    Properties: { CidrBlock: !Ref Cidr }
-  Subnet:
-    Type: AWS::EC2::Subnet
-    Properties: { VpcId: !Ref Vpc, CidrBlock: 10.98.1.0/24 }
-Outputs:
-  Subnet: { Value: !Ref Subnet }
-",
+        support::NETWORK_TEMPLATE,
     )
     .expect("template");
     let (_, doc) = drill.run(exit::OK).await;

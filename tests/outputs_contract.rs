@@ -35,19 +35,6 @@ hosted_zones:
       - { name: www, type: A, values: [10.0.1.10], ttl: 300 }
 ";
 
-const TEMPLATE: &str = r"Parameters:
-  Cidr: { Type: String }
-Resources:
-  Vpc:
-    Type: AWS::EC2::VPC
-    Properties: { CidrBlock: !Ref Cidr }
-  Subnet:
-    Type: AWS::EC2::Subnet
-    Properties: { VpcId: !Ref Vpc, CidrBlock: 10.98.1.0/24 }
-Outputs:
-  Subnet: { Value: !Ref Subnet }
-";
-
 /// A playbook with a step of every kind.
 fn playbook(endpoint: &str, http: u16, pg: u16) -> String {
     format!(
@@ -164,7 +151,7 @@ async fn every_kind_produces_exactly_the_outputs_it_declares() {
     let http = http_server();
 
     let dir = tempfile::tempdir().expect("dir");
-    std::fs::write(dir.path().join("network.yaml"), TEMPLATE).expect("template");
+    std::fs::write(dir.path().join("network.yaml"), support::NETWORK_TEMPLATE).expect("template");
     let yaml = playbook(&sandbox.endpoint, http, pg.port);
     let state = dir.path().join("state");
     let (root, state) = (dir.path().to_path_buf(), state.display().to_string());

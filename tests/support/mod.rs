@@ -14,6 +14,20 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+/// A CloudFormation template of a VPC and a subnet, whose output `Subnet` a drill can use.
+pub const NETWORK_TEMPLATE: &str = r"Parameters:
+  Cidr: { Type: String }
+Resources:
+  Vpc:
+    Type: AWS::EC2::VPC
+    Properties: { CidrBlock: !Ref Cidr }
+  Subnet:
+    Type: AWS::EC2::Subnet
+    Properties: { VpcId: !Ref Vpc, CidrBlock: 10.98.1.0/24 }
+Outputs:
+  Subnet: { Value: !Ref Subnet }
+";
+
 /// The repository root (where `Cargo.toml` is).
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
