@@ -12,7 +12,9 @@ use super::sandbox::{self, runtime};
 use crate::engine::dispatch::{self, Sink};
 use crate::engine::event::{Clock, Event, What};
 use crate::engine::exit;
-use crate::engine::prepare::{Account, PrepareError, Prepared, Request, prepare, reconnect};
+use crate::engine::prepare::{
+    Account, PrepareError, Prepared, Request, poll_interval, prepare, reconnect,
+};
 use crate::engine::report::{Report, TeardownState};
 use crate::engine::teardown;
 use crate::language::diag;
@@ -639,16 +641,7 @@ async fn teardown_run(
     let rid = r.id.clone();
     let mut say = move |what: What| {
         let event = Event::now(&clock, what);
-        let (run_id, json, step, kind, at) = (
-            rid.clone(),
-            event.to_json(),
-            event.what.step().map(str::to_owned),
-            event.what.name(),
-            event.at.clone(),
-        );
-        recorder.send(move |j| {
-            let _ = j.event_at(&run_id, &at, step.as_deref(), kind, &json);
-        });
+        event.journal(recorder, &rid);
         match format {
             LogFormat::Text => print(&format!("{}\n", log_line(&event))),
             LogFormat::Json => print(&format!("{}\n", event.to_json())),
@@ -694,11 +687,7 @@ async fn teardown_run(
         &graph,
         teardown::Options {
             deadline: args.teardown_timeout.0,
-            poll: if r.local_sandbox.is_some() || r.endpoint.is_some() {
-                std::time::Duration::from_millis(100)
-            } else {
-                std::time::Duration::from_secs(5)
-            },
+            poll: poll_interval(r.local_sandbox.is_some() || r.endpoint.is_some()),
             signalled: false,
         },
         signals,

@@ -65,11 +65,6 @@ enum Flow {
     Abandon,
 }
 
-/// A pause: since when.
-struct Pause {
-    since: Instant,
-}
-
 /// The run while it dispatches: the ledger, and the machinery that starts and awaits steps.
 struct Run<'s> {
     ledger: Ledger<'s>,
@@ -82,7 +77,8 @@ struct Run<'s> {
     step_cancel: HashMap<usize, CancellationToken>,
     /// Failures injected into running steps, by step: the reason each fails with.
     injected: HashMap<usize, String>,
-    paused: Option<Pause>,
+    /// Since when dispatching is paused.
+    paused: Option<Instant>,
     events_tx: mpsc::UnboundedSender<What>,
     events_rx: mpsc::UnboundedReceiver<What>,
     set: JoinSet<Joined>,
@@ -470,20 +466,18 @@ impl Run<'_> {
         if let Some(why) = self.ledger.board.stopped() {
             return Some(format!("the run is stopping ({why})"));
         }
-        self.paused = Some(Pause {
-            since: Instant::now(),
-        });
+        self.paused = Some(Instant::now());
         self.ledger.emit(What::Paused { by });
         None
     }
 
     fn resume(&mut self, by: String) -> Option<String> {
-        let Some(pause) = self.paused.take() else {
+        let Some(since) = self.paused.take() else {
             return Some("the run is not paused".into());
         };
         self.ledger.emit(What::Resumed {
             by,
-            paused_secs: secs(pause.since.elapsed()),
+            paused_secs: secs(since.elapsed()),
         });
         None
     }

@@ -8,6 +8,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use tokio::time::Instant;
 
+use crate::store::recorder::Recorder;
+
 /// The run's clock: a monotonic start (what RTO is measured on) and the wall-clock time of
 /// that start (what reports show). Wall times are derived from the monotonic clock, so a clock
 /// step (NTP) during a drill cannot bend its measurements.
@@ -355,5 +357,18 @@ impl Event {
     /// The event as one JSON line (for `--log-format json` and the journal).
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).expect("events serialize")
+    }
+
+    /// Sends the event to run `run_id`'s journal (written by the recorder's thread, in order).
+    pub fn journal(&self, recorder: &Recorder, run_id: &str) {
+        let (run_id, json) = (run_id.to_owned(), self.to_json());
+        let (step, kind, at) = (
+            self.what.step().map(str::to_owned),
+            self.what.name(),
+            self.at.clone(),
+        );
+        recorder.send(move |j| {
+            let _ = j.event_at(&run_id, &at, step.as_deref(), kind, &json);
+        });
     }
 }

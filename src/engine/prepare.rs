@@ -128,6 +128,16 @@ impl PrepareError {
     }
 }
 
+/// How often a resource that is not ready yet is looked at: often against a local sandbox or
+/// another endpoint of the playbook's, every 5 s against AWS.
+pub fn poll_interval(local: bool) -> Duration {
+    if local {
+        Duration::from_millis(100)
+    } else {
+        Duration::from_secs(5)
+    }
+}
+
 /// Whether `endpoint` is on this machine (a local sandbox, which takes any credentials).
 pub fn is_loopback(endpoint: &str) -> bool {
     let host = endpoint
@@ -320,12 +330,8 @@ pub async fn prepare(request: Request) -> Result<Prepared, PrepareError> {
     .await?;
     let identity = guard(&request, clients.as_ref(), &recorder).await?;
 
-    let local = matches!(request.account, Account::Local { .. }) || endpoint.is_some();
-    let poll = if local {
-        Duration::from_millis(100)
-    } else {
-        Duration::from_secs(5)
-    };
+    let poll =
+        poll_interval(matches!(request.account, Account::Local { .. }) || endpoint.is_some());
     let ssm = match &clients {
         Some(c) if !request.ssm.is_empty() => read_ssm(c, &request.ssm).await,
         _ => SsmValues::new(),

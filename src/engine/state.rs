@@ -119,15 +119,7 @@ impl Ledger<'_> {
     /// Records `what` as happening at `at`: the journal first, then the display.
     pub(super) fn emit_at(&mut self, at: Instant, what: What) {
         let event = Event::at(&self.clock, at, what);
-        let (run_id, json) = (self.run_id.clone(), event.to_json());
-        let (step, kind, at) = (
-            event.what.step().map(str::to_owned),
-            event.what.name(),
-            event.at.clone(),
-        );
-        self.recorder.send(move |j| {
-            let _ = j.event_at(&run_id, &at, step.as_deref(), kind, &json);
-        });
+        event.journal(&self.recorder, &self.run_id);
         let (view, sink) = self.shown();
         sink.event(&event, &view);
     }
