@@ -20,6 +20,7 @@
 //!   never imports it.
 //! - [`schedule`]: crontab lines and Kubernetes CronJobs.
 //! - [`cli`]: arguments → engine → rendering, nothing else.
+//! - [`walkthrough`]: the tabletop walkthrough: what it shows, records and renders.
 //! - [`util`]: the small shared helpers (a stable hash).
 
 pub mod aws;
@@ -33,3 +34,4 @@ pub mod schedule;
 pub mod steps;
 pub mod store;
 pub mod util;
+pub mod walkthrough;

@@ -164,6 +164,7 @@ where
         shared,
         options: dispatch::Options {
             disaster_at: None,
+            rehearsal: None,
             parallel,
             deadline,
             teardown: teardown::Options {

@@ -1,5 +1,5 @@
 //! `firedrill history [PLAYBOOK]`: past runs with RTO and RPO against the targets, the trend,
-//! and warnings about regressions and targets nearly missed.
+//! and warnings about regressions and targets nearly missed; and the walkthroughs beside them.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -11,6 +11,8 @@ use crate::engine::exit;
 use crate::store::history::render::{self, PlaybookHistory};
 use crate::store::history::{self, PastRun};
 use crate::store::journal::Journal;
+use crate::walkthrough::record::Record;
+use crate::walkthrough::render as walk_render;
 
 /// `firedrill history`.
 #[derive(Args, Debug)]
@@ -85,8 +87,29 @@ pub fn run(args: &HistoryArgs, state_dir: &Path, color: bool) -> u8 {
         .values()
         .filter_map(|runs| PlaybookHistory::new(runs, limit))
         .collect();
+    // Walkthroughs beside runs (a journal of an older firedrill has none yet).
+    let walkthroughs: Vec<Record> = Journal::open_read_only(state_dir)
+        .ok()
+        .flatten()
+        .and_then(|j| j.walkthroughs(name.as_deref()).ok())
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|w| Record::from_json(&w.record).ok())
+        .take(limit)
+        .collect();
     match args.format {
-        HistoryFormat::Json => print(&render::json(&histories)),
+        HistoryFormat::Json => {
+            let mut doc: serde_json::Value =
+                serde_json::from_str(&render::json(&histories)).expect("history JSON parses");
+            doc["walkthroughs"] = walk_render::history_json(&walkthroughs);
+            print(&format!(
+                "{}\n",
+                serde_json::to_string_pretty(&doc).expect("JSON serializes")
+            ));
+        }
+        HistoryFormat::Text if histories.is_empty() && !walkthroughs.is_empty() => {
+            print(&walk_render::history_text(&walkthroughs));
+        }
         HistoryFormat::Text if histories.is_empty() => {
             let what = name.map_or_else(|| "no runs".to_owned(), |n| format!("no runs of `{n}`"));
             let mut text = format!("{what} in the journal in {}\n", state_dir.display());
@@ -113,7 +136,14 @@ pub fn run(args: &HistoryArgs, state_dir: &Path, color: bool) -> u8 {
             }
             print(&text);
         }
-        HistoryFormat::Text => print(&render::text(&histories)),
+        HistoryFormat::Text => {
+            let mut text = render::text(&histories);
+            if !walkthroughs.is_empty() {
+                text.push('\n');
+                text.push_str(&walk_render::history_text(&walkthroughs));
+            }
+            print(&text);
+        }
     }
     exit::OK
 }

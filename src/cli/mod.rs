@@ -1,4 +1,4 @@
-//! The command line: `validate`, `plan`, `run`, `teardown`, `report`, `history`, `schedule`,
+//! The command line: `validate`, `plan`, `run`, `walkthrough`, `teardown`, `report`, `history`, `schedule`,
 //! `schema` and `sandbox`. Every command returns one of the documented [`crate::engine::exit`] codes.
 
 mod history;
@@ -7,6 +7,7 @@ mod report;
 mod run;
 mod sandbox;
 mod schedule;
+pub(crate) mod walkthrough;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -37,7 +38,7 @@ pub struct Cli {
 }
 
 const EXIT_CODES_HELP: &str = "Exit codes: 0 ok, 1 internal error, 2 invalid playbook or usage, 3 target missed, \
-4 step failed, 5 refused by a safety guard, 6 teardown incomplete, 130 interrupted.";
+4 step failed, 5 refused by a safety guard, 6 teardown incomplete, 7 not ready (walkthrough --check), 130 interrupted.";
 
 /// When to use colors.
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
@@ -78,6 +79,10 @@ pub enum Command {
     /// Run the drill: every step in the sandbox account, RTO measured, then teardown. Progress
     /// bars on a terminal, one line per event otherwise.
     Run(run::RunArgs),
+    /// The tabletop walkthrough: the plan one step at a time on a terminal, with the team's
+    /// notes, concerns and estimates recorded; nothing is created. `--print` writes it as a
+    /// Markdown runbook; `--check` proves with read-only calls that the plan could start now.
+    Walkthrough(walkthrough::WalkthroughArgs),
     /// Finish the teardown of an interrupted or crashed run from its journal (idempotent).
     Teardown(run::TeardownArgs),
     /// Render a stored run again, from the journal: JSON, JUnit XML, Markdown or HTML.
@@ -161,6 +166,7 @@ pub fn run(cli: &Cli) -> u8 {
         Command::Sandbox { command } => sandbox::run(command, &state_dir(cli), color),
         Command::Run(args) => run::run(args, &state_dir(cli), color),
         Command::Teardown(args) => run::teardown_cmd(args, &state_dir(cli)),
+        Command::Walkthrough(args) => walkthrough::run(args, &state_dir(cli), color),
         Command::Report(args) => report::run(args, &state_dir(cli)),
         Command::History(args) => history::run(args, &state_dir(cli), color),
         Command::Schedule(args) => {

@@ -1,4 +1,4 @@
-//! `firedrill report RUN`: renders a stored run again, from the report its `firedrill run`
+//! `firedrill report RUN`: renders a stored run (or a walkthrough's record, `wt-...`) again, from the report its `firedrill run`
 //! kept in the journal, as JSON, JUnit XML, Markdown or HTML; and the writing of the reports
 //! `firedrill run --report` asks for.
 
@@ -11,11 +11,14 @@ use crate::engine::exit;
 use crate::engine::report::{FORMAT_VERSION, Report};
 use crate::reports::{self, Format};
 use crate::store::journal::{Journal, JournalError, RunRecord};
+use crate::walkthrough::record::{self, Record};
+use crate::walkthrough::render;
 
 /// `firedrill report`.
 #[derive(Args, Debug)]
 pub struct ReportArgs {
-    /// The run id (`firedrill run` prints it), or `latest` for the newest run with a report.
+    /// The run id (`firedrill run` prints it), or `latest` for the newest run with a report;
+    /// or a walkthrough id (`wt-...`), or `latest-walkthrough`.
     pub run: String,
     /// What to render.
     #[arg(long, value_enum, default_value_t = Format::Json)]
@@ -214,8 +217,78 @@ fn write(path: &Path, text: &str) -> Result<(), ReportError> {
     })
 }
 
+/// A walkthrough's record rendered as `format` (none when `id` is no stored walkthrough),
+/// or why it cannot be.
+fn walkthrough(state_dir: &Path, id: &str, format: Format) -> Option<Result<String, String>> {
+    let journal = Journal::open_existing(state_dir).ok().flatten()?;
+    let stored = journal.walkthrough(id).ok().flatten()?;
+    Some(match Record::from_json(&stored.record) {
+        Err(e) => Err(format!("the record of walkthrough `{id}` does not parse: {e}")),
+        Ok(r) if r.format_version > record::FORMAT_VERSION => Err(format!(
+            "walkthrough `{id}` has format version {}; this firedrill reads up to {}: upgrade firedrill",
+            r.format_version,
+            record::FORMAT_VERSION
+        )),
+        Ok(r) => match format {
+            Format::Json => Ok(format!("{}\n", r.to_json())),
+            Format::Markdown => Ok(render::markdown(&r)),
+            Format::Html => Ok(render::html(&r)),
+            Format::Junit => Err(format!(
+                "`{id}` is a walkthrough: it renders as markdown, html or json, not junit"
+            )),
+        },
+    })
+}
+
 /// Runs `firedrill report`.
 pub fn run(args: &ReportArgs, state_dir: &Path) -> u8 {
+    if args.run.starts_with("wt-") || args.run == "latest-walkthrough" {
+        let id = if args.run == "latest-walkthrough" {
+            Journal::open_existing(state_dir)
+                .ok()
+                .flatten()
+                .and_then(|j| j.walkthroughs(None).ok())
+                .and_then(|w| w.into_iter().next())
+                .map_or_else(|| args.run.clone(), |w| w.id)
+        } else {
+            args.run.clone()
+        };
+        match walkthrough(state_dir, &id, args.format) {
+            Some(Ok(out)) => {
+                return match &args.output {
+                    Some(path) => match write(path, &out) {
+                        Ok(()) => {
+                            eprint(&format!(
+                                "wrote the {} rendering of walkthrough {id} to {}\n",
+                                args.format.name(),
+                                path.display()
+                            ));
+                            exit::OK
+                        }
+                        Err(e) => {
+                            eprint(&format!("error: {e}\n"));
+                            e.exit_code()
+                        }
+                    },
+                    None => {
+                        print(&out);
+                        exit::OK
+                    }
+                };
+            }
+            Some(Err(why)) => {
+                eprint(&format!("error: {why}\n"));
+                return exit::INVALID;
+            }
+            None => {
+                eprint(&format!(
+                    "error: the journal in {} has no walkthrough `{id}`\n  = hint: `firedrill history` lists walkthroughs beside runs\n",
+                    state_dir.display()
+                ));
+                return exit::INVALID;
+            }
+        }
+    }
     let result = load(state_dir, &args.run).and_then(|(text, report)| {
         let out = render_stored(&text, &report, args.format);
         match &args.output {

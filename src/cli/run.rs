@@ -339,8 +339,23 @@ fn drill(args: &RunArgs, state_dir: &Path, color: bool, ended: &mut Ended) -> u8
         }
     };
 
+    let rehearsal = super::walkthrough::rehearsal(state_dir, &playbook.name);
+    if let Some(rh) = rehearsal.as_ref().filter(|_| !args.quiet) {
+        for c in &rh.concerns {
+            eprint(&format!(
+                "open concern at `{}` (walkthrough {}): {}\n",
+                c.step,
+                rh.walkthrough,
+                c.line()
+            ));
+        }
+    }
     let rt = runtime();
-    let started = Started { run_id, ssm };
+    let started = Started {
+        run_id,
+        ssm,
+        rehearsal,
+    };
     let code = rt.block_on(run_async(args, state_dir, color, playbook, started, ended));
     rt.shutdown_timeout(std::time::Duration::from_secs(1));
     code
@@ -350,6 +365,7 @@ fn drill(args: &RunArgs, state_dir: &Path, color: bool, ended: &mut Ended) -> u8
 struct Started {
     run_id: String,
     ssm: Vec<String>,
+    rehearsal: Option<crate::engine::report::Rehearsal>,
 }
 
 /// The SSM parameters a playbook's text refers to (`${secret:ssm:/path}`, not `$${...}`).
@@ -376,7 +392,11 @@ async fn run_async(
     started: Started,
     ended: &mut Ended,
 ) -> u8 {
-    let Started { run_id, ssm } = started;
+    let Started {
+        run_id,
+        ssm,
+        rehearsal,
+    } = started;
     let account = if let Some(SandboxChoice::Local) = args.sandbox {
         let record = match sandbox::ensure_running(state_dir, args.quiet) {
             Ok(r) => r,
@@ -418,6 +438,7 @@ async fn run_async(
         teardown_timeout: args.teardown_timeout.0,
         disaster_at: args.disaster_time,
         tick: bars.then(|| std::time::Duration::from_millis(100)),
+        rehearsal,
     };
     let Prepared {
         drill,

@@ -86,7 +86,7 @@ pub(super) async fn conclude(d: Dispatched<'_>) -> Outcome {
         .call(move |j| j.resources(&rid))
         .await
         .unwrap_or_default();
-    let report = build_report(
+    let mut report = build_report(
         &ledger,
         &playbook,
         identity.map(|i| i.account),
@@ -105,6 +105,7 @@ pub(super) async fn conclude(d: Dispatched<'_>) -> Outcome {
         end,
         options.disaster_at.map(rfc3339),
     );
+    report.rehearsal.clone_from(&options.rehearsal);
     let (rid, json, st) = (run_id, report.to_json(), state.name());
     let _ = shared
         .recorder
@@ -290,6 +291,7 @@ fn build_report(
         critical_path: critical_path(playbook, &run.runs),
         resources,
         teardown,
+        rehearsal: None,
     }
 }
 

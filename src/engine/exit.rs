@@ -17,6 +17,9 @@ pub const STEP_FAILED: u8 = 4;
 pub const REFUSED: u8 = 5;
 /// Teardown could not delete everything the run created; resources are left behind.
 pub const TEARDOWN_INCOMPLETE: u8 = 6;
+/// The readiness check (`firedrill walkthrough --check`) found a step that could not start
+/// now (a missing snapshot, image, zone or template, or a recovery point too old).
+pub const NOT_READY: u8 = 7;
 /// The run was interrupted by a signal (128 + SIGINT, the shell convention).
 pub const INTERRUPTED: u8 = 130;
 
@@ -44,6 +47,11 @@ pub const ALL: &[(u8, &str, &str)] = &[
         TEARDOWN_INCOMPLETE,
         "teardown-incomplete",
         "resources the run created are left behind",
+    ),
+    (
+        NOT_READY,
+        "not-ready",
+        "`walkthrough --check`: a step could not start now",
     ),
     (
         INTERRUPTED,

@@ -28,6 +28,7 @@ pub mod dispatch;
 pub mod event;
 pub mod exit;
 pub mod prepare;
+pub mod readiness;
 pub mod report;
 pub mod state;
 pub mod teardown;

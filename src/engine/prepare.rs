@@ -77,6 +77,8 @@ pub struct Request {
     pub disaster_at: Option<DateTime<Utc>>,
     /// How often a live display is refreshed (none: no display).
     pub tick: Option<Duration>,
+    /// The playbook's last walkthrough, for the report.
+    pub rehearsal: Option<crate::engine::report::Rehearsal>,
 }
 
 /// A drill ready to run, and what the caller keeps while it runs.
@@ -154,18 +156,35 @@ pub fn is_loopback(endpoint: &str) -> bool {
 async fn clients(
     request: &Request,
 ) -> Result<(Option<Clients>, Option<String>, Option<String>), PrepareError> {
-    let playbook = &request.playbook;
-    match &request.account {
+    let needs_aws = !request.ssm.is_empty()
+        || request.playbook.steps.iter().any(|s| s.action.needs_aws());
+    clients_for(
+        &request.playbook,
+        &request.account,
+        request.region.as_deref(),
+        needs_aws,
+    )
+    .await
+}
+
+/// The clients of `account` for `playbook` (none when `needs_aws` is false and the account is
+/// the configured one), its endpoint, and the journal's name of the local sandbox.
+pub async fn clients_for(
+    playbook: &Playbook,
+    account: &Account,
+    region: Option<&str>,
+    needs_aws: bool,
+) -> Result<(Option<Clients>, Option<String>, Option<String>), PrepareError> {
+    match account {
         Account::Local {
             endpoint,
-            region,
+            region: sandbox_region,
             identity,
         } => {
-            let region = request
-                .region
-                .clone()
+            let region = region
+                .map(str::to_owned)
                 .or_else(|| playbook.sandbox.region.clone())
-                .unwrap_or_else(|| region.clone());
+                .unwrap_or_else(|| sandbox_region.clone());
             Ok((
                 Some(Clients::for_sandbox(endpoint, &region).await),
                 Some(endpoint.clone()),
@@ -174,13 +193,11 @@ async fn clients(
         }
         Account::Configured => {
             let endpoint = playbook.sandbox.endpoint.clone();
-            let needs_aws =
-                !request.ssm.is_empty() || playbook.steps.iter().any(|s| s.action.needs_aws());
             if !needs_aws {
                 return Ok((None, endpoint, None));
             }
             let options = AwsOptions {
-                region: request.region.clone(),
+                region: region.map(str::to_owned),
                 playbook_region: playbook.sandbox.region.clone(),
                 endpoint: endpoint.clone(),
                 role_arn: playbook.sandbox.role_arn.clone(),
@@ -376,6 +393,7 @@ pub async fn prepare(request: Request) -> Result<Prepared, PrepareError> {
             seed: crate::util::hash(0, &[&request.run_id]),
             tick: request.tick,
             disaster_at: request.disaster_at,
+            rehearsal: request.rehearsal,
         },
         run_id: request.run_id,
         identity,

@@ -129,6 +129,74 @@ pub struct Report {
     pub resources: Vec<ResourceRecord>,
     /// The teardown.
     pub teardown: TeardownReport,
+    /// What the playbook's last walkthrough said before this run: its open concerns and the
+    /// team's estimates, compared with what was measured (none without a walkthrough).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rehearsal: Option<Rehearsal>,
+}
+
+/// The last walkthrough of a run's playbook, as the run carries it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Rehearsal {
+    /// The walkthrough's id.
+    pub walkthrough: String,
+    /// When it started (RFC 3339).
+    pub at: String,
+    /// The concerns still open at its end.
+    pub concerns: Vec<OpenConcern>,
+    /// The team's estimates, by step id, in seconds.
+    pub estimates: BTreeMap<String, f64>,
+}
+
+/// A concern a walkthrough left open.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OpenConcern {
+    /// The step it is about.
+    pub step: String,
+    /// What it is.
+    pub text: String,
+    /// Who looks into it.
+    pub owner: Option<String>,
+    /// When it was raised.
+    pub raised_at: String,
+}
+
+impl OpenConcern {
+    /// The concern in one line: `who has the image? (owner: sam, raised 2026-12-02)`.
+    pub fn line(&self) -> String {
+        let owner = self
+            .owner
+            .as_ref()
+            .map_or(String::new(), |o| format!("owner: {o}, "));
+        format!(
+            "{} ({owner}raised {})",
+            self.text,
+            self.raised_at.get(..10).unwrap_or(&self.raised_at)
+        )
+    }
+}
+
+impl Rehearsal {
+    /// `estimated 10m, took 14m32s (4m32s over)`: the team's estimate of `step` beside its
+    /// measured duration; none without both.
+    pub fn versus(&self, step: &StepReport) -> Option<String> {
+        use crate::language::duration::{Duration, human};
+        let estimate = *self.estimates.get(&step.id)?;
+        let measured = step.duration_secs?;
+        let diff = measured - estimate;
+        let how = if diff.abs() < 0.0005 {
+            "as estimated".to_owned()
+        } else if diff > 0.0 {
+            format!("{} over", human(diff))
+        } else {
+            format!("{} under", human(-diff))
+        };
+        Some(format!(
+            "estimated {}, took {} ({how})",
+            Duration::rounded(estimate),
+            human(measured)
+        ))
+    }
 }
 
 /// The playbook of a run.

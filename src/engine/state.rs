@@ -18,7 +18,7 @@ use crate::steps::context::{Outputs, Shared};
 use crate::store::recorder::Recorder;
 
 /// How a run behaves.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct Options {
     /// At most this many steps at once.
     pub parallel: Option<usize>,
@@ -32,6 +32,8 @@ pub struct Options {
     pub tick: Option<Duration>,
     /// The declared disaster time: what RPOs are measured from (none: the drill's start).
     pub disaster_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// The playbook's last walkthrough, carried into the report.
+    pub rehearsal: Option<crate::engine::report::Rehearsal>,
 }
 
 /// A drill ready to run ([`super::prepare`] makes one).

@@ -185,6 +185,12 @@ impl<'a> Plan<'a> {
         }
     }
 
+    /// Where step `i`'s planned duration comes from, for people: `learned: median of 5 runs,
+    /// p90 6m`, `estimate`, `from its fields`, `kind default`.
+    pub fn basis_note(&self, i: usize) -> String {
+        source_note(self.durations[i].1, self.learned[i])
+    }
+
     fn id(&self, i: usize) -> &str {
         &self.playbook.steps[i].id
     }

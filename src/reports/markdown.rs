@@ -52,8 +52,38 @@ pub fn render(r: &Report) -> String {
     header(w, r);
     targets_section(w, r);
     steps_section(w, r);
+    rehearsal_section(w, r);
     teardown_section(w, r);
     out
+}
+
+/// The last walkthrough's estimates beside what was measured, and its open concerns.
+fn rehearsal_section(w: &mut String, r: &Report) {
+    let Some(rh) = &r.rehearsal else { return };
+    let _ = writeln!(w, "\n## Against the walkthrough\n");
+    let _ = writeln!(
+        w,
+        "The last walkthrough of this playbook was {} ({}).\n",
+        code(&rh.walkthrough),
+        rh.at.get(..10).unwrap_or(&rh.at)
+    );
+    let compared: Vec<(&str, String)> = r
+        .steps
+        .iter()
+        .filter_map(|s| rh.versus(s).map(|v| (s.id.as_str(), v)))
+        .collect();
+    if !compared.is_empty() {
+        let _ = writeln!(w, "| Step | Team estimate against measured |\n|---|---|");
+        for (id, v) in compared {
+            let _ = writeln!(w, "| {} | {} |", code(id), cell(&v));
+        }
+    }
+    if !rh.concerns.is_empty() {
+        let _ = writeln!(w, "\nOpen concerns:\n");
+        for c in &rh.concerns {
+            let _ = writeln!(w, "- {}: {}", code(&c.step), cell(&c.line()));
+        }
+    }
 }
 
 /// The title and the table of what ran where.

@@ -70,6 +70,20 @@ pub fn render_summary(r: &Report) -> String {
         };
         out.push_str(&format!("    {}: {line}\n", s.id));
     }
+    if let Some(rh) = &r.rehearsal {
+        let compared: Vec<String> = r
+            .steps
+            .iter()
+            .filter_map(|s| rh.versus(s).map(|v| format!("    {}: {v}\n", s.id)))
+            .collect();
+        if !compared.is_empty() {
+            out.push_str(&format!("  against walkthrough {}:\n", rh.walkthrough));
+            out.extend(compared);
+        }
+        for c in &rh.concerns {
+            out.push_str(&format!("  open concern at `{}`: {}\n", c.step, c.line()));
+        }
+    }
     let t = &r.teardown;
     match t.state {
         TeardownState::Done => out.push_str(&format!(
@@ -174,6 +188,7 @@ mod tests {
                 step("app", StepState::Cancelled, &[]),
             ],
             critical_path: vec!["network".into(), "db".into()],
+            rehearsal: None,
             resources: Vec::new(),
             teardown,
         }

@@ -44,6 +44,111 @@ pub trait Perform: Kind {
         cx: &StepCx,
         attempt: u32,
     ) -> impl std::future::Future<Output = Result<Outputs, StepError>> + Send;
+
+    /// Whether a step of this kind could start now, from read-only calls only (no create,
+    /// no change: `firedrill walkthrough --check` proves it with the sandbox's call counts).
+    /// A kind that needs nothing that could be missing keeps this default.
+    fn ready(&self, cx: &ReadyCx<'_>) -> impl std::future::Future<Output = Readiness> + Send {
+        let _ = cx;
+        async { Readiness::Nothing }
+    }
+}
+
+/// What a readiness check sees: the clients, the playbook's vars, its RPO target, the time.
+pub struct ReadyCx<'a> {
+    /// The AWS clients.
+    pub clients: &'a Clients,
+    /// The playbook's vars.
+    pub vars: &'a BTreeMap<String, Template>,
+    /// The playbook's directory.
+    pub base_dir: &'a std::path::Path,
+    /// `targets.rpo`: how old a recovery point may be.
+    pub rpo_target: Option<Duration>,
+    /// When the check runs.
+    pub now: chrono::DateTime<chrono::Utc>,
+}
+
+impl ReadyCx<'_> {
+    /// `template` rendered from what is known before a run (vars, the environment); a value
+    /// known only at run time (another step's output, the run id, a secret) leaves the step
+    /// unchecked, with the reason.
+    pub fn render(&self, template: &Template) -> Result<String, Readiness> {
+        self.render_at(template, 0)
+    }
+
+    fn render_at(&self, template: &Template, depth: u32) -> Result<String, Readiness> {
+        let unchecked = |why: String| Readiness::Unchecked { why };
+        template.render(|r| match r {
+            Ref::Var(name) => match self.vars.get(name) {
+                Some(v) if depth < 16 => self.render_at(v, depth + 1),
+                _ => Err(unchecked(format!("`${{vars.{name}}}` has no value"))),
+            },
+            Ref::Output { step, key } => Err(unchecked(format!(
+                "it uses `{step}.{key}`, known only once `{step}` has run"
+            ))),
+            Ref::Env(name) => std::env::var(name)
+                .map_err(|_| unchecked(format!("it uses the environment variable `{name}`, not set here"))),
+            Ref::Run(field) => Err(unchecked(format!("it uses `run.{field}`, known only in a run"))),
+            Ref::Secret { .. } => Err(unchecked("it uses a secret, read only in a run".to_owned())),
+        })
+    }
+
+    /// How old something made at `at` is, for people.
+    pub fn age(&self, at: chrono::DateTime<chrono::Utc>) -> String {
+        let secs = (self.now - at).num_seconds().max(0);
+        format!(
+            "{} old",
+            crate::language::duration::Duration::from_secs(secs.unsigned_abs())
+        )
+    }
+
+    /// Whether a recovery point made at `at` is too old for the RPO target: why, if it is.
+    pub fn too_old(&self, what: &str, at: chrono::DateTime<chrono::Utc>) -> Option<Readiness> {
+        let target = self.rpo_target?;
+        let age = (self.now - at).to_std().unwrap_or_default();
+        (age > target).then(|| Readiness::NotReady {
+            reason: format!(
+                "{what} is {}, older than the RPO target {}",
+                self.age(at),
+                crate::language::duration::Duration(target)
+            ),
+        })
+    }
+}
+
+
+/// What a readiness check (`firedrill walkthrough --check`) found for one step: whether it
+/// could start now, from read-only calls only.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "status", rename_all = "kebab-case")]
+pub enum Readiness {
+    /// What it needs is there.
+    Ready {
+        /// What was found (`snapshot rds:shop-prod-1 of 2h ago`).
+        detail: String,
+    },
+    /// It could not start now.
+    NotReady {
+        /// Why.
+        reason: String,
+    },
+    /// What it needs is known only at run time (another step's output).
+    Unchecked {
+        /// Why.
+        why: String,
+    },
+    /// Its kind needs nothing that could be missing.
+    Nothing,
+}
+
+impl Readiness {
+    /// Whether it stops the plan from starting.
+    pub fn blocks(&self) -> bool {
+        match self {
+            Readiness::NotReady { .. } => true,
+            Readiness::Ready { .. } | Readiness::Unchecked { .. } | Readiness::Nothing => false,
+        }
+    }
 }
 
 /// Why an attempt of a step failed.

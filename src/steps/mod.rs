@@ -96,6 +96,10 @@ macro_rules! kinds {
             pub fn needs_aws(&self) -> bool {
                 match self { $( Action::$variant(k) => k.needs_aws(), )* }
             }
+            /// Whether the step could start now, from read-only calls only.
+            pub async fn ready(&self, cx: &context::ReadyCx<'_>) -> context::Readiness {
+                match self { $( Action::$variant(k) => k.ready(cx).await, )* }
+            }
             /// Makes attempt `attempt` of the step: start, await completion, give the outputs.
             pub async fn perform(&self, cx: &StepCx, attempt: u32) -> Result<context::Outputs, StepError> {
                 if cx.cancel.is_cancelled() {

@@ -12,7 +12,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
 /// The schema version this firedrill writes.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// The migrations, in order: `MIGRATIONS[n]` takes the schema from version `n` to `n + 1`.
 const MIGRATIONS: &[&str] = &[
@@ -83,6 +83,22 @@ const MIGRATIONS: &[&str] = &[
           AND s.value ->> '$.state' = 'succeeded'
           AND s.value ->> '$.id' IS NOT NULL AND s.value ->> '$.uses' IS NOT NULL
           AND s.value ->> '$.duration_secs' IS NOT NULL;
+",
+    "
+    -- Tabletop walkthroughs (`firedrill walkthrough`): each one's record as JSON, kept up to
+    -- date while it goes on, and the columns `history` and the next walkthrough look up.
+    CREATE TABLE walkthroughs (
+        id           TEXT PRIMARY KEY,
+        playbook     TEXT NOT NULL,
+        playbook_path TEXT NOT NULL,
+        file_hash    TEXT NOT NULL,
+        facilitator  TEXT NOT NULL,
+        started_at   TEXT NOT NULL,
+        finished_at  TEXT,
+        state        TEXT NOT NULL,
+        record       TEXT NOT NULL
+    );
+    CREATE INDEX walkthroughs_by_playbook ON walkthroughs (playbook, started_at);
 ",
 ];
 
@@ -267,7 +283,7 @@ impl Default for NewRun<'_> {
 
 /// The journal in a state directory.
 pub struct Journal {
-    conn: Connection,
+    pub(super) conn: Connection,
     path: PathBuf,
 }
 
@@ -347,7 +363,7 @@ impl Journal {
         }
     }
 
-    fn fail(&self) -> impl Fn(rusqlite::Error) -> JournalError + '_ {
+    pub(super) fn fail(&self) -> impl Fn(rusqlite::Error) -> JournalError + '_ {
         |source| JournalError::Sqlite {
             path: self.path.clone(),
             source,

@@ -1,6 +1,6 @@
 //! What outlives a run: the durable [`journal`] (runs, steps, resources, reports) and the
 //! [`recorder`] thread that writes it, the playbook [`lock`], where state lives ([`paths`]),
-//! and the run [`history`] read back from the journal.
+//! the run [`history`] read back from the journal, and the tabletop [`walkthroughs`] it keeps.
 //!
 //! The store knows the shapes it keeps, not how a drill is run: it never imports the engine,
 //! the step kinds or AWS.
@@ -10,3 +10,4 @@ pub mod journal;
 pub mod lock;
 pub mod paths;
 pub mod recorder;
+pub mod walkthroughs;

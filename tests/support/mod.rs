@@ -8,6 +8,7 @@ pub mod dns;
 pub mod history;
 pub mod mysql;
 pub mod postgres;
+pub mod pty;
 pub mod sandbox;
 
 use std::ffi::OsString;

@@ -11,7 +11,7 @@ use crate::aws::Clients;
 use crate::aws::poll::{Found, Pollers, Watch};
 use crate::aws::{sdk_code, sdk_error};
 use crate::steps::cloudformation::{Capability as Cap, Stack as StackStep};
-use crate::steps::context::{Outputs, Perform, StepCx, StepError};
+use crate::steps::context::{Outputs, Perform, ReadyCx, Readiness, StepCx, StepError};
 use crate::steps::resource::{Owner, ResourceKind, TAG_TOKEN};
 
 /// What one describe call gives for a batch of stacks. `DescribeStacks` names one stack per call, so each round makes
@@ -216,6 +216,21 @@ pub async fn delete_stack(clients: &Clients, id: &str) -> Result<(), String> {
 }
 
 impl Perform for StackStep {
+    async fn ready(&self, cx: &ReadyCx<'_>) -> Readiness {
+        let path = cx.base_dir.join(&self.template);
+        match std::fs::read_to_string(&path) {
+            Ok(body) if !body.trim().is_empty() => Readiness::Ready {
+                detail: format!("template {} ({} bytes)", path.display(), body.len()),
+            },
+            Ok(_) => Readiness::NotReady {
+                reason: format!("the template {} is empty", path.display()),
+            },
+            Err(e) => Readiness::NotReady {
+                reason: format!("cannot read the template {}: {e}", path.display()),
+            },
+        }
+    }
+
     fn needs_aws(&self) -> bool {
         true
     }

@@ -13,7 +13,7 @@ use crate::aws::poll::{Found, Pollers, Watch};
 use crate::aws::Clients;
 use crate::aws::{sdk_code, sdk_error};
 use crate::steps::common::Selector;
-use crate::steps::context::{Outputs, Perform, StepCx, StepError};
+use crate::steps::context::{Outputs, Perform, ReadyCx, Readiness, StepCx, StepError};
 use crate::steps::ec2::{Launch, LaunchWait, RestoreVolume};
 use crate::steps::resource::{Owner, ResourceKind, TAG_TOKEN};
 
@@ -114,6 +114,46 @@ impl Watch for Volumes {
     }
 }
 
+/// The newest available image of this account carrying every tag of `tags`, and its
+/// creation date.
+async fn newest_tagged(
+    ec2: &aws_sdk_ec2::Client,
+    tags: &crate::steps::common::Tags,
+) -> Result<Option<(String, Option<String>)>, String> {
+    let mut request = ec2
+        .describe_images()
+        .owners("self")
+        .filters(Filter::builder().name("state").values("available").build());
+    for (k, v) in tags {
+        request = request.filters(
+            Filter::builder()
+                .name(format!("tag:{k}"))
+                .values(v.0.as_str())
+                .build(),
+        );
+    }
+    let images = request
+        .send()
+        .await
+        .map_err(|e| format!("DescribeImages: {}", sdk_error(&e)))?;
+    Ok(images
+        .images()
+        .iter()
+        .filter(|i| i.image_id().is_some())
+        .max_by(|a, b| a.creation_date().cmp(&b.creation_date()))
+        .and_then(|i| {
+            i.image_id()
+                .map(|id| (id.to_owned(), i.creation_date().map(str::to_owned)))
+        }))
+}
+
+fn no_tagged_image(with: &Launch) -> String {
+    format!(
+        "no available image of this account is tagged {}",
+        with.image.describe().trim_start_matches("the latest tagged ")
+    )
+}
+
 /// The image a launch uses: the one named, or the newest available image of this account with
 /// the tags asked for.
 async fn image_to_launch(
@@ -123,40 +163,57 @@ async fn image_to_launch(
 ) -> Result<String, StepError> {
     Ok(match &with.image {
         Selector::Id(id) => cx.render(id)?,
-        Selector::LatestTagged(tags) => {
-            let mut request = ec2
-                .describe_images()
-                .owners("self")
-                .filters(Filter::builder().name("state").values("available").build());
-            for (k, v) in tags {
-                request = request.filters(
-                    Filter::builder()
-                        .name(format!("tag:{k}"))
-                        .values(v.0.as_str())
-                        .build(),
-                );
-            }
-            let images = request
-                .send()
-                .await
-                .map_err(|e| StepError::failed(format!("DescribeImages: {}", sdk_error(&e))))?;
-            images
-                .images()
-                .iter()
-                .filter(|i| i.image_id().is_some())
-                .max_by(|a, b| a.creation_date().cmp(&b.creation_date()))
-                .and_then(|i| i.image_id().map(str::to_owned))
-                .ok_or_else(|| {
-                    StepError::failed(format!(
-                        "no available image of this account is tagged {}",
-                        with.image
-                            .describe()
-                            .trim_start_matches("the latest tagged ")
-                    ))
-                })?
-        }
+        Selector::LatestTagged(tags) => newest_tagged(ec2, tags)
+            .await?
+            .map(|(id, _)| id)
+            .ok_or_else(|| StepError::failed(no_tagged_image(with)))?,
         Selector::Latest => return Err(StepError::failed("`latest` does not say which image")),
     })
+}
+
+/// Whether a launch could start now: its image exists and is available.
+async fn image_ready(cx: &ReadyCx<'_>, with: &Launch) -> Readiness {
+    let ec2 = cx.clients.ec2();
+    match &with.image {
+        Selector::Id(id) => {
+            let id = match cx.render(id) {
+                Ok(id) => id,
+                Err(r) => return r,
+            };
+            match ec2.describe_images().image_ids(&id).send().await {
+                Ok(out)
+                    if out.images().iter().any(|i| {
+                        i.state() == Some(&aws_sdk_ec2::types::ImageState::Available)
+                    }) =>
+                {
+                    Readiness::Ready {
+                        detail: format!("image `{id}` is available"),
+                    }
+                }
+                Ok(_) => Readiness::NotReady {
+                    reason: format!("no available image `{id}` in {}", cx.clients.region),
+                },
+                Err(e) => Readiness::NotReady {
+                    reason: format!("DescribeImages {id}: {}", sdk_error(&e)),
+                },
+            }
+        }
+        Selector::LatestTagged(tags) => match newest_tagged(&ec2, tags).await {
+            Ok(Some((id, created))) => Readiness::Ready {
+                detail: match created {
+                    Some(at) => format!("image `{id}`, created {at}"),
+                    None => format!("image `{id}`"),
+                },
+            },
+            Ok(None) => Readiness::NotReady {
+                reason: no_tagged_image(with),
+            },
+            Err(reason) => Readiness::NotReady { reason },
+        },
+        Selector::Latest => Readiness::NotReady {
+            reason: "`latest` does not say which image".to_owned(),
+        },
+    }
 }
 
 /// Runs attempt `attempt` of an `ec2.launch` step.
@@ -581,6 +638,10 @@ fn base64(bytes: &[u8]) -> String {
 }
 
 impl Perform for Launch {
+    async fn ready(&self, cx: &ReadyCx<'_>) -> Readiness {
+        image_ready(cx, self).await
+    }
+
     fn needs_aws(&self) -> bool {
         true
     }

@@ -13,7 +13,8 @@ use crate::aws::Clients;
 use crate::aws::poll::{Found, Pollers, Watch};
 use crate::aws::{sdk_code, sdk_error};
 use crate::steps::common::Selector;
-use crate::steps::context::{Outputs, Perform, StepCx, StepError};
+use crate::language::template::Template;
+use crate::steps::context::{Outputs, Perform, ReadyCx, Readiness, StepCx, StepError};
 use crate::steps::rds::{RestoreCluster, RestorePitr, RestoreSnapshot};
 use crate::steps::resource::{Owner, ResourceKind};
 
@@ -246,16 +247,7 @@ async fn pick_snapshot(
         _ => None,
     };
     let listed = list_snapshots(clients, cluster, wanted_id.as_deref(), source).await?;
-    listed
-        .into_iter()
-        .filter(|l| l.available)
-        .filter(|l| match selector {
-            Selector::LatestTagged(tags) => has_tags(&l.tags, tags),
-            _ => true,
-        })
-        .map(|l| l.point)
-        .max_by_key(|p| p.created)
-        .ok_or_else(|| {
+    newest(listed, selector).ok_or_else(|| {
             let (noun, what) = if cluster {
                 ("cluster snapshot", "DB cluster")
             } else {
@@ -272,6 +264,120 @@ async fn pick_snapshot(
                 )
             ))
         })
+}
+
+/// The newest available snapshot of `listed` that `selector` picks.
+fn newest(listed: Vec<Listed>, selector: &Selector) -> Option<Point> {
+    listed
+        .into_iter()
+        .filter(|l| l.available)
+        .filter(|l| match selector {
+            Selector::LatestTagged(tags) => has_tags(&l.tags, tags),
+            Selector::Latest | Selector::Id(_) => true,
+        })
+        .map(|l| l.point)
+        .max_by_key(|p| p.created)
+}
+
+/// Whether a snapshot restore could start now: the snapshot `selector` picks exists, is
+/// available, and is young enough for the RPO target.
+async fn snapshot_ready(
+    cx: &ReadyCx<'_>,
+    cluster: bool,
+    selector: &Selector,
+    source: Option<&Template>,
+) -> Readiness {
+    let source = match source.map(|s| cx.render(s)).transpose() {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let wanted = match selector {
+        Selector::Id(id) => match cx.render(id) {
+            Ok(id) => Some(id),
+            Err(r) => return r,
+        },
+        Selector::Latest | Selector::LatestTagged(_) => None,
+    };
+    let listed =
+        match list_snapshots(cx.clients, cluster, wanted.as_deref(), source.as_deref()).await {
+            Ok(l) => l,
+            Err(reason) => return Readiness::NotReady { reason },
+        };
+    let (noun, what) = if cluster {
+        ("cluster snapshot", "DB cluster")
+    } else {
+        ("snapshot", "DB instance")
+    };
+    match newest(listed, selector) {
+        None => Readiness::NotReady {
+            reason: format!(
+                "no {noun} found: looked for {}",
+                looked_for(
+                    selector,
+                    wanted.as_deref(),
+                    source.as_deref(),
+                    what,
+                    &cx.clients.region
+                )
+            ),
+        },
+        Some(p) => cx
+            .too_old(&format!("{noun} `{}`", p.id), p.created)
+            .unwrap_or_else(|| Readiness::Ready {
+                detail: format!("{noun} `{}`, {}", p.id, cx.age(p.created)),
+            }),
+    }
+}
+
+/// Whether a point-in-time restore could start now: the source instance exists and its
+/// latest restorable time is young enough for the RPO target.
+async fn pitr_ready(cx: &ReadyCx<'_>, with: &RestorePitr) -> Readiness {
+    let source = match cx.render(&with.source) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let described = cx
+        .clients
+        .rds()
+        .describe_db_instances()
+        .db_instance_identifier(&source)
+        .send()
+        .await;
+    let db = match described {
+        Ok(out) => out.db_instances().first().cloned(),
+        Err(e) if sdk_code(&e) == Some("DBInstanceNotFound") => None,
+        Err(e) => {
+            return Readiness::NotReady {
+                reason: format!("DescribeDBInstances {source}: {}", sdk_error(&e)),
+            };
+        }
+    };
+    let Some(db) = db else {
+        return Readiness::NotReady {
+            reason: format!(
+                "no DB instance `{source}` in {} to restore from",
+                cx.clients.region
+            ),
+        };
+    };
+    match db.latest_restorable_time().and_then(to_chrono) {
+        None => Readiness::NotReady {
+            reason: format!("DB instance `{source}` has no restorable time (no automated backups?)"),
+        },
+        Some(at) => {
+            let latest = with.restore_time.raw() == "latest";
+            latest
+                .then(|| cx.too_old(&format!("the latest restorable time of `{source}`"), at))
+                .flatten()
+                .unwrap_or_else(|| Readiness::Ready {
+                    detail: format!(
+                        "`{source}` restorable up to {} ({})",
+                        crate::engine::event::rfc3339(at),
+                        cx.age(at)
+                    ),
+                })
+        }
+    }
 }
 
 /// Waits until DB instance `id` is available.
@@ -827,6 +933,10 @@ pub async fn delete_cluster(clients: &Clients, id: &str) -> Result<(), String> {
 }
 
 impl Perform for RestoreSnapshot {
+    async fn ready(&self, cx: &ReadyCx<'_>) -> Readiness {
+        snapshot_ready(cx, false, &self.snapshot, self.source.as_ref()).await
+    }
+
     fn needs_aws(&self) -> bool {
         true
     }
@@ -837,6 +947,10 @@ impl Perform for RestoreSnapshot {
 }
 
 impl Perform for RestorePitr {
+    async fn ready(&self, cx: &ReadyCx<'_>) -> Readiness {
+        pitr_ready(cx, self).await
+    }
+
     fn needs_aws(&self) -> bool {
         true
     }
@@ -847,6 +961,10 @@ impl Perform for RestorePitr {
 }
 
 impl Perform for RestoreCluster {
+    async fn ready(&self, cx: &ReadyCx<'_>) -> Readiness {
+        snapshot_ready(cx, true, &self.snapshot, self.source.as_ref()).await
+    }
+
     fn needs_aws(&self) -> bool {
         true
     }

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::aws::Clients;
 use crate::aws::poll::{Found, Watch};
 use crate::aws::sdk_error;
-use crate::steps::context::{Outputs, Perform, StepCx, StepError};
+use crate::steps::context::{Outputs, Perform, ReadyCx, Readiness, StepCx, StepError};
 use crate::steps::resource::{Owner, ResourceKind};
 use crate::steps::route53::{Record, RecordType};
 
@@ -428,6 +428,43 @@ pub async fn restore_record(clients: &Clients, id: &str) -> Result<(), String> {
 }
 
 impl Perform for Record {
+    async fn ready(&self, cx: &ReadyCx<'_>) -> Readiness {
+        let found = if let Some(id) = &self.zone_id {
+            let id = match cx.render(id) {
+                Ok(id) => id,
+                Err(r) => return r,
+            };
+            cx.clients
+                .route53()
+                .get_hosted_zone()
+                .id(&id)
+                .send()
+                .await
+                .map(|out| {
+                    let name = out.hosted_zone().map(|z| z.name().to_owned()).unwrap_or_default();
+                    (bare_zone_id(&id), dotted(&name))
+                })
+                .map_err(|e| format!("no hosted zone with id `{id}`: {}", sdk_error(&e)))
+        } else {
+            let Some(zone) = &self.zone else {
+                return Readiness::NotReady {
+                    reason: "no hosted zone is named".to_owned(),
+                };
+            };
+            let name = match cx.render(zone) {
+                Ok(n) => n,
+                Err(r) => return r,
+            };
+            zone_by_name(cx.clients, &name).await.map_err(|e| e.to_string())
+        };
+        match found {
+            Ok((id, name)) => Readiness::Ready {
+                detail: format!("hosted zone `{name}` ({id})"),
+            },
+            Err(reason) => Readiness::NotReady { reason },
+        }
+    }
+
     fn needs_aws(&self) -> bool {
         true
     }
