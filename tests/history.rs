@@ -216,7 +216,7 @@ fn history_without_runs_says_so() {
     let json = history(&dir.path().join("empty"), &["--format", "json"]).stdout;
     assert_eq!(
         serde_json::from_str::<serde_json::Value>(&json).expect("JSON"),
-        serde_json::json!({"format_version": 1, "playbooks": []})
+        serde_json::json!({"format_version": 1, "playbooks": [], "walkthroughs": []})
     );
     seeded(dir.path());
     let out = history(dir.path(), &["shopp"]).stdout;

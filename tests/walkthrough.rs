@@ -81,7 +81,12 @@ fn a_walkthrough_forward_and_back_records_notes_concerns_and_estimates() {
     let playbook = quickstart();
     let mut pty = walkthrough(
         &state,
-        &["--with", "ana,ben", "--no-history", playbook.to_str().expect("utf-8")],
+        &[
+            "--with",
+            "ana,ben",
+            "--no-history",
+            playbook.to_str().expect("utf-8"),
+        ],
         80,
         24,
     );
@@ -128,7 +133,10 @@ fn a_walkthrough_forward_and_back_records_notes_concerns_and_estimates() {
     assert_eq!(ids, ["db", "app", "dns", "smoke"], "execution order");
     let app = record.step("app").expect("app");
     assert_eq!(app.notes.len(), 1);
-    assert_eq!(app.notes[0].text, "the AMI id comes from the build pipeline");
+    assert_eq!(
+        app.notes[0].text,
+        "the AMI id comes from the build pipeline"
+    );
     assert_eq!(app.estimate.as_ref().map(|e| e.secs), Some(360.0));
     assert!(app.rehearsed_at.is_some());
     assert!(app.time_spent_secs > 0.0);
@@ -136,7 +144,11 @@ fn a_walkthrough_forward_and_back_records_notes_concerns_and_estimates() {
         panic!("one concern: {:?}", record.concerns)
     };
     assert_eq!(
-        (concern.step.as_str(), concern.text.as_str(), concern.owner.as_deref()),
+        (
+            concern.step.as_str(),
+            concern.text.as_str(),
+            concern.owner.as_deref()
+        ),
         ("app", "who can start an instance from it?", Some("ben"))
     );
     assert!(concern.is_open());
@@ -158,7 +170,9 @@ fn a_walkthrough_forward_and_back_records_notes_concerns_and_estimates() {
             cells.join("|")
         })
         .collect();
-    let md = md.join("\n").replace(support::root().to_str().expect("utf-8"), "ROOT");
+    let md = md
+        .join("\n")
+        .replace(support::root().to_str().expect("utf-8"), "ROOT");
     let id = regex::Regex::new(r"wt-\d{8}-\d{6}-[0-9a-f]{8}").expect("regex");
     let time = regex::Regex::new(r"\d{4}-\d{2}-\d{2}(T[0-9:.]+Z)?").expect("regex");
     let hash = regex::Regex::new(r"hash `[0-9a-f]{16}`").expect("regex");
@@ -222,7 +236,10 @@ fn the_screen_reflows_when_the_terminal_is_resized_and_says_when_it_is_too_small
     pty.keys("n");
     let (code, _) = pty.exit_code();
     assert_eq!(code, i32::from(exit::OK));
-    assert!(records(&state).is_empty(), "quit without saving keeps nothing");
+    assert!(
+        records(&state).is_empty(),
+        "quit without saving keeps nothing"
+    );
 }
 
 #[test]
@@ -281,7 +298,10 @@ fn a_closed_terminal_keeps_what_was_recorded() {
     let [record] = records(&state).try_into().expect("one walkthrough");
     assert_eq!(record.state, WalkState::Interrupted);
     assert_eq!(
-        record.step("db").and_then(|s| s.estimate.as_ref()).map(|e| e.secs),
+        record
+            .step("db")
+            .and_then(|s| s.estimate.as_ref())
+            .map(|e| e.secs),
         Some(1500.0)
     );
 }
@@ -443,6 +463,12 @@ async fn a_concern_and_an_estimate_carry_into_the_next_walkthrough_and_the_next_
             .stdout_has("| `app` | estimated 2m, took ")
             .stdout_has("- `app`: the image is a week old (owner: ana, raised ")
             .run();
+        Test::new()
+            .env("FIREDRILL_STATE_DIR", &state_arg)
+            .args(["report", &run_id, "--format", "html"])
+            .stdout_has("<h2>Against the walkthrough</h2>")
+            .stdout_has("<tr><td><code>app</code></td><td>estimated 2m, took ")
+            .run();
     })
     .await
     .expect("rendered");
@@ -498,7 +524,9 @@ async fn check_proves_the_plan_could_start_with_read_only_calls() {
 async fn check_names_the_missing_snapshot_and_exits_7() {
     // The seed without the shop's snapshots: its database has none.
     let seed = quickstart_seed();
-    let start = seed.find("    snapshots:\n      - { id: shop-prod-nightly-3").expect("snapshots");
+    let start = seed
+        .find("    snapshots:\n      - { id: shop-prod-nightly-3")
+        .expect("snapshots");
     let end = seed.find("images:").expect("images");
     let seed = format!("{}{}", &seed[..start], &seed[end..]);
     let sandbox = seeded(&seed).await;
@@ -553,4 +581,61 @@ async fn check_on_the_screen_shows_each_steps_readiness() {
         record.step("db").and_then(|s| s.readiness.clone()),
         Some(firedrill::steps::context::Readiness::Ready { .. })
     ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_holds_recovery_points_to_the_rpo_target_and_reads_templates() {
+    let sandbox = seeded(&quickstart_seed()).await;
+    let dir = tempfile::tempdir().expect("dir");
+    std::fs::write(dir.path().join("network.yaml"), support::NETWORK_TEMPLATE).expect("write");
+    let playbook = dir.path().join("volumes.yaml");
+    std::fs::write(
+        &playbook,
+        format!(
+            r#"version: 1
+name: volumes
+targets: {{ rpo: 4h }}
+sandbox:
+  accounts: ["123456789012"]
+  region: us-east-1
+  endpoint: {}
+steps:
+  uploads:
+    uses: ec2.restore-volume
+    with:
+      snapshot: {{ latest_tagged: {{ volume: shop-uploads }} }}
+      availability_zone: us-east-1a
+  network:
+    uses: cloudformation.stack
+    with: {{ template: network.yaml, parameters: {{ Cidr: 10.98.0.0/16 }} }}
+  backups:
+    uses: check.backups
+    with: {{ resources: [{{ type: rds-instance, id: shop-prod }}] }}
+"#,
+            sandbox.endpoint
+        ),
+    )
+    .expect("write");
+    let before = sandbox.stats().await;
+    let (state, pb) = (
+        dir.path().join("state").to_str().expect("utf-8").to_owned(),
+        playbook.to_str().expect("utf-8").to_owned(),
+    );
+    tokio::task::spawn_blocking(move || {
+        Test::new()
+            .env("FIREDRILL_STATE_DIR", &state)
+            .args(["walkthrough", "--print", "--check", "--no-history", &pb])
+            .code(exit::NOT_READY)
+            .stdout_has("- Readiness: NOT READY: EBS snapshot `snap-")
+            .stdout_has("is 6h old, older than the RPO target 4h")
+            .stdout_has("- Readiness: ready: template ")
+            .stdout_has("network.yaml (")
+            .stdout_has(
+                "- Readiness: not checked: the step is itself a check of the recovery points",
+            )
+            .run();
+    })
+    .await
+    .expect("checked");
+    assert_eq!(sandbox.stats().await.mutating, before.mutating);
 }

@@ -2,12 +2,13 @@
 //! `schema` and `sandbox`. Every command returns one of the documented [`crate::engine::exit`] codes.
 
 mod history;
+mod learned;
 mod out;
 mod report;
 mod run;
 mod sandbox;
 mod schedule;
-pub(crate) mod walkthrough;
+mod walkthrough;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -245,31 +246,6 @@ fn validate(paths: &[PathBuf], format: ValidateFormat, color: bool) -> u8 {
     code
 }
 
-/// What the journal in `state_dir` teaches about the steps of `playbook`, read in one query
-/// of its most recent runs whatever the number of steps; nothing (and no file created) when there is no journal, a warning when
-/// it cannot be read.
-fn learned_durations(
-    state_dir: &std::path::Path,
-    playbook: &playbook::Playbook,
-) -> crate::playbook::learned::LearnedDurations {
-    use crate::playbook::learned::{self, LearnedDurations, Learner};
-    let mut learner = Learner::new(playbook.steps.iter().map(|s| (s.id.as_str(), s.uses())));
-    // Opened for writing only to migrate a journal of an older firedrill (its durations table).
-    let runs = crate::store::journal::Journal::open_existing(state_dir).and_then(|j| match j {
-        Some(j) => j.each_step_duration(&playbook.name, learned::RUNS, |id, uses, secs| {
-            learner.add(id, uses, secs);
-        }),
-        None => Ok(0),
-    });
-    match runs {
-        Ok(runs) => learner.finish(runs),
-        Err(e) => {
-            eprint(&format!("warning: planning without history: {e}\n"));
-            LearnedDurations::default()
-        }
-    }
-}
-
 fn plan(
     path: &std::path::Path,
     format: PlanFormat,
@@ -287,7 +263,7 @@ fn plan(
     };
     eprint(&diag::render(&file, &loaded.warnings, color));
     let learned = state_dir
-        .map(|dir| learned_durations(dir, &loaded.playbook))
+        .map(|dir| learned::learned_durations(dir, &loaded.playbook))
         .unwrap_or_default();
     let plan = Plan::learning(&loaded.playbook, &learned);
     let text = match format {

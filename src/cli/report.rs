@@ -223,7 +223,9 @@ fn walkthrough(state_dir: &Path, id: &str, format: Format) -> Option<Result<Stri
     let journal = Journal::open_existing(state_dir).ok().flatten()?;
     let stored = journal.walkthrough(id).ok().flatten()?;
     Some(match Record::from_json(&stored.record) {
-        Err(e) => Err(format!("the record of walkthrough `{id}` does not parse: {e}")),
+        Err(e) => Err(format!(
+            "the record of walkthrough `{id}` does not parse: {e}"
+        )),
         Ok(r) if r.format_version > record::FORMAT_VERSION => Err(format!(
             "walkthrough `{id}` has format version {}; this firedrill reads up to {}: upgrade firedrill",
             r.format_version,
@@ -240,54 +242,52 @@ fn walkthrough(state_dir: &Path, id: &str, format: Format) -> Option<Result<Stri
     })
 }
 
+/// `firedrill report WALKTHROUGH`.
+fn report_walkthrough(args: &ReportArgs, state_dir: &Path) -> u8 {
+    let id = if args.run == "latest-walkthrough" {
+        Journal::open_existing(state_dir)
+            .ok()
+            .flatten()
+            .and_then(|j| j.walkthroughs(None).ok())
+            .and_then(|w| w.into_iter().next())
+            .map_or_else(|| args.run.clone(), |w| w.id)
+    } else {
+        args.run.clone()
+    };
+    let out = match walkthrough(state_dir, &id, args.format) {
+        Some(Ok(out)) => out,
+        Some(Err(why)) => {
+            eprint(&format!("error: {why}\n"));
+            return exit::INVALID;
+        }
+        None => {
+            eprint(&format!(
+                "error: the journal in {} has no walkthrough `{id}`\n  = hint: `firedrill history` lists walkthroughs beside runs\n",
+                state_dir.display()
+            ));
+            return exit::INVALID;
+        }
+    };
+    let Some(path) = &args.output else {
+        print(&out);
+        return exit::OK;
+    };
+    if let Err(e) = write(path, &out) {
+        eprint(&format!("error: {e}\n"));
+        return e.exit_code();
+    }
+    eprint(&format!(
+        "wrote the {} rendering of walkthrough {id} to {}\n",
+        args.format.name(),
+        path.display()
+    ));
+    exit::OK
+}
+
 /// Runs `firedrill report`.
 pub fn run(args: &ReportArgs, state_dir: &Path) -> u8 {
     if args.run.starts_with("wt-") || args.run == "latest-walkthrough" {
-        let id = if args.run == "latest-walkthrough" {
-            Journal::open_existing(state_dir)
-                .ok()
-                .flatten()
-                .and_then(|j| j.walkthroughs(None).ok())
-                .and_then(|w| w.into_iter().next())
-                .map_or_else(|| args.run.clone(), |w| w.id)
-        } else {
-            args.run.clone()
-        };
-        match walkthrough(state_dir, &id, args.format) {
-            Some(Ok(out)) => {
-                return match &args.output {
-                    Some(path) => match write(path, &out) {
-                        Ok(()) => {
-                            eprint(&format!(
-                                "wrote the {} rendering of walkthrough {id} to {}\n",
-                                args.format.name(),
-                                path.display()
-                            ));
-                            exit::OK
-                        }
-                        Err(e) => {
-                            eprint(&format!("error: {e}\n"));
-                            e.exit_code()
-                        }
-                    },
-                    None => {
-                        print(&out);
-                        exit::OK
-                    }
-                };
-            }
-            Some(Err(why)) => {
-                eprint(&format!("error: {why}\n"));
-                return exit::INVALID;
-            }
-            None => {
-                eprint(&format!(
-                    "error: the journal in {} has no walkthrough `{id}`\n  = hint: `firedrill history` lists walkthroughs beside runs\n",
-                    state_dir.display()
-                ));
-                return exit::INVALID;
-            }
-        }
+        return report_walkthrough(args, state_dir);
     }
     let result = load(state_dir, &args.run).and_then(|(text, report)| {
         let out = render_stored(&text, &report, args.format);

@@ -339,7 +339,19 @@ fn drill(args: &RunArgs, state_dir: &Path, color: bool, ended: &mut Ended) -> u8
         }
     };
 
-    let rehearsal = super::walkthrough::rehearsal(state_dir, &playbook.name);
+    // The last walkthrough's open concerns and estimates, for the log and the report.
+    let rehearsal = match Journal::open_existing(state_dir)
+        .ok()
+        .flatten()
+        .map(|j| crate::walkthrough::carry::latest(&j, &playbook.name))
+    {
+        Some(Ok(last)) => last.as_ref().map(crate::walkthrough::carry::rehearsal),
+        Some(Err(e)) => {
+            eprint(&format!("warning: {e}; the report will not compare it\n"));
+            None
+        }
+        None => None,
+    };
     if let Some(rh) = rehearsal.as_ref().filter(|_| !args.quiet) {
         for c in &rh.concerns {
             eprint(&format!(

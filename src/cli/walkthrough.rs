@@ -27,12 +27,13 @@ use crate::engine::event::rfc3339;
 use crate::engine::exit;
 use crate::engine::prepare::Account;
 use crate::engine::readiness;
-use crate::engine::report::{OpenConcern, Rehearsal};
 use crate::language::diag;
-use crate::playbook::{self, Playbook};
 use crate::playbook::plan::Plan;
+use crate::playbook::{self, Playbook};
+use crate::steps::context::Readiness;
 use crate::store::journal::Journal;
 use crate::store::walkthroughs::WalkthroughRow;
+use crate::walkthrough::carry;
 use crate::walkthrough::record::{Concern, Record, WalkState};
 use crate::walkthrough::render;
 use crate::walkthrough::session::{self, Effect, Key, Session};
@@ -93,7 +94,7 @@ pub fn run(args: &WalkthroughArgs, state_dir: &Path, color: bool) -> u8 {
     let learned = if args.no_history {
         crate::playbook::learned::LearnedDurations::default()
     } else {
-        super::learned_durations(state_dir, &pb)
+        super::learned::learned_durations(state_dir, &pb)
     };
     let plan = Plan::learning(&pb, &learned);
     let walk = Walk::new(&plan);
@@ -111,7 +112,14 @@ pub fn run(args: &WalkthroughArgs, state_dir: &Path, color: bool) -> u8 {
     };
     let carried = journal
         .as_ref()
-        .map(|j| open_concerns(j, &pb.name))
+        .map(|j| match carry::latest(j, &pb.name) {
+            Ok(last) => last.map(|r| r.concerns.into_iter().filter(Concern::is_open).collect()),
+            Err(e) => {
+                eprint(&format!("warning: {e}; open concerns are not carried\n"));
+                None
+            }
+        })
+        .unwrap_or_default()
         .unwrap_or_default();
     let facilitator = args
         .facilitator
@@ -125,7 +133,8 @@ pub fn run(args: &WalkthroughArgs, state_dir: &Path, color: bool) -> u8 {
         .filter(|p| !p.is_empty())
         .collect();
     let hash = format!("{:016x}", crate::util::hash(0, &[&file.text]));
-    let mut record = session::new_record(&walk, hash, facilitator, participants, carried, Utc::now());
+    let mut record =
+        session::new_record(&walk, hash, facilitator, participants, carried, Utc::now());
     if args.check {
         match check(args, state_dir, &pb, &mut record) {
             Ok(()) => {}
@@ -135,7 +144,7 @@ pub fn run(args: &WalkthroughArgs, state_dir: &Path, color: bool) -> u8 {
     let blocked = record
         .steps
         .iter()
-        .any(|s| s.readiness.as_ref().is_some_and(|r| r.blocks()));
+        .any(|s| s.readiness.as_ref().is_some_and(Readiness::blocks));
     if args.print {
         print(&render::runbook(&walk, &record));
         return if blocked { exit::NOT_READY } else { exit::OK };
@@ -144,54 +153,6 @@ pub fn run(args: &WalkthroughArgs, state_dir: &Path, color: bool) -> u8 {
         return exit::INTERNAL;
     };
     interactive(Session::new(walk, record, Utc::now()), &journal)
-}
-
-/// The open concerns of the newest walkthrough of `playbook`; none (with a warning) when it
-/// cannot be read.
-pub fn open_concerns(journal: &Journal, playbook: &str) -> Vec<Concern> {
-    match journal.latest_walkthrough(playbook) {
-        Ok(Some(w)) => match Record::from_json(&w.record) {
-            Ok(r) => r.concerns.into_iter().filter(Concern::is_open).collect(),
-            Err(e) => {
-                eprint(&format!(
-                    "warning: walkthrough {} does not parse ({e}); its concerns are not carried\n",
-                    w.id
-                ));
-                Vec::new()
-            }
-        },
-        Ok(None) => Vec::new(),
-        Err(e) => {
-            eprint(&format!("warning: cannot read past walkthroughs: {e}\n"));
-            Vec::new()
-        }
-    }
-}
-
-/// What the last walkthrough of `playbook` carries into a run: its open concerns and the
-/// team's estimates; none without a walkthrough (or a journal).
-pub fn rehearsal(state_dir: &Path, playbook: &str) -> Option<Rehearsal> {
-    let journal = Journal::open_existing(state_dir).ok().flatten()?;
-    let stored = journal.latest_walkthrough(playbook).ok().flatten()?;
-    let r = Record::from_json(&stored.record).ok()?;
-    Some(Rehearsal {
-        walkthrough: r.id.clone(),
-        at: r.started_at.clone(),
-        concerns: r
-            .open_concerns()
-            .map(|c| OpenConcern {
-                step: c.step.clone(),
-                text: c.text.clone(),
-                owner: c.owner.clone(),
-                raised_at: c.raised_at.clone(),
-            })
-            .collect(),
-        estimates: r
-            .steps
-            .iter()
-            .filter_map(|s| Some((s.id.clone(), s.estimate.as_ref()?.secs)))
-            .collect(),
-    })
 }
 
 /// `--check`: the readiness of every step, into the record; the exit code when it could not
@@ -321,7 +282,13 @@ fn interactive(mut s: Session, journal: &Journal) -> u8 {
         End::Quit { save: true } => finish(journal, &mut s, WalkState::Saved, now, None),
         End::Interrupted(why) => finish(journal, &mut s, WalkState::Interrupted, now, Some(why)),
         End::Failed(why) => {
-            let _ = finish(journal, &mut s, WalkState::Interrupted, now, Some("an error"));
+            let _ = finish(
+                journal,
+                &mut s,
+                WalkState::Interrupted,
+                now,
+                Some("an error"),
+            );
             eprint(&format!("error: {why}\n"));
             exit::INTERNAL
         }
@@ -339,7 +306,9 @@ fn finish(
     s.record.state = state;
     s.record.finished_at = Some(rfc3339(now));
     if let Err(e) = store(journal, &s.record) {
-        eprint(&format!("error: the walkthrough could not be stored: {e}\n"));
+        eprint(&format!(
+            "error: the walkthrough could not be stored: {e}\n"
+        ));
         return exit::INTERNAL;
     }
     let r = &s.record;

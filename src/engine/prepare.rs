@@ -156,8 +156,8 @@ pub fn is_loopback(endpoint: &str) -> bool {
 async fn clients(
     request: &Request,
 ) -> Result<(Option<Clients>, Option<String>, Option<String>), PrepareError> {
-    let needs_aws = !request.ssm.is_empty()
-        || request.playbook.steps.iter().any(|s| s.action.needs_aws());
+    let needs_aws =
+        !request.ssm.is_empty() || request.playbook.steps.iter().any(|s| s.action.needs_aws());
     clients_for(
         &request.playbook,
         &request.account,

@@ -324,6 +324,49 @@ fn teardown_section(o: &mut String, r: &Report) {
     let _ = writeln!(o, "</section>");
 }
 
+/// The last walkthrough's estimates beside what was measured, and its open concerns.
+fn rehearsal_section(o: &mut String, r: &Report) {
+    let Some(rh) = &r.rehearsal else { return };
+    let _ = writeln!(
+        o,
+        "<section><h2>Against the walkthrough</h2>\n<p>The last walkthrough of this playbook: <code>{}</code>.</p>",
+        escape(&rh.walkthrough)
+    );
+    let compared: Vec<(&str, String)> = r
+        .steps
+        .iter()
+        .filter_map(|s| rh.versus(s).map(|v| (s.id.as_str(), v)))
+        .collect();
+    if !compared.is_empty() {
+        let _ = writeln!(
+            o,
+            "<table><tr><th>Step</th><th>Team estimate against measured</th></tr>"
+        );
+        for (id, v) in compared {
+            let _ = writeln!(
+                o,
+                "<tr><td><code>{}</code></td><td>{}</td></tr>",
+                escape(id),
+                escape(&v)
+            );
+        }
+        let _ = writeln!(o, "</table>");
+    }
+    if !rh.concerns.is_empty() {
+        let _ = writeln!(o, "<p>Open concerns:</p><ul>");
+        for c in &rh.concerns {
+            let _ = writeln!(
+                o,
+                "<li><code>{}</code>: {}</li>",
+                escape(&c.step),
+                escape(&c.line())
+            );
+        }
+        let _ = writeln!(o, "</ul>");
+    }
+    let _ = writeln!(o, "</section>");
+}
+
 /// The report as one self-contained HTML page.
 pub fn render(r: &Report) -> String {
     let mut o = String::new();
@@ -382,6 +425,7 @@ pub fn render(r: &Report) -> String {
     let _ = writeln!(o, "</section>");
     targets_section(&mut o, r);
     steps_section(&mut o, r);
+    rehearsal_section(&mut o, r);
     teardown_section(&mut o, r);
     let _ = writeln!(
         o,

@@ -86,9 +86,14 @@ impl ReadyCx<'_> {
             Ref::Output { step, key } => Err(unchecked(format!(
                 "it uses `{step}.{key}`, known only once `{step}` has run"
             ))),
-            Ref::Env(name) => std::env::var(name)
-                .map_err(|_| unchecked(format!("it uses the environment variable `{name}`, not set here"))),
-            Ref::Run(field) => Err(unchecked(format!("it uses `run.{field}`, known only in a run"))),
+            Ref::Env(name) => std::env::var(name).map_err(|_| {
+                unchecked(format!(
+                    "it uses the environment variable `{name}`, not set here"
+                ))
+            }),
+            Ref::Run(field) => Err(unchecked(format!(
+                "it uses `run.{field}`, known only in a run"
+            ))),
             Ref::Secret { .. } => Err(unchecked("it uses a secret, read only in a run".to_owned())),
         })
     }
@@ -116,7 +121,6 @@ impl ReadyCx<'_> {
     }
 }
 
-
 /// What a readiness check (`firedrill walkthrough --check`) found for one step: whether it
 /// could start now, from read-only calls only.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -139,6 +143,13 @@ pub enum Readiness {
     },
     /// Its kind needs nothing that could be missing.
     Nothing,
+}
+
+/// A reason, as a readiness (a field that cannot be used at all stops the step).
+impl From<String> for Readiness {
+    fn from(reason: String) -> Self {
+        Readiness::NotReady { reason }
+    }
 }
 
 impl Readiness {

@@ -137,7 +137,9 @@ impl Journal {
                  ORDER BY started_at DESC, id DESC"
             ))
             .map_err(self.fail())?;
-        let rows = stmt.query_map(params![playbook], stored).map_err(self.fail())?;
+        let rows = stmt
+            .query_map(params![playbook], stored)
+            .map_err(self.fail())?;
         rows.collect::<Result<_, _>>().map_err(self.fail())
     }
 }
@@ -174,11 +176,19 @@ mod tests {
         newer.state = "saved";
         journal.save_walkthrough(&newer).expect("update");
         let one = journal.walkthrough("wt-1").expect("read").expect("there");
-        assert_eq!((one.state.as_str(), one.record.as_str()), ("saved", "{\"v\":2}"));
+        assert_eq!(
+            (one.state.as_str(), one.record.as_str()),
+            ("saved", "{\"v\":2}")
+        );
         let latest = journal.latest_walkthrough("shop").expect("latest");
         assert_eq!(latest.map(|w| w.id), Some("wt-2".to_owned()));
         assert_eq!(journal.walkthroughs(None).expect("all").len(), 2);
-        assert!(journal.walkthroughs(Some("other")).expect("none").is_empty());
+        assert!(
+            journal
+                .walkthroughs(Some("other"))
+                .expect("none")
+                .is_empty()
+        );
         journal.drop_walkthrough("wt-2").expect("drop");
         let latest = journal.latest_walkthrough("shop").expect("latest");
         assert_eq!(latest.map(|w| w.id), Some("wt-1".to_owned()));

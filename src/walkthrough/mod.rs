@@ -6,11 +6,13 @@
 //! - [`record`]: what it keeps (notes, concerns, estimates, time spent), the journal's document.
 //! - [`session`]: the state machine that takes keys and changes the record.
 //! - [`screen`]: the terminal screen, a pure function of a session.
+//! - [`carry`]: what the newest walkthrough carries into the next one and the next run.
 //! - [`render`]: a record as Markdown, HTML and JSON (`firedrill report`), and the printed
 //!   runbook (`--print`).
 //!
 //! No terminal and no journal here: `cli/walkthrough.rs` owns both.
 
+pub mod carry;
 pub mod record;
 pub mod render;
 pub mod screen;

@@ -7,16 +7,25 @@
 use std::fmt::Write as _;
 
 use crate::language::duration::human;
+use crate::steps::context::Readiness;
 use crate::walkthrough::record::{Concern, Record};
 use crate::walkthrough::screen::readiness_text;
 use crate::walkthrough::view::Walk;
 
-fn open_concerns_of<'a>(concerns: &'a [Concern], step: &'a str) -> impl Iterator<Item = &'a Concern> {
-    concerns.iter().filter(move |c| c.step == step && c.is_open())
+fn open_concerns_of<'a>(
+    concerns: &'a [Concern],
+    step: &'a str,
+) -> impl Iterator<Item = &'a Concern> {
+    concerns
+        .iter()
+        .filter(move |c| c.step == step && c.is_open())
 }
 
 fn concern_line(c: &Concern) -> String {
-    let owner = c.owner.as_ref().map_or(String::new(), |o| format!(" (owner: {o})"));
+    let owner = c
+        .owner
+        .as_ref()
+        .map_or(String::new(), |o| format!(" (owner: {o})"));
     format!(
         "{}{owner}, raised {}",
         c.text,
@@ -58,7 +67,7 @@ pub fn runbook(walk: &Walk, record: &Record) -> String {
         let blocking = record
             .steps
             .iter()
-            .filter(|s| s.readiness.as_ref().is_some_and(|r| r.blocks()))
+            .filter(|s| s.readiness.as_ref().is_some_and(Readiness::blocks))
             .count();
         let _ = writeln!(
             out,
@@ -70,7 +79,10 @@ pub fn runbook(walk: &Walk, record: &Record) -> String {
             }
         );
     }
-    let _ = writeln!(out, "- Date: ________  Facilitator: ________  Team: ________");
+    let _ = writeln!(
+        out,
+        "- Date: ________  Facilitator: ________  Team: ________"
+    );
     let open = record.open_concerns().count();
     if open > 0 {
         let _ = writeln!(out, "\n## Open concerns ({open})\n");
@@ -276,7 +288,9 @@ pub fn html(r: &Record) -> String {
             human(t)
         ))
     );
-    out.push_str("<table>\n<tr><th>Step</th><th>Predicted</th><th>Team</th><th>Timeline</th></tr>\n");
+    out.push_str(
+        "<table>\n<tr><th>Step</th><th>Predicted</th><th>Team</th><th>Timeline</th></tr>\n",
+    );
     for (s, (team_start, team_end)) in r.steps.iter().zip(&schedule) {
         let target = r.rto_target_secs.map_or(String::new(), |t| {
             format!("<div class=\"target\" style=\"left:{:.2}%\"></div>", pct(t))
@@ -291,7 +305,10 @@ pub fn html(r: &Record) -> String {
             uses = esc(&s.uses),
             crit = if s.critical { " *" } else { "" },
             plan = human(s.predicted_secs),
-            team = s.estimate.as_ref().map_or("—".to_owned(), |e| esc(&e.as_written)),
+            team = s
+                .estimate
+                .as_ref()
+                .map_or("—".to_owned(), |e| esc(&e.as_written)),
             pl = pct(s.predicted_start_secs),
             pw = pct(s.predicted_secs).max(0.3),
             tl = pct(*team_start),

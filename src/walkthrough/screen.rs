@@ -141,7 +141,10 @@ fn step_list(frame: &mut Frame<'_>, s: &Session, area: Rect) {
 
 fn field(name: &'static str, value: String) -> Line<'static> {
     Line::from(vec![
-        Span::styled(format!("{name:<11}"), Style::new().add_modifier(Modifier::BOLD)),
+        Span::styled(
+            format!("{name:<11}"),
+            Style::new().add_modifier(Modifier::BOLD),
+        ),
         Span::raw(value),
     ])
 }
@@ -155,7 +158,10 @@ fn detail_lines(s: &Session) -> Vec<Line<'static>> {
         lines.push(Line::from(d.clone()));
     }
     lines.push(field("does", v.does.clone()));
-    lines.push(field("waits for", list_or(&v.needs, "nothing: it starts at once")));
+    lines.push(field(
+        "waits for",
+        list_or(&v.needs, "nothing: it starts at once"),
+    ));
     lines.push(field("needed by", list_or(&v.needed_by, "nothing")));
     let team = rec
         .estimate
@@ -178,7 +184,10 @@ fn detail_lines(s: &Session) -> Vec<Line<'static>> {
     }
     let open: Vec<_> = s.open_concerns(s.current).collect();
     for (n, c) in open.iter().enumerate() {
-        let owner = c.owner.as_ref().map_or(String::new(), |o| format!(" ({o})"));
+        let owner = c
+            .owner
+            .as_ref()
+            .map_or(String::new(), |o| format!(" ({o})"));
         let from = if c.raised_in == s.record.id {
             String::new()
         } else {
@@ -270,7 +279,10 @@ fn help(frame: &mut Frame<'_>, area: Rect) {
         .iter()
         .map(|(k, what)| {
             Line::from(vec![
-                Span::styled(format!("{k:<10}"), Style::new().add_modifier(Modifier::BOLD)),
+                Span::styled(
+                    format!("{k:<10}"),
+                    Style::new().add_modifier(Modifier::BOLD),
+                ),
                 Span::raw(*what),
             ])
         })

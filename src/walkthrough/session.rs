@@ -273,8 +273,9 @@ impl Session {
     fn show(&mut self, position: usize, now: DateTime<Utc>) -> Effect {
         self.settle(now);
         self.current = position;
-        // The time spent is in the record: store it, so that a lost terminal loses nothing.
-        Effect::Changed
+        // The time spent is stored with the next change, or when the walkthrough ends however
+        // it ends: a move costs no write (only a SIGKILL loses the time since the last one).
+        Effect::None
     }
 
     fn input(&mut self, prompt: Prompt, mut text: String, key: Key, now: DateTime<Utc>) -> Effect {
@@ -299,13 +300,7 @@ impl Session {
                 self.mode = Mode::Browse;
                 self.submit(prompt, text.trim(), now)
             }
-            Key::Char(_)
-            | Key::Up
-            | Key::Down
-            | Key::Left
-            | Key::Right
-            | Key::Home
-            | Key::End => {
+            Key::Char(_) | Key::Up | Key::Down | Key::Left | Key::Right | Key::Home | Key::End => {
                 self.mode = Mode::Input { prompt, text };
                 Effect::None
             }
@@ -497,5 +492,216 @@ fn basis_name(b: crate::playbook::plan::Basis) -> &'static str {
         Basis::Playbook => "playbook",
         Basis::Fields => "fields",
         Basis::KindDefault => "kind-default",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::language::diag::SourceFile;
+    use crate::playbook::plan::Plan;
+
+    const PLAYBOOK: &str = "version: 1
+name: shop
+sandbox: { accounts: [\"123456789012\"] }
+targets: { rto: 10m }
+vars: { db: shop-prod }
+steps:
+  restore-db:
+    uses: wait
+    description: Restore ${vars.db}.
+    with: { duration: 5m }
+  restore-app:
+    uses: wait
+    with: { duration: 2m }
+  check:
+    uses: run
+    needs: [restore-db, restore-app]
+    with: { command: \"true\" }
+    milestone: recovered
+";
+
+    fn at(secs: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_800_000_000 + secs, 0).expect("a time")
+    }
+
+    fn session() -> Session {
+        let file = SourceFile {
+            name: "shop.yaml".into(),
+            text: PLAYBOOK.into(),
+        };
+        let pb = crate::playbook::compile(&file, std::path::Path::new("shop.yaml"))
+            .expect("valid")
+            .playbook;
+        let walk = Walk::new(&Plan::new(&pb));
+        let record = new_record(&walk, "h".into(), "sam".into(), vec![], vec![], at(0));
+        Session::new(walk, record, at(0))
+    }
+
+    fn typed(s: &mut Session, text: &str, now: DateTime<Utc>) -> Effect {
+        for c in text.chars() {
+            assert_eq!(s.key(Key::Char(c), now), Effect::None);
+        }
+        s.key(Key::Enter, now)
+    }
+
+    #[test]
+    fn steps_come_in_execution_order_with_values_resolved() {
+        let s = session();
+        let ids: Vec<&str> = s.walk.steps.iter().map(|v| v.id.as_str()).collect();
+        assert_eq!(ids, ["restore-db", "restore-app", "check"]);
+        assert_eq!(
+            s.walk.steps[0].description.as_deref(),
+            Some("Restore shop-prod.")
+        );
+        assert_eq!(s.walk.steps[2].needs, ["restore-db", "restore-app"]);
+        assert_eq!(s.walk.steps[0].needed_by, ["check"]);
+        assert_eq!(
+            s.walk.clock(&s.walk.steps[2]),
+            "T+5m → T+5m30s, 4m30s before the RTO target 10m"
+        );
+    }
+
+    #[test]
+    fn moving_stops_at_either_end_and_counts_the_time_spent() {
+        let mut s = session();
+        assert_eq!(s.key(Key::Left, at(1)), Effect::None);
+        assert_eq!(s.message.as_deref(), Some("this is the first step"));
+        assert_eq!(s.key(Key::Right, at(30)), Effect::None);
+        assert_eq!(s.key(Key::End, at(40)), Effect::None);
+        assert_eq!(s.key(Key::Char('n'), at(41)), Effect::None);
+        assert_eq!(s.current, 2);
+        assert_eq!(s.key(Key::Home, at(45)), Effect::None);
+        s.settle(at(50));
+        let spent: Vec<f64> = s.record.steps.iter().map(|r| r.time_spent_secs).collect();
+        assert_eq!(spent, [35.0, 10.0, 5.0]);
+    }
+
+    #[test]
+    fn jump_takes_an_id_a_prefix_or_a_number_and_suggests_a_near_miss() {
+        let mut s = session();
+        s.key(Key::Char('g'), at(1));
+        assert_eq!(typed(&mut s, "check", at(2)), Effect::None);
+        assert_eq!(s.current, 2);
+        s.key(Key::Char('g'), at(3));
+        assert_eq!(typed(&mut s, "1", at(4)), Effect::None);
+        assert_eq!(s.current, 0);
+        s.key(Key::Char('g'), at(5));
+        assert_eq!(typed(&mut s, "restore-a", at(6)), Effect::None);
+        assert_eq!(s.current, 1);
+        s.key(Key::Char('g'), at(7));
+        assert_eq!(typed(&mut s, "restore", at(8)), Effect::None);
+        assert_eq!(
+            s.message.as_deref(),
+            Some("`restore` starts 2 step ids: restore-db, restore-app")
+        );
+        s.key(Key::Char('g'), at(9));
+        assert_eq!(typed(&mut s, "chek", at(10)), Effect::None);
+        assert!(
+            s.message.as_deref().is_some_and(|m| m.contains("`check`")),
+            "{:?}",
+            s.message
+        );
+        s.key(Key::Char('g'), at(11));
+        assert_eq!(typed(&mut s, "9", at(12)), Effect::None);
+        assert_eq!(
+            s.message.as_deref(),
+            Some("there is no step 9: give 1 to 3")
+        );
+    }
+
+    #[test]
+    fn notes_concerns_and_estimates_are_stamped_and_bad_ones_refused() {
+        let mut s = session();
+        s.key(Key::Char('a'), at(1));
+        assert_eq!(
+            typed(&mut s, "  who has the runbook?  ", at(2)),
+            Effect::Changed
+        );
+        let note = &s.record.steps[0].notes[0];
+        assert_eq!(
+            (note.text.as_str(), note.at.as_str()),
+            ("who has the runbook?", "2027-01-15T08:00:02.000Z")
+        );
+        s.key(Key::Char('e'), at(3));
+        assert_eq!(typed(&mut s, "25 minutes", at(4)), Effect::None);
+        assert!(
+            s.message
+                .as_deref()
+                .is_some_and(|m| m.starts_with("`25 minutes` is not a duration")),
+            "{:?}",
+            s.message
+        );
+        assert!(s.record.steps[0].estimate.is_none());
+        s.key(Key::Char('e'), at(5));
+        assert_eq!(typed(&mut s, "1h30m", at(6)), Effect::Changed);
+        assert_eq!(
+            s.record.steps[0].estimate.as_ref().map(|e| e.secs),
+            Some(5400.0)
+        );
+        s.key(Key::Char('c'), at(7));
+        assert_eq!(typed(&mut s, "no restore role", at(8)), Effect::None);
+        assert_eq!(typed(&mut s, "", at(9)), Effect::Changed);
+        let c = &s.record.concerns[0];
+        assert_eq!((c.step.as_str(), c.owner.as_deref()), ("restore-db", None));
+        // Escape drops what was typed; an empty note records nothing.
+        s.key(Key::Char('a'), at(10));
+        s.key(Key::Char('x'), at(10));
+        assert_eq!(s.key(Key::Esc, at(11)), Effect::None);
+        s.key(Key::Char('a'), at(12));
+        assert_eq!(s.key(Key::Enter, at(13)), Effect::None);
+        assert_eq!(s.record.steps[0].notes.len(), 1);
+    }
+
+    #[test]
+    fn a_concern_is_closed_by_its_number_and_carried_ones_stay_until_then() {
+        let mut s = session();
+        s.record.concerns.push(Concern {
+            step: "restore-db".into(),
+            text: "carried".into(),
+            owner: Some("ana".into()),
+            raised_at: "2026-01-01T00:00:00.000Z".into(),
+            raised_in: "wt-old".into(),
+            closed_at: None,
+            closed_in: None,
+        });
+        s.key(Key::Right, at(1));
+        assert_eq!(s.key(Key::Char('x'), at(2)), Effect::None);
+        assert_eq!(
+            s.message.as_deref(),
+            Some("this step has no open concern to close")
+        );
+        s.key(Key::Left, at(3));
+        s.key(Key::Char('x'), at(4));
+        assert_eq!(typed(&mut s, "2", at(5)), Effect::None);
+        assert_eq!(s.open_concerns(0).count(), 1);
+        s.key(Key::Char('x'), at(6));
+        assert_eq!(typed(&mut s, "1", at(7)), Effect::Changed);
+        assert_eq!(s.open_concerns(0).count(), 0);
+        assert_eq!(
+            s.record.concerns[0].closed_in.as_deref(),
+            Some(s.record.id.as_str())
+        );
+    }
+
+    #[test]
+    fn rehearsed_toggles_and_quit_asks_first() {
+        let mut s = session();
+        assert_eq!(s.key(Key::Char('r'), at(1)), Effect::Changed);
+        assert_eq!(s.rehearsed(), 1);
+        assert_eq!(s.key(Key::Char('r'), at(2)), Effect::Changed);
+        assert_eq!(s.rehearsed(), 0);
+        assert_eq!(s.key(Key::Char('q'), at(3)), Effect::None);
+        assert_eq!(s.mode, Mode::ConfirmQuit);
+        assert_eq!(s.key(Key::Char('z'), at(4)), Effect::None);
+        assert_eq!(s.mode, Mode::Browse);
+        s.key(Key::Esc, at(5));
+        assert_eq!(s.key(Key::Char('n'), at(6)), Effect::Quit { save: false });
+        s.mode = Mode::ConfirmQuit;
+        assert_eq!(s.key(Key::Char('y'), at(7)), Effect::Quit { save: true });
+        s.key(Key::Char('?'), at(8));
+        s.mode = Mode::Help;
+        assert_eq!(s.key(Key::Char('j'), at(9)), Effect::None);
+        assert_eq!(s.mode, Mode::Browse, "any key closes the help");
     }
 }

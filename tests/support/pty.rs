@@ -135,7 +135,11 @@ impl Pty {
                     self.closed = true;
                     let rest = std::mem::take(&mut self.pending);
                     self.parser.process(&rest);
-                    assert!(ready(&self.screen()), "the program ended; the screen never showed {what}:\n{}", self.screen());
+                    assert!(
+                        ready(&self.screen()),
+                        "the program ended; the screen never showed {what}:\n{}",
+                        self.screen()
+                    );
                     return self.screen();
                 }
             }
@@ -159,7 +163,9 @@ impl Pty {
             .get_process_mut()
             .set_window_size(cols, rows)
             .expect("resize");
-        self.parser.screen_mut().set_size(nonzero(rows), nonzero(cols));
+        self.parser
+            .screen_mut()
+            .set_size(nonzero(rows), nonzero(cols));
     }
 
     /// Hangs the terminal up, as the kernel does when its window closes: SIGHUP.
@@ -176,7 +182,11 @@ impl Pty {
         let deadline = Instant::now() + PATIENCE;
         while !self.closed {
             let left = deadline.saturating_duration_since(Instant::now());
-            assert!(!left.is_zero(), "the program did not end:\n{}", self.screen());
+            assert!(
+                !left.is_zero(),
+                "the program did not end:\n{}",
+                self.screen()
+            );
             match self.output.recv_timeout(left) {
                 Ok(bytes) => {
                     self.feed(&bytes, &|_| false);

@@ -11,7 +11,7 @@ use crate::aws::Clients;
 use crate::aws::poll::{Found, Pollers, Watch};
 use crate::aws::{sdk_code, sdk_error};
 use crate::steps::cloudformation::{Capability as Cap, Stack as StackStep};
-use crate::steps::context::{Outputs, Perform, ReadyCx, Readiness, StepCx, StepError};
+use crate::steps::context::{Outputs, Perform, Readiness, ReadyCx, StepCx, StepError};
 use crate::steps::resource::{Owner, ResourceKind, TAG_TOKEN};
 
 /// What one describe call gives for a batch of stacks. `DescribeStacks` names one stack per call, so each round makes

@@ -13,7 +13,7 @@ use crate::aws::poll::{Found, Pollers, Watch};
 use crate::aws::Clients;
 use crate::aws::{sdk_code, sdk_error};
 use crate::steps::common::Selector;
-use crate::steps::context::{Outputs, Perform, ReadyCx, Readiness, StepCx, StepError};
+use crate::steps::context::{Outputs, Perform, Readiness, ReadyCx, StepCx, StepError};
 use crate::steps::ec2::{Launch, LaunchWait, RestoreVolume};
 use crate::steps::resource::{Owner, ResourceKind, TAG_TOKEN};
 
@@ -150,7 +150,9 @@ async fn newest_tagged(
 fn no_tagged_image(with: &Launch) -> String {
     format!(
         "no available image of this account is tagged {}",
-        with.image.describe().trim_start_matches("the latest tagged ")
+        with.image
+            .describe()
+            .trim_start_matches("the latest tagged ")
     )
 }
 
@@ -182,9 +184,10 @@ async fn image_ready(cx: &ReadyCx<'_>, with: &Launch) -> Readiness {
             };
             match ec2.describe_images().image_ids(&id).send().await {
                 Ok(out)
-                    if out.images().iter().any(|i| {
-                        i.state() == Some(&aws_sdk_ec2::types::ImageState::Available)
-                    }) =>
+                    if out
+                        .images()
+                        .iter()
+                        .any(|i| i.state() == Some(&aws_sdk_ec2::types::ImageState::Available)) =>
                 {
                     Readiness::Ready {
                         detail: format!("image `{id}` is available"),
@@ -390,33 +393,56 @@ struct SnapshotPoint {
     created: chrono::DateTime<chrono::Utc>,
 }
 
-/// The EBS snapshot `with.snapshot` picks.
-async fn volume_snapshot(
-    cx: &StepCx,
+/// Which EBS snapshot a restore asks for, its references resolved.
+enum Wanted<'a> {
+    /// This one.
+    Id(String),
+    /// The newest of this volume.
+    OfVolume(String),
+    /// The newest with these tags.
+    Tagged(&'a crate::steps::common::Tags),
+}
+
+/// The EBS snapshot `with.snapshot` picks, its references resolved by `render` (the step's
+/// context in a run, the readiness check's before one).
+async fn volume_snapshot<E: From<String>>(
     clients: &Clients,
     with: &RestoreVolume,
-) -> Result<SnapshotPoint, StepError> {
-    let mut request = clients.ec2().describe_snapshots();
-    let looked_for = match &with.snapshot {
-        Selector::Id(id) => {
-            let id = cx.render(id)?;
-            request = request.snapshot_ids(&id);
-            format!("snapshot `{id}`")
-        }
+    render: impl Fn(&crate::language::template::Template) -> Result<String, E>,
+) -> Result<Result<SnapshotPoint, String>, E> {
+    let wanted = match &with.snapshot {
+        Selector::Id(id) => Wanted::Id(render(id)?),
         Selector::Latest => {
             let volume = with
                 .source_volume
                 .as_ref()
-                .ok_or_else(|| StepError::failed("`snapshot: latest` needs a `source_volume`"))?;
-            let volume = cx.render(volume)?;
+                .ok_or_else(|| E::from("`snapshot: latest` needs a `source_volume`".to_owned()))?;
+            Wanted::OfVolume(render(volume)?)
+        }
+        Selector::LatestTagged(tags) => Wanted::Tagged(tags),
+    };
+    Ok(find_volume_snapshot(clients, &wanted).await)
+}
+
+async fn find_volume_snapshot(
+    clients: &Clients,
+    wanted: &Wanted<'_>,
+) -> Result<SnapshotPoint, String> {
+    let mut request = clients.ec2().describe_snapshots();
+    let looked_for = match wanted {
+        Wanted::Id(id) => {
+            request = request.snapshot_ids(id);
+            format!("snapshot `{id}`")
+        }
+        Wanted::OfVolume(volume) => {
             request = request
                 .owner_ids("self")
                 .filters(filter("volume-id", vec![volume.clone()]));
             format!("a completed snapshot of volume `{volume}` owned by this account")
         }
-        Selector::LatestTagged(tags) => {
+        Wanted::Tagged(tags) => {
             request = request.owner_ids("self");
-            for (k, v) in tags {
+            for (k, v) in *tags {
                 request = request.filters(filter(&format!("tag:{k}"), vec![v.0.clone()]));
             }
             let tags: Vec<String> = tags.iter().map(|(k, v)| format!("{k}={}", v.0)).collect();
@@ -427,10 +453,10 @@ async fn volume_snapshot(
         }
     };
     let missing = || {
-        StepError::failed(format!(
+        format!(
             "no snapshot found: looked for {looked_for} in {}",
             clients.region
-        ))
+        )
     };
     let snapshots = match request.send().await {
         Ok(out) => out.snapshots().to_vec(),
@@ -438,10 +464,7 @@ async fn volume_snapshot(
             return Err(missing());
         }
         Err(e) => {
-            return Err(StepError::failed(format!(
-                "DescribeSnapshots: {}",
-                sdk_error(&e)
-            )));
+            return Err(format!("DescribeSnapshots: {}", sdk_error(&e)));
         }
     };
     snapshots
@@ -466,7 +489,7 @@ pub async fn restore_volume(
 ) -> Result<Outputs, StepError> {
     let clients = cx.clients()?;
     let ec2 = clients.ec2();
-    let point = volume_snapshot(cx, clients, with).await?;
+    let point = volume_snapshot(clients, with, |t| cx.render(t)).await??;
     let attach_to = with
         .attach
         .as_ref()
@@ -652,6 +675,18 @@ impl Perform for Launch {
 }
 
 impl Perform for RestoreVolume {
+    async fn ready(&self, cx: &ReadyCx<'_>) -> Readiness {
+        match volume_snapshot(cx.clients, self, |t| cx.render(t)).await {
+            Err(unresolved) => unresolved,
+            Ok(Err(reason)) => Readiness::NotReady { reason },
+            Ok(Ok(p)) => cx
+                .too_old(&format!("EBS snapshot `{}`", p.id), p.created)
+                .unwrap_or_else(|| Readiness::Ready {
+                    detail: format!("EBS snapshot `{}`, {}", p.id, cx.age(p.created)),
+                }),
+        }
+    }
+
     fn needs_aws(&self) -> bool {
         true
     }

@@ -12,9 +12,9 @@ use chrono::{DateTime, Utc};
 use crate::aws::Clients;
 use crate::aws::poll::{Found, Pollers, Watch};
 use crate::aws::{sdk_code, sdk_error};
-use crate::steps::common::Selector;
 use crate::language::template::Template;
-use crate::steps::context::{Outputs, Perform, ReadyCx, Readiness, StepCx, StepError};
+use crate::steps::common::Selector;
+use crate::steps::context::{Outputs, Perform, Readiness, ReadyCx, StepCx, StepError};
 use crate::steps::rds::{RestoreCluster, RestorePitr, RestoreSnapshot};
 use crate::steps::resource::{Owner, ResourceKind};
 
@@ -248,22 +248,22 @@ async fn pick_snapshot(
     };
     let listed = list_snapshots(clients, cluster, wanted_id.as_deref(), source).await?;
     newest(listed, selector).ok_or_else(|| {
-            let (noun, what) = if cluster {
-                ("cluster snapshot", "DB cluster")
-            } else {
-                ("snapshot", "DB instance")
-            };
-            StepError::failed(format!(
-                "no {noun} found: looked for {}",
-                looked_for(
-                    selector,
-                    wanted_id.as_deref(),
-                    source,
-                    what,
-                    &clients.region
-                )
-            ))
-        })
+        let (noun, what) = if cluster {
+            ("cluster snapshot", "DB cluster")
+        } else {
+            ("snapshot", "DB instance")
+        };
+        StepError::failed(format!(
+            "no {noun} found: looked for {}",
+            looked_for(
+                selector,
+                wanted_id.as_deref(),
+                source,
+                what,
+                &clients.region
+            )
+        ))
+    })
 }
 
 /// The newest available snapshot of `listed` that `selector` picks.
@@ -362,7 +362,9 @@ async fn pitr_ready(cx: &ReadyCx<'_>, with: &RestorePitr) -> Readiness {
     };
     match db.latest_restorable_time().and_then(to_chrono) {
         None => Readiness::NotReady {
-            reason: format!("DB instance `{source}` has no restorable time (no automated backups?)"),
+            reason: format!(
+                "DB instance `{source}` has no restorable time (no automated backups?)"
+            ),
         },
         Some(at) => {
             let latest = with.restore_time.raw() == "latest";

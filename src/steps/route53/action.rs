@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::aws::Clients;
 use crate::aws::poll::{Found, Watch};
 use crate::aws::sdk_error;
-use crate::steps::context::{Outputs, Perform, ReadyCx, Readiness, StepCx, StepError};
+use crate::steps::context::{Outputs, Perform, Readiness, ReadyCx, StepCx, StepError};
 use crate::steps::resource::{Owner, ResourceKind};
 use crate::steps::route53::{Record, RecordType};
 
@@ -441,7 +441,10 @@ impl Perform for Record {
                 .send()
                 .await
                 .map(|out| {
-                    let name = out.hosted_zone().map(|z| z.name().to_owned()).unwrap_or_default();
+                    let name = out
+                        .hosted_zone()
+                        .map(|z| z.name().to_owned())
+                        .unwrap_or_default();
                     (bare_zone_id(&id), dotted(&name))
                 })
                 .map_err(|e| format!("no hosted zone with id `{id}`: {}", sdk_error(&e)))
@@ -455,7 +458,9 @@ impl Perform for Record {
                 Ok(n) => n,
                 Err(r) => return r,
             };
-            zone_by_name(cx.clients, &name).await.map_err(|e| e.to_string())
+            zone_by_name(cx.clients, &name)
+                .await
+                .map_err(|e| e.to_string())
         };
         match found {
             Ok((id, name)) => Readiness::Ready {
