@@ -391,6 +391,13 @@ fn report_formats_written_by_run_are_rendered_again_from_the_journal() {
         .run();
     assert_eq!(std::fs::read_to_string(&file).expect("written"), md);
 
+    // A unique prefix of a run id names it.
+    Test::new()
+        .env("FIREDRILL_STATE_DIR", state.to_str().expect("utf-8"))
+        .args(["report", &run_id[..12], "--format", "markdown"])
+        .stdout_has("# Drill `report-drill`: PASSED")
+        .run();
+
     // An unknown run: exit 2, with the recent runs listed.
     Test::new()
         .env("FIREDRILL_STATE_DIR", state.to_str().expect("utf-8"))

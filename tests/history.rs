@@ -219,12 +219,14 @@ fn history_without_runs_says_so() {
         serde_json::json!({"format_version": 1, "playbooks": [], "walkthroughs": []})
     );
     seeded(dir.path());
-    let out = history(dir.path(), &["shopp"]).stdout;
-    assert!(
-        out.starts_with("no runs of `shopp` in the journal"),
-        "{out}"
-    );
-    assert!(out.contains("did you mean `shop`?"), "{out}");
+    // A name no run has is a mistake: exit 2, with the nearest name.
+    Test::new()
+        .env("FIREDRILL_STATE_DIR", dir.path().to_str().expect("utf-8"))
+        .args(["history", "shopp"])
+        .code(firedrill::engine::exit::INVALID)
+        .stderr_has("error: no runs of `shopp` in the journal")
+        .stderr_has("did you mean `shop`?")
+        .run();
 }
 
 const LEARNER: &str = r#"version: 1

@@ -48,6 +48,20 @@ fn stable(screen: &str) -> String {
     date.replace_all(&out, "DATE").into_owned()
 }
 
+/// The quickstart's walkthrough (from its own figures) in a `cols`×`rows` terminal, its first
+/// frame drawn.
+fn quickstart_walk(state: &Path, cols: u16, rows: u16) -> Pty {
+    let playbook = quickstart();
+    let mut pty = walkthrough(
+        state,
+        &["--no-history", playbook.to_str().expect("utf-8")],
+        cols,
+        rows,
+    );
+    pty.wait_for("step 1 of 4");
+    pty
+}
+
 fn records(state: &Path) -> Vec<Record> {
     let journal = Journal::open_existing(state)
         .expect("journal")
@@ -206,14 +220,8 @@ fn a_walkthrough_forward_and_back_records_notes_concerns_and_estimates() {
 fn the_screen_reflows_when_the_terminal_is_resized_and_says_when_it_is_too_small() {
     let dir = tempfile::tempdir().expect("dir");
     let state = dir.path().join("state");
-    let playbook = quickstart();
-    let mut pty = walkthrough(
-        &state,
-        &["--no-history", playbook.to_str().expect("utf-8")],
-        140,
-        40,
-    );
-    let wide = pty.wait_for("step 1 of 4");
+    let mut pty = quickstart_walk(&state, 140, 40);
+    let wide = pty.screen();
     insta::assert_snapshot!("first_step_140x40", stable(&wide));
     pty.keys("?");
     let help = pty.wait_for("any key closes");
@@ -246,14 +254,7 @@ fn the_screen_reflows_when_the_terminal_is_resized_and_says_when_it_is_too_small
 fn ctrl_c_keeps_what_was_recorded_and_exits_130() {
     let dir = tempfile::tempdir().expect("dir");
     let state = dir.path().join("state");
-    let playbook = quickstart();
-    let mut pty = walkthrough(
-        &state,
-        &["--no-history", playbook.to_str().expect("utf-8")],
-        80,
-        24,
-    );
-    pty.wait_for("step 1 of 4");
+    let mut pty = quickstart_walk(&state, 80, 24);
     pty.keys("a");
     pty.wait_for("note ›");
     pty.keys("snapshots are nightly only\r");
@@ -277,14 +278,7 @@ fn ctrl_c_keeps_what_was_recorded_and_exits_130() {
 fn a_closed_terminal_keeps_what_was_recorded() {
     let dir = tempfile::tempdir().expect("dir");
     let state = dir.path().join("state");
-    let playbook = quickstart();
-    let mut pty = walkthrough(
-        &state,
-        &["--no-history", playbook.to_str().expect("utf-8")],
-        80,
-        24,
-    );
-    pty.wait_for("step 1 of 4");
+    let mut pty = quickstart_walk(&state, 80, 24);
     pty.keys("e");
     pty.wait_for("team estimate");
     pty.keys("25m\r");

@@ -113,7 +113,12 @@ pub fn run(args: &HistoryArgs, state_dir: &Path, color: bool) -> u8 {
         HistoryFormat::Text if histories.is_empty() => {
             let what = name.map_or_else(|| "no runs".to_owned(), |n| format!("no runs of `{n}`"));
             let mut text = format!("{what} in the journal in {}\n", state_dir.display());
-            if args.playbook.is_some() {
+            // A name (not a playbook file) that no run has: a typo, not an empty history.
+            let unknown = args
+                .playbook
+                .as_deref()
+                .is_some_and(|p| !Path::new(p).is_file());
+            if let Some(asked) = args.playbook.as_deref() {
                 let known = Journal::open_read_only(state_dir)
                     .ok()
                     .flatten()
@@ -123,7 +128,6 @@ pub fn run(args: &HistoryArgs, state_dir: &Path, color: bool) -> u8 {
                 names.sort_unstable();
                 names.dedup();
                 if !names.is_empty() {
-                    let asked = args.playbook.as_deref().unwrap_or_default();
                     text.push_str(&format!(
                         "  = hint: {}\n",
                         crate::language::suggest::hint(
@@ -133,6 +137,10 @@ pub fn run(args: &HistoryArgs, state_dir: &Path, color: bool) -> u8 {
                         )
                     ));
                 }
+            }
+            if unknown {
+                eprint(&format!("error: {text}"));
+                return exit::INVALID;
             }
             print(&text);
         }

@@ -153,12 +153,7 @@ pub fn load(state_dir: &Path, run: &str) -> Result<(String, Report), ReportError
             dir: state_dir.to_path_buf(),
         });
     }
-    let Some(record) = journal.run(run)? else {
-        return Err(ReportError::UnknownRun {
-            run: run.to_owned(),
-            recent: recent_runs(run, &journal.runs()?),
-        });
-    };
+    let record = find_run(&journal, run)?;
     let text = journal
         .report(&record.id)?
         .ok_or_else(|| ReportError::NoReport {
@@ -166,6 +161,30 @@ pub fn load(state_dir: &Path, run: &str) -> Result<(String, Report), ReportError
             state: record.state.clone(),
         })?;
     parse(&record.id, text)
+}
+
+/// Run `run` of the journal: its id, or a prefix of exactly one (as git and docker take them).
+fn find_run(journal: &Journal, run: &str) -> Result<RunRecord, ReportError> {
+    if let Some(r) = journal.run(run)? {
+        return Ok(r);
+    }
+    let runs = journal.runs()?;
+    let matching: Vec<&RunRecord> = runs.iter().filter(|r| r.id.starts_with(run)).collect();
+    match matching.as_slice() {
+        [one] => Ok((*one).clone()),
+        [] => Err(ReportError::UnknownRun {
+            run: run.to_owned(),
+            recent: recent_runs(run, &runs),
+        }),
+        many => Err(ReportError::UnknownRun {
+            run: run.to_owned(),
+            recent: format!(
+                "hint: `{run}` starts {} run ids: give more of one\n  = {}",
+                many.len(),
+                recent_runs(run, &runs)
+            ),
+        }),
+    }
 }
 
 /// Parses a stored report, refusing one of a newer format version with a clear error (also

@@ -177,6 +177,15 @@ impl OpenConcern {
 }
 
 impl Rehearsal {
+    /// Each step of `steps` with a team estimate and a measured duration, and the two side
+    /// by side (`versus`).
+    pub fn compare<'a>(&self, steps: &'a [StepReport]) -> Vec<(&'a str, String)> {
+        steps
+            .iter()
+            .filter_map(|s| self.versus(s).map(|v| (s.id.as_str(), v)))
+            .collect()
+    }
+
     /// `estimated 10m, took 14m32s (4m32s over)`: the team's estimate of `step` beside its
     /// measured duration; none without both.
     pub fn versus(&self, step: &StepReport) -> Option<String> {

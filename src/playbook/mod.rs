@@ -4,6 +4,7 @@
 pub mod graph;
 pub mod learned;
 pub mod plan;
+pub mod resolve;
 pub mod schema;
 
 pub mod compile;

@@ -14,6 +14,7 @@ use crate::playbook::Playbook;
 use crate::playbook::graph::Schedule;
 use crate::playbook::learned::{Learned, LearnedDurations};
 use crate::playbook::model::{EstimateSource, RECOVERED};
+use crate::playbook::resolve::resolve;
 
 /// The plan of a validated playbook.
 pub struct Plan<'a> {
@@ -271,7 +272,10 @@ pub fn render_json(plan: &Plan<'_>) -> String {
             .map(|(i, s)| JsonStep {
                 id: &s.id,
                 uses: s.uses(),
-                description: s.description.clone().unwrap_or_else(|| s.action.describe()),
+                description: resolve(
+                    pb,
+                    &s.description.clone().unwrap_or_else(|| s.action.describe()),
+                ),
                 depends_on: plan.ids(&s.deps),
                 wave: wave_of[i],
                 estimate_secs: secs(plan.durations[i].0),
@@ -329,6 +333,24 @@ fn source_note(source: Basis, learned: Option<Learned>) -> String {
     }
 }
 
+/// What measures the RPO target, if the playbook sets one.
+fn rpo_line(pb: &Playbook) -> Option<String> {
+    let rpo = pb.targets.rpo?;
+    let measured: Vec<&str> = pb
+        .steps
+        .iter()
+        .filter(|s| s.action.measures_rpo())
+        .map(|s| s.id.as_str())
+        .collect();
+    Some(if measured.is_empty() {
+        format!(
+            "RPO target {rpo}: no step measures it (restores, backup checks and `probe.sql` with `measures: rpo` do)"
+        )
+    } else {
+        format!("RPO target {rpo}: measured by {}", measured.join(", "))
+    })
+}
+
 /// The plan as text, for a person.
 pub fn render_text(plan: &Plan<'_>) -> String {
     let pb = plan.playbook;
@@ -365,7 +387,7 @@ pub fn render_text(plan: &Plan<'_>) -> String {
                 source_note(source, plan.learned[i]),
             );
             let what = s.description.clone().unwrap_or_else(|| s.action.describe());
-            let _ = writeln!(out, "      {what}");
+            let _ = writeln!(out, "      {}", resolve(pb, &what));
             if !s.deps.is_empty() {
                 let _ = writeln!(out, "      waits for: {}", plan.ids(&s.deps).join(", "));
             }
@@ -416,14 +438,8 @@ pub fn render_text(plan: &Plan<'_>) -> String {
             );
         }
     }
-    if let Some(rpo) = pb.targets.rpo {
-        let measured: Vec<&str> = pb
-            .steps
-            .iter()
-            .filter(|s| s.action.measures_rpo())
-            .map(|s| s.id.as_str())
-            .collect();
-        let _ = writeln!(out, "RPO target {rpo}: measured by {}", measured.join(", "));
+    if let Some(line) = rpo_line(pb) {
+        let _ = writeln!(out, "{line}");
     }
     let learned = plan.learned.iter().flatten().count();
     if learned > 0 {

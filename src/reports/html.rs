@@ -332,11 +332,7 @@ fn rehearsal_section(o: &mut String, r: &Report) {
         "<section><h2>Against the walkthrough</h2>\n<p>The last walkthrough of this playbook: <code>{}</code>.</p>",
         escape(&rh.walkthrough)
     );
-    let compared: Vec<(&str, String)> = r
-        .steps
-        .iter()
-        .filter_map(|s| rh.versus(s).map(|v| (s.id.as_str(), v)))
-        .collect();
+    let compared = rh.compare(&r.steps);
     if !compared.is_empty() {
         let _ = writeln!(
             o,

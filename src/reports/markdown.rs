@@ -67,11 +67,7 @@ fn rehearsal_section(w: &mut String, r: &Report) {
         code(&rh.walkthrough),
         rh.at.get(..10).unwrap_or(&rh.at)
     );
-    let compared: Vec<(&str, String)> = r
-        .steps
-        .iter()
-        .filter_map(|s| rh.versus(s).map(|v| (s.id.as_str(), v)))
-        .collect();
+    let compared = rh.compare(&r.steps);
     if !compared.is_empty() {
         let _ = writeln!(w, "| Step | Team estimate against measured |\n|---|---|");
         for (id, v) in compared {

@@ -71,14 +71,12 @@ pub fn render_summary(r: &Report) -> String {
         out.push_str(&format!("    {}: {line}\n", s.id));
     }
     if let Some(rh) = &r.rehearsal {
-        let compared: Vec<String> = r
-            .steps
-            .iter()
-            .filter_map(|s| rh.versus(s).map(|v| format!("    {}: {v}\n", s.id)))
-            .collect();
+        let compared = rh.compare(&r.steps);
         if !compared.is_empty() {
             out.push_str(&format!("  against walkthrough {}:\n", rh.walkthrough));
-            out.extend(compared);
+            for (id, v) in compared {
+                out.push_str(&format!("    {id}: {v}\n"));
+            }
         }
         for c in &rh.concerns {
             out.push_str(&format!("  open concern at `{}`: {}\n", c.step, c.line()));

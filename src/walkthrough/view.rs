@@ -5,13 +5,11 @@
 //! predicted RTO clock. Built once from a [`Plan`]; the screen and the printed runbook are
 //! renderings of it. No I/O, no AWS.
 
-use std::collections::BTreeMap;
-
 use crate::language::duration::Duration;
-use crate::language::template::{Ref, SecretSource, Template};
 use crate::playbook::Playbook;
 use crate::playbook::model::RECOVERED;
 use crate::playbook::plan::{Basis, Plan};
+use crate::playbook::resolve::resolve;
 
 /// The playbook as a walkthrough shows it.
 #[derive(Clone, Debug)]
@@ -166,34 +164,4 @@ fn before_recovery(pb: &Playbook) -> Vec<bool> {
         }
     }
     marked
-}
-
-/// `text` with every `${...}` whose value is known before the run replaced by it (vars, and
-/// vars of vars), and every other one by where it comes from: `← app.private_ip`,
-/// `← env DISASTER_TIME`, `← secret ssm:/shop/db`. Text that does not parse as a template is
-/// shown as written.
-pub fn resolve(pb: &Playbook, text: &str) -> String {
-    match Template::parse(text) {
-        Ok(t) => show(&pb.vars, &t, 0),
-        Err(_) => text.to_owned(),
-    }
-}
-
-fn show(vars: &BTreeMap<String, Template>, t: &Template, depth: u32) -> String {
-    let rendered: Result<String, ()> = t.render(|r| {
-        Ok(match r {
-            Ref::Var(name) => match vars.get(name) {
-                Some(v) if depth < 16 => show(vars, v, depth + 1),
-                _ => format!("← vars.{name}"),
-            },
-            Ref::Output { step, key } => format!("← {step}.{key}"),
-            Ref::Env(name) => format!("← env {name}"),
-            Ref::Run(field) => format!("← run.{field}"),
-            Ref::Secret { source, key } => match source {
-                SecretSource::Env => format!("← secret env:{key}"),
-                SecretSource::Ssm => format!("← secret ssm:{key}"),
-            },
-        })
-    });
-    rendered.unwrap_or_else(|()| t.raw().to_owned())
 }

@@ -329,6 +329,21 @@ async fn snapshot_ready(
     }
 }
 
+/// DB instance `source` (none when there is no such instance).
+async fn describe_source(clients: &Clients, source: &str) -> Result<Option<DbInstance>, String> {
+    match clients
+        .rds()
+        .describe_db_instances()
+        .db_instance_identifier(source)
+        .send()
+        .await
+    {
+        Ok(out) => Ok(out.db_instances().first().cloned()),
+        Err(e) if sdk_code(&e) == Some("DBInstanceNotFound") => Ok(None),
+        Err(e) => Err(format!("DescribeDBInstances {source}: {}", sdk_error(&e))),
+    }
+}
+
 /// Whether a point-in-time restore could start now: the source instance exists and its
 /// latest restorable time is young enough for the RPO target.
 async fn pitr_ready(cx: &ReadyCx<'_>, with: &RestorePitr) -> Readiness {
@@ -336,21 +351,9 @@ async fn pitr_ready(cx: &ReadyCx<'_>, with: &RestorePitr) -> Readiness {
         Ok(s) => s,
         Err(r) => return r,
     };
-    let described = cx
-        .clients
-        .rds()
-        .describe_db_instances()
-        .db_instance_identifier(&source)
-        .send()
-        .await;
-    let db = match described {
-        Ok(out) => out.db_instances().first().cloned(),
-        Err(e) if sdk_code(&e) == Some("DBInstanceNotFound") => None,
-        Err(e) => {
-            return Readiness::NotReady {
-                reason: format!("DescribeDBInstances {source}: {}", sdk_error(&e)),
-            };
-        }
+    let db = match describe_source(cx.clients, &source).await {
+        Ok(db) => db,
+        Err(reason) => return Readiness::NotReady { reason },
     };
     let Some(db) = db else {
         return Readiness::NotReady {
@@ -654,22 +657,7 @@ pub async fn restore_pitr(
     let when = cx.render(&with.restore_time)?;
     let rds = clients.rds();
     // The source, and the time the restore goes back to.
-    let described = rds
-        .describe_db_instances()
-        .db_instance_identifier(&source)
-        .send()
-        .await;
-    let db = match described {
-        Ok(out) => out.db_instances().first().cloned(),
-        Err(e) if sdk_code(&e) == Some("DBInstanceNotFound") => None,
-        Err(e) => {
-            return Err(StepError::failed(format!(
-                "DescribeDBInstances {source}: {}",
-                sdk_error(&e)
-            )));
-        }
-    }
-    .ok_or_else(|| {
+    let db = describe_source(clients, &source).await?.ok_or_else(|| {
         StepError::failed(format!(
             "no DB instance `{source}` in {} to restore to a point in time",
             clients.region
