@@ -110,17 +110,14 @@ pub fn run(args: &WalkthroughArgs, state_dir: &Path, color: bool) -> u8 {
             return exit::INTERNAL;
         }
     };
-    let carried = journal
-        .as_ref()
-        .map(|j| match carry::latest(j, &pb.name) {
-            Ok(last) => last.map(|r| r.concerns.into_iter().filter(Concern::is_open).collect()),
-            Err(e) => {
-                eprint(&format!("warning: {e}; open concerns are not carried\n"));
-                None
-            }
-        })
-        .unwrap_or_default()
-        .unwrap_or_default();
+    let carried: Vec<Concern> = match journal.as_ref().map(|j| carry::latest(j, &pb.name)) {
+        Some(Ok(Some(last))) => last.concerns.into_iter().filter(Concern::is_open).collect(),
+        Some(Err(e)) => {
+            eprint(&format!("warning: {e}; open concerns are not carried\n"));
+            Vec::new()
+        }
+        Some(Ok(None)) | None => Vec::new(),
+    };
     let facilitator = args
         .facilitator
         .clone()
@@ -135,11 +132,10 @@ pub fn run(args: &WalkthroughArgs, state_dir: &Path, color: bool) -> u8 {
     let hash = format!("{:016x}", crate::util::hash(0, &[&file.text]));
     let mut record =
         session::new_record(&walk, hash, facilitator, participants, carried, Utc::now());
-    if args.check {
-        match check(args, state_dir, &pb, &mut record) {
-            Ok(()) => {}
-            Err(code) => return code,
-        }
+    if args.check
+        && let Err(code) = check(args, state_dir, &pb, &mut record)
+    {
+        return code;
     }
     let blocked = record
         .steps
@@ -371,13 +367,9 @@ fn screen_loop(terminal: &mut Term, s: &mut Session, journal: &Journal, stop: &A
             .draw(|f| crate::walkthrough::screen::draw(f, s, Utc::now()))
             .map(|_| ());
         let _ = execute!(terminal.backend_mut(), EndSynchronizedUpdate);
-        if let Err(e) = drawn {
+        if drawn.is_err() {
             // The terminal went away (a closed window): keep the record.
-            return End::Interrupted(if e.kind() == std::io::ErrorKind::Other {
-                "the terminal closed"
-            } else {
-                "the terminal failed"
-            });
+            return End::Interrupted("the terminal closed");
         }
         match event::poll(tick) {
             Ok(false) => continue,

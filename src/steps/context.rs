@@ -98,12 +98,18 @@ impl ReadyCx<'_> {
         })
     }
 
-    /// How old something made at `at` is, for people.
+    /// How old something made at `at` is, for people: to the minute from an hour up (a
+    /// snapshot is `6h old`, not `6h1s`), to the second below.
     pub fn age(&self, at: chrono::DateTime<chrono::Utc>) -> String {
-        let secs = (self.now - at).num_seconds().max(0);
+        let secs = (self.now - at).num_seconds().max(0).unsigned_abs();
+        let secs = if secs >= 3600 {
+            (secs + 30) / 60 * 60
+        } else {
+            secs
+        };
         format!(
             "{} old",
-            crate::language::duration::Duration::from_secs(secs.unsigned_abs())
+            crate::language::duration::Duration::from_secs(secs)
         )
     }
 
