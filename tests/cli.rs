@@ -502,3 +502,60 @@ fn write_drill(dir: &std::path::Path, yaml: &str) -> std::path::PathBuf {
     std::fs::write(&path, yaml).expect("write");
     path
 }
+
+#[test]
+fn completions_offer_the_subcommands_and_the_man_page_renders() {
+    let dir = tempfile::tempdir().expect("dir");
+    let script = dir.path().join("firedrill.bash");
+    std::fs::write(
+        &script,
+        Test::new().args(["completions", "bash"]).run().stdout,
+    )
+    .expect("write");
+    // Sourced in bash, the script completes `firedrill wa` to the walkthrough.
+    let out = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "source {}; COMP_WORDS=(firedrill wa); COMP_CWORD=1; COMP_LINE='firedrill wa'; COMP_POINT=12; _firedrill firedrill wa firedrill; echo \"${{COMPREPLY[@]}}\"",
+            script.display()
+        ))
+        .output()
+        .expect("bash runs");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "walkthrough");
+    for shell in ["zsh", "fish"] {
+        Test::new()
+            .args(["completions", shell])
+            .stdout_has("walkthrough")
+            .run();
+    }
+    Test::new()
+        .args(["completions", "tcsh"])
+        .code(exit::INVALID)
+        .stderr_has("invalid value 'tcsh'")
+        .run();
+    let page = Test::new()
+        .args(["man"])
+        .stdout_has(".TH firedrill 1")
+        .run()
+        .stdout;
+    // Rendered by man(1) where it is installed, as a user would read it.
+    if let Ok(mut man) = std::process::Command::new("man")
+        .args(["-l", "-"])
+        .env("MANPAGER", "cat")
+        .env("MANWIDTH", "80")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+    {
+        use std::io::Write as _;
+        man.stdin
+            .take()
+            .expect("stdin")
+            .write_all(page.as_bytes())
+            .expect("write");
+        let rendered = man.wait_with_output().expect("man ran");
+        let text = String::from_utf8_lossy(&rendered.stdout);
+        assert!(text.contains("NAME"), "{text}");
+        assert!(text.contains("walkthrough"), "{text}");
+    }
+}

@@ -1,5 +1,6 @@
-//! The command line: `validate`, `plan`, `run`, `walkthrough`, `teardown`, `report`, `history`, `schedule`,
-//! `schema` and `sandbox`. Every command returns one of the documented [`crate::engine::exit`] codes.
+//! The command line: `validate`, `plan`, `run`, `walkthrough`, `teardown`, `report`, `history`,
+//! `schedule`, `schema`, `completions`, `man` and `sandbox`. Every command returns one of the
+//! documented [`crate::engine::exit`] codes.
 
 mod history;
 mod learned;
@@ -96,6 +97,14 @@ pub enum Command {
     Schedule(schedule::ScheduleArgs),
     /// Print the JSON Schema of the playbook language (for editors).
     Schema,
+    /// Print a completion script for a shell: `firedrill completions bash`.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff): `firedrill man | man -l -`.
+    Man,
     /// The local sandbox: an emulated AWS account on loopback (moto behind firedrill's
     /// realism layer).
     Sandbox {
@@ -163,6 +172,26 @@ pub fn run(cli: &Cli) -> u8 {
         Command::Schema => {
             print(&crate::playbook::schema::schema_text());
             exit::OK
+        }
+        Command::Completions { shell } => {
+            let mut out = Vec::new();
+            let mut command = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(*shell, &mut command, "firedrill", &mut out);
+            print(&String::from_utf8_lossy(&out));
+            exit::OK
+        }
+        Command::Man => {
+            let mut out = Vec::new();
+            match clap_mangen::Man::new(<Cli as clap::CommandFactory>::command()).render(&mut out) {
+                Ok(()) => {
+                    print(&String::from_utf8_lossy(&out));
+                    exit::OK
+                }
+                Err(e) => {
+                    eprint(&format!("error: cannot render the man page: {e}\n"));
+                    exit::INTERNAL
+                }
+            }
         }
         Command::Sandbox { command } => sandbox::run(command, &state_dir(cli), color),
         Command::Run(args) => run::run(args, &state_dir(cli), color),
