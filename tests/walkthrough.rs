@@ -62,6 +62,12 @@ fn quickstart_walk(state: &Path, cols: u16, rows: u16) -> Pty {
     pty
 }
 
+/// The one walkthrough the journal in `state` holds.
+fn only_record(state: &Path) -> Record {
+    let [record] = records(state).try_into().expect("one walkthrough");
+    record
+}
+
 fn records(state: &Path) -> Vec<Record> {
     let journal = Journal::open_existing(state)
         .expect("journal")
@@ -137,7 +143,7 @@ fn a_walkthrough_forward_and_back_records_notes_concerns_and_estimates() {
     let (code, _) = pty.exit_code();
     assert_eq!(code, i32::from(exit::OK));
 
-    let [record] = records(&state).try_into().expect("one walkthrough");
+    let record = only_record(&state);
     assert_eq!(record.state, WalkState::Saved);
     assert_eq!(record.facilitator, "sam");
     assert_eq!(record.participants, ["ana", "ben"]);
@@ -266,7 +272,7 @@ fn ctrl_c_keeps_what_was_recorded_and_exits_130() {
         screen.contains("walkthrough interrupted (Ctrl-C); kept what was recorded"),
         "{screen}"
     );
-    let [record] = records(&state).try_into().expect("one walkthrough");
+    let record = only_record(&state);
     assert_eq!(record.state, WalkState::Interrupted);
     assert_eq!(
         record.step("db").expect("db").notes[0].text,
@@ -284,12 +290,15 @@ fn a_closed_terminal_keeps_what_was_recorded() {
     pty.keys("25m\r");
     pty.wait_for("team estimate 25m");
     // The terminal's window closes: the kernel hangs the session up.
-    let pid = records(&state).len();
-    assert_eq!(pid, 1, "the record is stored while the walkthrough goes on");
+    assert_eq!(
+        records(&state).len(),
+        1,
+        "the record is stored while the walkthrough goes on"
+    );
     pty.hang_up();
     let (code, _) = pty.exit_code();
     assert_eq!(code, i32::from(exit::INTERRUPTED));
-    let [record] = records(&state).try_into().expect("one walkthrough");
+    let record = only_record(&state);
     assert_eq!(record.state, WalkState::Interrupted);
     assert_eq!(
         record
@@ -569,7 +578,7 @@ async fn check_on_the_screen_shows_each_steps_readiness() {
     })
     .await
     .expect("walked through");
-    let [record] = records(&state).try_into().expect("one walkthrough");
+    let record = only_record(&state);
     assert!(record.checked_at.is_some());
     assert!(matches!(
         record.step("db").and_then(|s| s.readiness.clone()),

@@ -30,7 +30,6 @@ use crate::engine::readiness;
 use crate::language::diag;
 use crate::playbook::plan::Plan;
 use crate::playbook::{self, Playbook};
-use crate::steps::context::Readiness;
 use crate::store::journal::Journal;
 use crate::store::walkthroughs::WalkthroughRow;
 use crate::walkthrough::carry;
@@ -137,10 +136,7 @@ pub fn run(args: &WalkthroughArgs, state_dir: &Path, color: bool) -> u8 {
     {
         return code;
     }
-    let blocked = record
-        .steps
-        .iter()
-        .any(|s| s.readiness.as_ref().is_some_and(Readiness::blocks));
+    let blocked = record.not_ready() > 0;
     if args.print {
         print(&render::runbook(&walk, &record));
         return if blocked { exit::NOT_READY } else { exit::OK };
@@ -308,8 +304,7 @@ fn finish(
         return exit::INTERNAL;
     }
     let r = &s.record;
-    let notes: usize = r.steps.iter().map(|s| s.notes.len()).sum();
-    let estimates = r.steps.iter().filter(|s| s.estimate.is_some()).count();
+    let (notes, estimates) = (r.notes(), r.estimates());
     let raised = r.concerns.iter().filter(|c| c.raised_in == r.id).count();
     let open = r.open_concerns().count();
     let what = format!(

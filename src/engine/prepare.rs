@@ -9,7 +9,7 @@
 //! Knows no terminal and no emulator: the command line starts the local sandbox and says where
 //! it is ([`Account::Local`]), and passes the prompter a terminal gives.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -363,11 +363,7 @@ pub async fn prepare(request: Request) -> Result<Prepared, PrepareError> {
         pollers: Arc::new(Pollers::new(clients.clone(), poll)),
         clients,
         recorder: recorder.clone(),
-        base_dir: playbook
-            .file
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .map_or_else(|| PathBuf::from("."), Path::to_path_buf),
+        base_dir: playbook.base_dir(),
         poll,
         grace: Duration::from_secs(10),
         tags: tags(&request),

@@ -44,11 +44,7 @@ pub async fn check(
             });
         }
     };
-    let base_dir = playbook
-        .file
-        .parent()
-        .map(std::path::Path::to_path_buf)
-        .unwrap_or_default();
+    let base_dir = playbook.base_dir();
     let cx = ReadyCx {
         clients: &clients,
         vars: &playbook.vars,

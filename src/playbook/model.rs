@@ -189,6 +189,15 @@ pub struct Playbook {
 }
 
 impl Playbook {
+    /// The directory its relative paths (templates, commands) are resolved against: the
+    /// playbook file's, or `.`.
+    pub fn base_dir(&self) -> PathBuf {
+        self.file
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .map_or_else(|| PathBuf::from("."), std::path::Path::to_path_buf)
+    }
+
     /// The index of the step with id `id`.
     pub fn step_index(&self, id: &str) -> Option<usize> {
         self.steps.iter().position(|s| s.id == id)

@@ -167,6 +167,37 @@ impl Record {
         self.concerns.iter().filter(|c| c.is_open())
     }
 
+    /// The open concerns about step `step`.
+    pub fn open_concerns_at<'a>(&'a self, step: &'a str) -> impl Iterator<Item = &'a Concern> {
+        self.open_concerns().filter(move |c| c.step == step)
+    }
+
+    /// How many steps are marked rehearsed.
+    pub fn rehearsed(&self) -> usize {
+        self.steps
+            .iter()
+            .filter(|s| s.rehearsed_at.is_some())
+            .count()
+    }
+
+    /// How many notes it has, on all steps.
+    pub fn notes(&self) -> usize {
+        self.steps.iter().map(|s| s.notes.len()).sum()
+    }
+
+    /// How many steps have the team's estimate.
+    pub fn estimates(&self) -> usize {
+        self.steps.iter().filter(|s| s.estimate.is_some()).count()
+    }
+
+    /// How many steps the readiness check found could not start now.
+    pub fn not_ready(&self) -> usize {
+        self.steps
+            .iter()
+            .filter(|s| s.readiness.as_ref().is_some_and(Readiness::blocks))
+            .count()
+    }
+
     /// The step `id`.
     pub fn step(&self, id: &str) -> Option<&StepRecord> {
         self.steps.iter().find(|s| s.id == id)

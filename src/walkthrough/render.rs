@@ -7,19 +7,11 @@
 use std::fmt::Write as _;
 
 use crate::language::duration::human;
-use crate::steps::context::Readiness;
+use crate::reports::markdown::code;
+use crate::reports::parts::escape;
 use crate::walkthrough::record::{Concern, Record};
 use crate::walkthrough::screen::readiness_text;
 use crate::walkthrough::view::Walk;
-
-fn open_concerns_of<'a>(
-    concerns: &'a [Concern],
-    step: &'a str,
-) -> impl Iterator<Item = &'a Concern> {
-    concerns
-        .iter()
-        .filter(move |c| c.step == step && c.is_open())
-}
 
 fn concern_line(c: &Concern) -> String {
     let owner = c
@@ -31,10 +23,6 @@ fn concern_line(c: &Concern) -> String {
         c.text,
         c.raised_at.get(..10).unwrap_or(&c.raised_at)
     )
-}
-
-fn md_cell(text: &str) -> String {
-    text.replace('|', "\\|").replace('\n', " ")
 }
 
 /// The runbook `--print` writes: the walkthrough on paper.
@@ -64,11 +52,7 @@ pub fn runbook(walk: &Walk, record: &Record) -> String {
         }
     );
     if record.checked_at.is_some() {
-        let blocking = record
-            .steps
-            .iter()
-            .filter(|s| s.readiness.as_ref().is_some_and(Readiness::blocks))
-            .count();
+        let blocking = record.not_ready();
         let _ = writeln!(
             out,
             "- Readiness: {}",
@@ -128,7 +112,7 @@ pub fn runbook(walk: &Walk, record: &Record) -> String {
         if let Some(r) = &rec.readiness {
             let _ = writeln!(out, "- Readiness: {}", readiness_text(r));
         }
-        for c in open_concerns_of(&record.concerns, &v.id) {
+        for c in record.open_concerns_at(&v.id) {
             let _ = writeln!(out, "- Open concern: {}", concern_line(c));
         }
         out.push_str("- Team estimate: ________\n- [ ] Rehearsed\n\nNotes:\n\n");
@@ -156,8 +140,12 @@ pub fn markdown(r: &Record) -> String {
             .map_or_else(|| "not finished".to_owned(), |f| format!("ended {f}"))
     );
     let _ = writeln!(out, "- State: {}", r.state.name());
-    let rehearsed = r.steps.iter().filter(|s| s.rehearsed_at.is_some()).count();
-    let _ = writeln!(out, "- Rehearsed: {rehearsed} of {} steps", r.steps.len());
+    let _ = writeln!(
+        out,
+        "- Rehearsed: {} of {} steps",
+        r.rehearsed(),
+        r.steps.len()
+    );
     let team_rto = team_rto(r);
     let _ = writeln!(
         out,
@@ -176,16 +164,16 @@ pub fn markdown(r: &Record) -> String {
     for (n, s) in r.steps.iter().enumerate() {
         let _ = writeln!(
             out,
-            "| {} | `{}` | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             n + 1,
-            md_cell(&s.id),
+            code(&s.id),
             s.uses,
             human(s.predicted_secs),
             s.estimate.as_ref().map_or("", |e| e.as_written.as_str()),
             human(s.time_spent_secs),
             if s.rehearsed_at.is_some() { "yes" } else { "" },
             s.notes.len(),
-            open_concerns_of(&r.concerns, &s.id).count(),
+            r.open_concerns_at(&s.id).count(),
         );
     }
     let noted: Vec<_> = r.steps.iter().filter(|s| !s.notes.is_empty()).collect();
@@ -230,13 +218,6 @@ fn team_rto(r: &Record) -> f64 {
     ends.iter().map(|&i| schedule[i].1).fold(0.0, f64::max)
 }
 
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
 /// A walkthrough record as one HTML page: the plan's timeline, each step with its predicted
 /// bar and, beside it, the team's; then notes and concerns.
 pub fn html(r: &Record) -> String {
@@ -262,20 +243,20 @@ pub fn html(r: &Record) -> String {
          .target{{position:absolute;top:0;bottom:0;border-left:2px dashed #c33}}\
          .open{{color:#b00;font-weight:bold}}.legend span{{display:inline-block;width:1rem;height:.7rem;margin:0 .3rem}}\
          </style></head><body>\n<h1>Walkthrough of <code>{name}</code></h1>\n",
-        name = esc(&r.playbook)
+        name = escape(&r.playbook)
     );
     let _ = writeln!(
         out,
         "<p>{id} · {state} · facilitator {fac}{with} · started {start}</p>",
-        id = esc(&r.id),
+        id = escape(&r.id),
         state = r.state.name(),
-        fac = esc(&r.facilitator),
+        fac = escape(&r.facilitator),
         with = if r.participants.is_empty() {
             String::new()
         } else {
-            format!(" with {}", esc(&r.participants.join(", ")))
+            format!(" with {}", escape(&r.participants.join(", ")))
         },
-        start = esc(&r.started_at)
+        start = escape(&r.started_at)
     );
     let _ = writeln!(
         out,
@@ -301,14 +282,14 @@ pub fn html(r: &Record) -> String {
              <td><div class=\"track\">{target}\
              <div class=\"bar plan\" style=\"left:{pl:.2}%;width:{pw:.2}%\"></div>\
              <div class=\"bar team\" style=\"left:{tl:.2}%;width:{tw:.2}%\"></div></div></td></tr>",
-            id = esc(&s.id),
-            uses = esc(&s.uses),
+            id = escape(&s.id),
+            uses = escape(&s.uses),
             crit = if s.critical { " *" } else { "" },
             plan = human(s.predicted_secs),
             team = s
                 .estimate
                 .as_ref()
-                .map_or("—".to_owned(), |e| esc(&e.as_written)),
+                .map_or("—".to_owned(), |e| escape(&e.as_written)),
             pl = pct(s.predicted_start_secs),
             pw = pct(s.predicted_secs).max(0.3),
             tl = pct(*team_start),
@@ -317,9 +298,9 @@ pub fn html(r: &Record) -> String {
     }
     out.push_str("</table>\n");
     for s in r.steps.iter().filter(|s| !s.notes.is_empty()) {
-        let _ = writeln!(out, "<h3>Notes on <code>{}</code></h3><ul>", esc(&s.id));
+        let _ = writeln!(out, "<h3>Notes on <code>{}</code></h3><ul>", escape(&s.id));
         for n in &s.notes {
-            let _ = writeln!(out, "<li>{}: {}</li>", esc(&n.at), esc(&n.text));
+            let _ = writeln!(out, "<li>{}: {}</li>", escape(&n.at), escape(&n.text));
         }
         out.push_str("</ul>\n");
     }
@@ -334,8 +315,8 @@ pub fn html(r: &Record) -> String {
             let _ = writeln!(
                 out,
                 "<li>{status} <code>{}</code>: {}</li>",
-                esc(&c.step),
-                esc(&concern_line(c))
+                escape(&c.step),
+                escape(&concern_line(c))
             );
         }
         out.push_str("</ul>\n");
@@ -349,18 +330,18 @@ pub fn history_text(records: &[Record]) -> String {
     let mut out = String::from("Walkthroughs (newest first)\n");
     let id_width = records.iter().map(|r| r.id.len()).max().unwrap_or(0);
     for r in records {
-        let rehearsed = r.steps.iter().filter(|s| s.rehearsed_at.is_some()).count();
-        let notes: usize = r.steps.iter().map(|s| s.notes.len()).sum();
-        let estimates = r.steps.iter().filter(|s| s.estimate.is_some()).count();
         let _ = writeln!(
             out,
-            "  {:id_width$}  {:<12} {}  {}  led by {}: rehearsed {rehearsed}/{}, {notes} note(s), {estimates} estimate(s), {} open concern(s)",
+            "  {:id_width$}  {:<12} {}  {}  led by {}: rehearsed {}/{}, {} note(s), {} estimate(s), {} open concern(s)",
             r.id,
             r.state.name(),
             r.started_at.get(..16).unwrap_or(&r.started_at),
             r.playbook,
             r.facilitator,
+            r.rehearsed(),
             r.steps.len(),
+            r.notes(),
+            r.estimates(),
             r.open_concerns().count(),
         );
     }
@@ -382,9 +363,9 @@ pub fn history_json(records: &[Record]) -> serde_json::Value {
                     "facilitator": r.facilitator,
                     "participants": r.participants,
                     "steps": r.steps.len(),
-                    "rehearsed": r.steps.iter().filter(|s| s.rehearsed_at.is_some()).count(),
-                    "notes": r.steps.iter().map(|s| s.notes.len()).sum::<usize>(),
-                    "estimates": r.steps.iter().filter(|s| s.estimate.is_some()).count(),
+                    "rehearsed": r.rehearsed(),
+                    "notes": r.notes(),
+                    "estimates": r.estimates(),
                     "open_concerns": r.open_concerns().count(),
                 })
             })

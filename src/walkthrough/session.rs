@@ -144,20 +144,12 @@ impl Session {
 
     /// The open concerns of the step at `position`.
     pub fn open_concerns(&self, position: usize) -> impl Iterator<Item = &Concern> {
-        let id = self.walk.steps[position].id.clone();
-        self.record
-            .concerns
-            .iter()
-            .filter(move |c| c.step == id && c.is_open())
+        self.record.open_concerns_at(&self.walk.steps[position].id)
     }
 
     /// How many steps are marked rehearsed.
     pub fn rehearsed(&self) -> usize {
-        self.record
-            .steps
-            .iter()
-            .filter(|s| s.rehearsed_at.is_some())
-            .count()
+        self.record.rehearsed()
     }
 
     /// Adds the time spent on the step shown up to `now` to its record (before the record is
