@@ -194,7 +194,7 @@ fn plan_exits_target_missed_when_the_prediction_misses() {
     Test::new()
         .args(["plan".as_ref(), path.as_os_str()])
         .code(exit::TARGET_MISSED)
-        .stdout_has("recovered  predicted 4m30s     target 4m: MISSED by 30s")
+        .stdout_has("recovered  predicted 4m30s  target 4m: MISSED by 30s")
         .run();
 }
 

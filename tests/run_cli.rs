@@ -229,7 +229,12 @@ steps:
     ] {
         assert!(stdout.contains(line), "missing {line:?} in:\n{stdout}");
     }
-    assert!(stderr.contains("stopping: no new step starts"), "{stderr}");
+    assert!(
+        stdout.contains(
+            "stopping interrupted by a signal: no new step starts; 1 running step stops at a safe point; then teardown of 0 resources. Signal again to stop waiting"
+        ),
+        "the first signal says what happens next:\n{stdout}"
+    );
     assert!(
         !firedrill::sandbox::local::alive(sleeper),
         "the step's whole process group is gone"

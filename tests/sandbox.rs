@@ -507,7 +507,7 @@ async fn the_guard_refuses_another_account_with_zero_mutating_calls() {
     let mut playbook = loaded.expect("the quickstart validates").playbook;
     playbook.sandbox.accounts = vec!["111122223333".into()];
     let clients = sandbox.clients().await;
-    let refusal = guard::check(&clients.sts(), &playbook.sandbox.accounts)
+    let refusal = guard::check(&clients, &playbook.sandbox.accounts)
         .await
         .expect_err("refused");
     assert!(
@@ -523,7 +523,7 @@ async fn the_guard_refuses_another_account_with_zero_mutating_calls() {
         ["sts:GetCallerIdentity"]
     );
 
-    let identity = guard::check(&clients.sts(), &["123456789012".into()])
+    let identity = guard::check(&clients, &["123456789012".into()])
         .await
         .expect("the sandbox account passes");
     assert_eq!(identity.account, "123456789012");

@@ -10,10 +10,28 @@
 //! - an optional endpoint for every service (the local sandbox);
 //! - explicit timeouts and one retry policy, stated in [`RETRY`] and [`TIMEOUTS`].
 //!
-//! One HTTP stack serves every client: hyper 1 with rustls on ring.
+//! One HTTP stack serves every client: hyper 1 with rustls on ring; each request is logged at
+//! debug level (`log`).
 
 pub mod guard;
+pub mod log;
 pub mod poll;
+
+/// One method per service: its client from the shared configuration, with the request log.
+macro_rules! clients {
+    ($($(#[$doc:meta])* $name:ident: $sdk:ident,)*) => {
+        $(
+            $(#[$doc])*
+            pub fn $name(&self) -> $sdk::Client {
+                $sdk::Client::from_conf(
+                    $sdk::config::Builder::from(&self.config)
+                        .interceptor(log::RequestLog)
+                        .build(),
+                )
+            }
+        )*
+    };
+}
 
 use std::time::Duration;
 
@@ -70,6 +88,8 @@ pub const TIMEOUTS: Timeouts = Timeouts {
 pub struct AwsOptions {
     /// `--region`.
     pub region: Option<String>,
+    /// `--profile` (or `AWS_PROFILE`): the shared profile to take credentials and region from.
+    pub profile: Option<String>,
     /// The playbook's `sandbox.region`.
     pub playbook_region: Option<String>,
     /// An endpoint URL for every service.
@@ -90,9 +110,13 @@ pub enum AwsError {
     /// No region from any source.
     #[error(
         "no AWS region: pass --region, set `sandbox.region` in the playbook, or set AWS_REGION \
-         (or a region in your AWS profile)"
+         (or a region in your AWS profile{})",
+        .profile.as_ref().map_or_else(String::new, |p| format!("; profile `{p}` names none, or is not in ~/.aws/config"))
     )]
-    NoRegion,
+    NoRegion {
+        /// The profile asked for, if any.
+        profile: Option<String>,
+    },
 }
 
 /// Every AWS client firedrill uses, sharing one configuration.
@@ -103,6 +127,8 @@ pub struct Clients {
     pub region: String,
     /// The endpoint override, if any.
     pub endpoint: Option<String>,
+    /// The shared profile the credentials come from, when one was named.
+    pub profile: Option<String>,
 }
 
 impl Clients {
@@ -138,6 +164,13 @@ impl Clients {
         if let Some(region) = &explicit {
             loader = loader.region(Region::new(region.clone()));
         }
+        if let Some(profile) = options
+            .profile
+            .as_deref()
+            .filter(|_| !options.sandbox_credentials)
+        {
+            loader = loader.profile_name(profile);
+        }
         if let Some(endpoint) = &options.endpoint {
             loader = loader.endpoint_url(endpoint.clone());
         }
@@ -152,7 +185,9 @@ impl Clients {
         }
         let mut config = loader.load().await;
         let Some(region) = config.region().map(ToString::to_string) else {
-            return Err(AwsError::NoRegion);
+            return Err(AwsError::NoRegion {
+                profile: options.profile.clone(),
+            });
         };
         if let Some(role) = &options.role_arn {
             let provider = AssumeRoleProvider::builder(role.clone())
@@ -174,6 +209,10 @@ impl Clients {
             config,
             region,
             endpoint: options.endpoint.clone(),
+            profile: options
+                .profile
+                .clone()
+                .filter(|_| !options.sandbox_credentials),
         })
     }
 
@@ -200,6 +239,7 @@ impl Clients {
                 .build(),
             region: region.to_owned(),
             endpoint: self.endpoint.clone(),
+            profile: self.profile.clone(),
         }
     }
 
@@ -208,34 +248,19 @@ impl Clients {
         &self.config
     }
 
-    /// An STS client.
-    pub fn sts(&self) -> aws_sdk_sts::Client {
-        aws_sdk_sts::Client::new(&self.config)
-    }
-
-    /// An RDS client.
-    pub fn rds(&self) -> aws_sdk_rds::Client {
-        aws_sdk_rds::Client::new(&self.config)
-    }
-
-    /// An EC2 client.
-    pub fn ec2(&self) -> aws_sdk_ec2::Client {
-        aws_sdk_ec2::Client::new(&self.config)
-    }
-
-    /// A CloudFormation client.
-    pub fn cloudformation(&self) -> aws_sdk_cloudformation::Client {
-        aws_sdk_cloudformation::Client::new(&self.config)
-    }
-
-    /// An SSM client (parameters: `${secret:ssm:/path}`).
-    pub fn ssm(&self) -> aws_sdk_ssm::Client {
-        aws_sdk_ssm::Client::new(&self.config)
-    }
-
-    /// A Route53 client.
-    pub fn route53(&self) -> aws_sdk_route53::Client {
-        aws_sdk_route53::Client::new(&self.config)
+    clients! {
+        /// An STS client.
+        sts: aws_sdk_sts,
+        /// An RDS client.
+        rds: aws_sdk_rds,
+        /// An EC2 client.
+        ec2: aws_sdk_ec2,
+        /// A CloudFormation client.
+        cloudformation: aws_sdk_cloudformation,
+        /// An SSM client (parameters: `${secret:ssm:/path}`).
+        ssm: aws_sdk_ssm,
+        /// A Route53 client.
+        route53: aws_sdk_route53,
     }
 }
 

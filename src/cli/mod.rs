@@ -2,6 +2,7 @@
 //! `schedule`, `schema`, `completions`, `man` and `sandbox`. Every command returns one of the
 //! documented [`crate::engine::exit`] codes.
 
+mod again;
 mod history;
 mod learned;
 mod out;
@@ -34,6 +35,11 @@ pub struct Cli {
     /// Where run journals and the local sandbox's record live [default: $XDG_STATE_HOME/firedrill].
     #[arg(long, global = true, env = "FIREDRILL_STATE_DIR")]
     pub state_dir: Option<PathBuf>,
+    /// Log more to standard error: `-v` what firedrill does, `-vv` each AWS request too,
+    /// `-vvv` everything, the SDK's own included. FIREDRILL_LOG (or RUST_LOG) takes a filter
+    /// instead, e.g. `firedrill::aws=debug`.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -149,16 +155,50 @@ pub fn main() -> ExitCode {
             };
         }
     };
+    logging(cli.verbose, cli.color);
     exit::code(run(&cli))
+}
+
+/// Whether what goes to standard error is coloured.
+fn colored(color: Color) -> bool {
+    match color {
+        Color::Always => true,
+        Color::Never => false,
+        Color::Auto => std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+    }
+}
+
+/// Starts the log on standard error when asked: by `-v` or by a filter in FIREDRILL_LOG or
+/// RUST_LOG (the filter wins). Without either nothing is logged, the SDK's warnings included:
+/// what a run says is its events.
+fn logging(verbose: u8, color: Color) {
+    use tracing_subscriber::EnvFilter;
+    let from_env = ["FIREDRILL_LOG", "RUST_LOG"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok().filter(|f| !f.trim().is_empty()));
+    let filter = match (from_env, verbose) {
+        (Some(f), _) => f,
+        (None, 0) => return,
+        (None, 1) => "firedrill=info".to_owned(),
+        (None, 2) => "firedrill=debug".to_owned(),
+        (None, _) => "debug".to_owned(),
+    };
+    let filter = EnvFilter::try_new(&filter).unwrap_or_else(|e| {
+        eprint(&format!(
+            "warning: the log filter `{filter}` is not valid ({e}); logging warnings only\n"
+        ));
+        EnvFilter::new("warn")
+    });
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(colored(color))
+        .try_init();
 }
 
 /// Runs `cli`, printing to standard output and error; returns the exit code.
 pub fn run(cli: &Cli) -> u8 {
-    let color = match cli.color {
-        Color::Always => true,
-        Color::Never => false,
-        Color::Auto => std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
-    };
+    let color = colored(cli.color);
     match &cli.command {
         Command::Validate { playbooks, format } => validate(playbooks, *format, color),
         Command::Plan {

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 
-use super::out::{eprint, print};
+use super::out::{eprint, error, print};
 use crate::engine::exit;
 use crate::engine::report::{FORMAT_VERSION, Report};
 use crate::reports::{self, Format};
@@ -280,10 +280,16 @@ fn report_walkthrough(args: &ReportArgs, state_dir: &Path) -> u8 {
             return exit::INVALID;
         }
         None => {
-            eprint(&format!(
-                "error: the journal in {} has no walkthrough `{id}`\n  = hint: `firedrill history` lists walkthroughs beside runs\n",
-                state_dir.display()
-            ));
+            error(
+                &format!(
+                    "the journal in {} has no walkthrough `{id}`",
+                    state_dir.display()
+                ),
+                &[format!(
+                    "`{}` lists walkthroughs beside runs",
+                    super::again::firedrill(state_dir, "history")
+                )],
+            );
             return exit::INVALID;
         }
     };

@@ -7,8 +7,10 @@ use std::sync::Arc;
 use clap::{Args, ValueEnum};
 use tokio::sync::mpsc;
 
-use super::out::{eprint, print};
+use super::again;
+use super::out::{eprint, error, print};
 use super::sandbox::{self, runtime};
+use crate::aws::guard::Target;
 use crate::engine::dispatch::{self, Sink};
 use crate::engine::event::{Clock, Event, What};
 use crate::engine::exit;
@@ -21,6 +23,7 @@ use crate::language::diag;
 use crate::language::duration::Duration;
 use crate::playbook;
 use crate::reports::Format;
+use crate::reports::paint::Paint;
 use crate::reports::progress::{BarsSink, LogFormat, LogSink, Silent, log_line};
 use crate::reports::webhook::Webhook;
 use crate::steps::builtin::prompter::Prompter;
@@ -33,6 +36,14 @@ use crate::store::recorder::Recorder;
 pub enum SandboxChoice {
     /// The local sandbox (`firedrill sandbox start`): started if none is running.
     Local,
+}
+
+/// The shared AWS profile, on every command that talks to AWS (as the aws CLI takes it).
+#[derive(Args, Debug, Clone)]
+pub struct ProfileArg {
+    /// The AWS profile to take credentials (and a region) from.
+    #[arg(long, value_name = "NAME", env = "AWS_PROFILE")]
+    pub profile: Option<String>,
 }
 
 /// `firedrill run`.
@@ -50,6 +61,8 @@ pub struct RunArgs {
     /// The AWS region (default: the playbook's `sandbox.region`, then AWS_REGION).
     #[arg(long)]
     pub region: Option<String>,
+    #[command(flatten)]
+    pub aws: ProfileArg,
     /// At most this many steps at once [default: no cap].
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     pub parallel: Option<u32>,
@@ -171,9 +184,12 @@ pub struct TeardownArgs {
     /// Event lines as text or JSON.
     #[arg(long, value_enum, default_value_t = LogFormatArg::Text)]
     pub log_format: LogFormatArg,
+    #[command(flatten)]
+    pub aws: ProfileArg,
 }
 
-/// Forwards Ctrl-C and SIGTERM: the first two to the run, the third exits at once.
+/// Forwards Ctrl-C and SIGTERM: the first two to the run (which says what happens next), the
+/// third exits at once.
 fn signals(resume: String) -> mpsc::UnboundedReceiver<()> {
     use tokio::signal::unix::{SignalKind, signal};
     let (tx, rx) = mpsc::unbounded_channel();
@@ -191,11 +207,9 @@ fn signals(resume: String) -> mpsc::UnboundedReceiver<()> {
                 _ = term.recv() => {}
             }
             n += 1;
+            // The first is said by the run's `stopping` event, with what happens next.
             match n {
-                1 => eprint(
-                    "\nstopping: no new step starts, running steps stop at a safe point, then teardown. \
-                     Signal again to stop waiting.\n",
-                ),
+                1 => {}
                 2 => eprint(&format!(
                     "\nno longer waiting. What is unfinished stays in the journal; resume the teardown with:\n  {resume}\n\
                      Signal again to exit at once.\n"
@@ -211,24 +225,6 @@ fn signals(resume: String) -> mpsc::UnboundedReceiver<()> {
         }
     });
     rx
-}
-
-/// The command that resumes a run's teardown.
-fn resume_command(state_dir: &Path, run_id: &str) -> String {
-    format!(
-        "firedrill --state-dir {} teardown {run_id}",
-        shell_word(&state_dir.display().to_string())
-    )
-}
-
-fn shell_word(s: &str) -> String {
-    if s.chars()
-        .all(|c| c.is_ascii_alphanumeric() || "/._-+:@%".contains(c))
-    {
-        s.to_owned()
-    } else {
-        format!("'{}'", s.replace('\'', "'\\''"))
-    }
 }
 
 /// Runs `firedrill run`.
@@ -409,6 +405,11 @@ async fn run_async(
         ssm,
         rehearsal,
     } = started;
+    let playbook_name = playbook.name.clone();
+    let target = match args.sandbox {
+        Some(SandboxChoice::Local) => Target::LocalSandbox,
+        None => Target::Aws,
+    };
     let account = if let Some(SandboxChoice::Local) = args.sandbox {
         let record = match sandbox::ensure_running(state_dir, args.quiet) {
             Ok(r) => r,
@@ -426,12 +427,14 @@ async fn run_async(
             identity: record.identity(),
         }
     } else {
-        Account::Configured
+        Account::Configured {
+            profile: args.aws.profile.clone(),
+        }
     };
     let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
     let bars =
         !args.quiet && args.log_format == LogFormatArg::Text && std::io::stderr().is_terminal();
-    let mut bars_sink = bars.then(BarsSink::new);
+    let mut bars_sink = bars.then(|| BarsSink::new(Paint::new(color)));
     let prompter = interactive.then(|| Prompter::new(bars_sink.as_ref().map(BarsSink::multi)));
     let request = Request {
         playbook,
@@ -460,13 +463,20 @@ async fn run_async(
     } = match prepare(request).await {
         Ok(p) => p,
         Err(e) => {
-            eprint(&format!("error: {e}\n"));
+            let mut hints = e.hints(target);
+            if matches!(e, PrepareError::Refused(_)) {
+                hints.push(format!(
+                    "the journal keeps run {run_id} as refused: `{}` lists it",
+                    again::firedrill(state_dir, &format!("history {playbook_name}"))
+                ));
+            }
+            error(&e.to_string(), &hints);
             return e.exit_code();
         }
     };
     // `run` takes no commands from outside (the game day does).
     drop(controller);
-    let resume = resume_command(state_dir, &run_id);
+    let resume = again::resume(state_dir, &run_id);
     let mut signals = signals(resume.clone());
     let format = args.log_format.into();
     let outcome = if let Some(b) = bars_sink.as_mut() {
@@ -481,7 +491,8 @@ async fn run_async(
     };
     let _ = recorder.flush().await;
     let quiet = args.quiet && outcome.exit_code == exit::OK;
-    let kept = finish(args, state_dir, &outcome.report, format, quiet);
+    let paint = Paint::new(color && std::io::stdout().is_terminal());
+    let kept = finish(args, state_dir, &outcome.report, format, quiet, paint);
     if outcome.teardown_abandoned {
         eprint(&format!(
             "teardown did not finish; resume it with:\n  {resume}\n"
@@ -504,6 +515,7 @@ fn finish(
     report: &Report,
     format: LogFormat,
     quiet: bool,
+    paint: Paint,
 ) -> PathBuf {
     let json = report.to_json();
     let dir = lock::run_dir(state_dir, &report.run_id);
@@ -540,7 +552,7 @@ fn finish(
     }
     let mut summary = format!(
         "{}  report: {}\n",
-        crate::reports::summary::render_summary(report),
+        crate::reports::summary::render_summary(report, paint),
         kept.display()
     );
     for path in written {
@@ -623,7 +635,8 @@ async fn teardown_async(args: &TeardownArgs, state_dir: &Path) -> u8 {
                 && until > now
             {
                 print(&format!(
-                    "run {id}: kept until {until} (`keep_for`); `firedrill teardown {id}` deletes it now\n"
+                    "run {id}: kept until {until} (`keep_for`); `{}` deletes it now\n",
+                    again::firedrill(state_dir, &format!("teardown {id}"))
                 ));
                 continue;
             }
@@ -633,7 +646,7 @@ async fn teardown_async(args: &TeardownArgs, state_dir: &Path) -> u8 {
     };
     let recorder = Recorder::start(journal);
     let format = args.log_format.into();
-    let mut signals = signals(String::from("firedrill teardown"));
+    let mut signals = signals(again::firedrill(state_dir, "teardown"));
     let mut code = exit::OK;
     let mut any = false;
     for r in runs {
@@ -701,14 +714,21 @@ async fn teardown_run(
         Ok(local) => local,
         Err(code) => return code,
     };
-    let clients = match reconnect(r, local.as_ref().map(|(e, g)| (e.as_str(), g.as_str()))).await {
+    let target = if local.is_some() {
+        Target::LocalSandbox
+    } else {
+        Target::Aws
+    };
+    let clients = match reconnect(
+        r,
+        local.as_ref().map(|(e, g)| (e.as_str(), g.as_str())),
+        args.aws.profile.as_deref(),
+    )
+    .await
+    {
         Ok(c) => c,
-        Err(e @ PrepareError::Refused(_)) => {
-            eprint(&format!("run {}: {e}\n", r.id));
-            return e.exit_code();
-        }
         Err(e) => {
-            eprint(&format!("run {}: error: {e}\n", r.id));
+            error(&format!("run {}: {e}", r.id), &e.hints(target));
             return e.exit_code();
         }
     };

@@ -246,8 +246,8 @@ fn start(args: &StartArgs, state_dir: &Path, out: fn(&str)) -> u8 {
             && record.serve_pid == child.id()
         {
             out(&format!(
-                "local sandbox running at {} (moto {} at {}, account {}, region {}; time scale {}, seed {}), ready in {:.1} s\n\
-                 drills find it with `firedrill run --sandbox local`; stop it with `firedrill sandbox stop`\n",
+                "local sandbox running at {} (moto {} at {}, account {}, region {}; time scale {}, seed {}), ready in {}\n\
+                 drills find it with `{}`; stop it with `{}`\n",
                 record.endpoint,
                 record.moto_version,
                 record.moto_endpoint,
@@ -255,7 +255,9 @@ fn start(args: &StartArgs, state_dir: &Path, out: fn(&str)) -> u8 {
                 record.region,
                 record.config.time_scale,
                 record.config.seed,
-                began.elapsed().as_secs_f64()
+                crate::language::duration::human(began.elapsed().as_secs_f64()),
+                super::again::firedrill(state_dir, "run --sandbox local PLAYBOOK"),
+                super::again::firedrill(state_dir, "sandbox stop"),
             ));
             return exit::OK;
         }
@@ -472,7 +474,13 @@ async fn seed_cmd(path: &Path, state_dir: &Path, color: bool, out: fn(&str)) -> 
         }
     };
     let Some(record) = running(state_dir) else {
-        eprint("error: no local sandbox is running: start one with `firedrill sandbox start`\n");
+        super::out::error(
+            "no local sandbox is running",
+            &[format!(
+                "start one with `{}`",
+                super::again::firedrill(state_dir, "sandbox start")
+            )],
+        );
         return exit::INTERNAL;
     };
     let clients = Clients::for_sandbox(&record.endpoint, &seed_file.region).await;

@@ -20,7 +20,8 @@ use ratatui::crossterm::terminal::{
     disable_raw_mode, enable_raw_mode,
 };
 
-use super::out::{eprint, print};
+use super::again;
+use super::out::{eprint, error, print};
 use super::run::SandboxChoice;
 use super::sandbox::{self, runtime};
 use crate::engine::event::rfc3339;
@@ -63,6 +64,8 @@ pub struct WalkthroughArgs {
     /// With `--check`: the AWS region (default: the playbook's `sandbox.region`).
     #[arg(long, requires = "check")]
     pub region: Option<String>,
+    #[command(flatten)]
+    pub aws: super::run::ProfileArg,
     /// Plan from the playbook's own figures only, not from durations learned from past runs.
     #[arg(long)]
     pub no_history: bool,
@@ -144,7 +147,7 @@ pub fn run(args: &WalkthroughArgs, state_dir: &Path, color: bool) -> u8 {
     let Some(journal) = journal else {
         return exit::INTERNAL;
     };
-    interactive(Session::new(walk, record, Utc::now()), &journal)
+    interactive(Session::new(walk, record, Utc::now()), &journal, state_dir)
 }
 
 /// `--check`: the readiness of every step, into the record; the exit code when it could not
@@ -160,8 +163,12 @@ fn check(
         let account = match args.sandbox {
             Some(SandboxChoice::Local) => {
                 let Some(r) = sandbox::running(state_dir) else {
-                    eprint(
-                        "error: no local sandbox is running\n  = hint: start it with `firedrill sandbox start` (and seed it), then check again\n",
+                    error(
+                        "no local sandbox is running",
+                        &[format!(
+                            "start it with `{}` (and seed it), then check again",
+                            again::firedrill(state_dir, "sandbox start")
+                        )],
                     );
                     return Err(exit::INVALID);
                 };
@@ -171,7 +178,9 @@ fn check(
                     identity: r.identity(),
                 }
             }
-            None => Account::Configured,
+            None => Account::Configured {
+                profile: args.aws.profile.clone(),
+            },
         };
         readiness::check(pb, &account, args.region.as_deref(), Utc::now())
             .await
@@ -238,7 +247,7 @@ fn key_of(k: event::KeyEvent) -> Option<Key> {
 
 /// The screen until the facilitator quits or the walkthrough is interrupted; the record is
 /// stored before the first frame and after every change.
-fn interactive(mut s: Session, journal: &Journal) -> u8 {
+fn interactive(mut s: Session, journal: &Journal, state_dir: &Path) -> u8 {
     if let Err(e) = store(journal, &s.record) {
         eprint(&format!("error: {e}\n"));
         return exit::INTERNAL;
@@ -271,11 +280,19 @@ fn interactive(mut s: Session, journal: &Journal) -> u8 {
             eprint("walkthrough not saved\n");
             exit::OK
         }
-        End::Quit { save: true } => finish(journal, &mut s, WalkState::Saved, now, None),
-        End::Interrupted(why) => finish(journal, &mut s, WalkState::Interrupted, now, Some(why)),
+        End::Quit { save: true } => finish(journal, state_dir, &mut s, WalkState::Saved, now, None),
+        End::Interrupted(why) => finish(
+            journal,
+            state_dir,
+            &mut s,
+            WalkState::Interrupted,
+            now,
+            Some(why),
+        ),
         End::Failed(why) => {
             let _ = finish(
                 journal,
+                state_dir,
                 &mut s,
                 WalkState::Interrupted,
                 now,
@@ -289,6 +306,7 @@ fn interactive(mut s: Session, journal: &Journal) -> u8 {
 
 fn finish(
     journal: &Journal,
+    state_dir: &Path,
     s: &mut Session,
     state: WalkState,
     now: chrono::DateTime<Utc>,
@@ -315,8 +333,9 @@ fn finish(
     match interrupted_by {
         None => {
             eprint(&format!(
-                "saved walkthrough {}: {what}\n  render it with: firedrill report {}\n",
-                r.id, r.id
+                "saved walkthrough {}: {what}\n  render it with: {}\n",
+                r.id,
+                again::firedrill(state_dir, &format!("report {}", r.id))
             ));
             exit::OK
         }

@@ -117,6 +117,7 @@ pub async fn run(
             board: Board::new(&playbook),
             runs: vec![StepRun::default(); n],
             reported: vec![false; n],
+            created: 0,
             reached: HashMap::new(),
             sink,
             recorder: shared.recorder.clone(),
@@ -228,7 +229,7 @@ impl Run<'_> {
                 self.flags.deadline_passed = true;
                 let d =
                     crate::language::duration::Duration(self.options.deadline.unwrap_or_default());
-                self.stop(&format!("the run's deadline ({d}) passed"));
+                self.stop(&format!("the run's deadline ({d}) passed"), None);
             }
             Input::Tick => self.ledger.tick(),
         }
@@ -243,7 +244,13 @@ impl Run<'_> {
             return Flow::Abandon;
         }
         self.flags.interrupted = true;
-        self.stop("interrupted by a signal");
+        let (running, made) = (self.set.len(), self.ledger.created);
+        let next = format!(
+            "no new step starts; {running} running step{} at a safe point; then teardown of {made} resource{}. Signal again to stop waiting",
+            if running == 1 { " stops" } else { "s stop" },
+            if made == 1 { "" } else { "s" },
+        );
+        self.stop("interrupted by a signal", Some(&next));
         Flow::Go
     }
 
@@ -425,12 +432,13 @@ impl Run<'_> {
         }
     }
 
-    /// Stops dispatching: no step starts any more, running ones are cancelled.
-    fn stop(&mut self, reason: &str) {
+    /// Stops dispatching: no step starts any more, running ones are cancelled. The event says
+    /// `reason`, then `next` (what happens now) when given.
+    fn stop(&mut self, reason: &str, next: Option<&str>) {
         if self.ledger.board.stopped().is_none() {
             self.ledger.board.stop(reason);
             self.ledger.emit(What::Stopping {
-                reason: reason.to_owned(),
+                reason: next.map_or_else(|| reason.to_owned(), |n| format!("{reason}: {n}")),
             });
         }
         self.cancel.cancel();

@@ -44,7 +44,10 @@ pub enum Account {
         identity: String,
     },
     /// The account of the caller's credentials (or the playbook's `sandbox.endpoint`).
-    Configured,
+    Configured {
+        /// The shared profile to take them from (`--profile`, `AWS_PROFILE`).
+        profile: Option<String>,
+    },
 }
 
 /// What the command line asks for.
@@ -107,7 +110,7 @@ pub enum PrepareError {
     Journal(String),
     /// The account guard refused.
     #[error("{0}")]
-    Refused(String),
+    Refused(guard::Refusal),
     /// The clients of a journaled run's account could not be made again (for its teardown).
     #[error("{0}")]
     Reconnect(String),
@@ -126,6 +129,18 @@ impl PrepareError {
             | PrepareError::Scratch(_)
             | PrepareError::Reconnect(_) => exit::INTERNAL,
             PrepareError::Refused(_) => exit::REFUSED,
+        }
+    }
+
+    /// What the operator can do about it, for a run pointed at `target`.
+    pub fn hints(&self, target: guard::Target) -> Vec<String> {
+        match self {
+            PrepareError::Refused(refusal) => refusal.hints(target),
+            PrepareError::Clients(_)
+            | PrepareError::Lock(_)
+            | PrepareError::Journal(_)
+            | PrepareError::Reconnect(_)
+            | PrepareError::Scratch(_) => Vec::new(),
         }
     }
 }
@@ -191,13 +206,14 @@ pub async fn clients_for(
                 Some(identity.clone()),
             ))
         }
-        Account::Configured => {
+        Account::Configured { profile } => {
             let endpoint = playbook.sandbox.endpoint.clone();
             if !needs_aws {
                 return Ok((None, endpoint, None));
             }
             let options = AwsOptions {
                 region: region.map(str::to_owned),
+                profile: profile.clone(),
                 playbook_region: playbook.sandbox.region.clone(),
                 endpoint: endpoint.clone(),
                 role_arn: playbook.sandbox.role_arn.clone(),
@@ -208,6 +224,13 @@ pub async fn clients_for(
             let clients = Clients::new(&options)
                 .await
                 .map_err(|e| PrepareError::Clients(e.to_string()))?;
+            tracing::info!(
+                region = %clients.region,
+                endpoint = endpoint.as_deref().unwrap_or("AWS"),
+                profile = profile.as_deref().unwrap_or("(default chain)"),
+                role = playbook.sandbox.role_arn.as_deref().unwrap_or("-"),
+                "AWS clients"
+            );
             Ok((Some(clients), endpoint, None))
         }
     }
@@ -265,8 +288,9 @@ async fn guard(
         return Ok(None);
     };
     let rid = request.run_id.clone();
-    match guard::check(&c.sts(), &request.playbook.sandbox.accounts).await {
+    match guard::check(c, &request.playbook.sandbox.accounts).await {
         Ok(id) => {
+            tracing::info!(account = %id.account, arn = %id.arn, "the account guard passed");
             let account = id.account.clone();
             let _ = recorder.call(move |j| j.set_account(&rid, &account)).await;
             Ok(Some(id))
@@ -275,7 +299,7 @@ async fn guard(
             let _ = recorder
                 .call(move |j| j.finish_run(&rid, "refused", ""))
                 .await;
-            Err(PrepareError::Refused(refusal.to_string()))
+            Err(PrepareError::Refused(refusal))
         }
     }
 }
@@ -406,16 +430,18 @@ pub async fn prepare(request: Request) -> Result<Prepared, PrepareError> {
 
 /// The clients of a journaled run's account, for `firedrill teardown`: the local sandbox at
 /// `local` (its endpoint and region; the command line finds it), or the AWS account, endpoint
-/// and role the journal names; then the guard again: the account must be the run's.
+/// and role the journal names (with the credentials of `profile`); then the guard again: the account must be the run's.
 pub async fn reconnect(
     r: &RunRecord,
     local: Option<(&str, &str)>,
+    profile: Option<&str>,
 ) -> Result<Clients, PrepareError> {
     let clients = if let Some((endpoint, region)) = local {
         Clients::for_sandbox(endpoint, r.region.as_deref().unwrap_or(region)).await
     } else {
         let options = AwsOptions {
             region: r.region.clone(),
+            profile: profile.map(str::to_owned),
             endpoint: r.endpoint.clone(),
             role_arn: r.role_arn.clone(),
             session_name: Some("firedrill-teardown".into()),
@@ -428,9 +454,9 @@ pub async fn reconnect(
     };
     let allowed: Vec<String> = r.account.iter().cloned().collect();
     if !allowed.is_empty() {
-        guard::check(&clients.sts(), &allowed)
+        guard::check(&clients, &allowed)
             .await
-            .map_err(|refusal| PrepareError::Refused(refusal.to_string()))?;
+            .map_err(PrepareError::Refused)?;
     }
     Ok(clients)
 }

@@ -35,7 +35,7 @@ pub async fn check(
             steps: vec![Readiness::Nothing; playbook.steps.len()],
         });
     };
-    let guard = match guard::check(&clients.sts(), &playbook.sandbox.accounts).await {
+    let guard = match guard::check(&clients, &playbook.sandbox.accounts).await {
         Ok(id) => Ok(id.account),
         Err(refusal) => {
             return Ok(Check {

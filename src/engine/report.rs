@@ -189,7 +189,7 @@ impl Rehearsal {
     /// `estimated 10m, took 14m32s (4m32s over)`: the team's estimate of `step` beside its
     /// measured duration; none without both.
     pub fn versus(&self, step: &StepReport) -> Option<String> {
-        use crate::language::duration::{Duration, human};
+        use crate::language::duration::human;
         let estimate = *self.estimates.get(&step.id)?;
         let measured = step.duration_secs?;
         let diff = measured - estimate;
@@ -202,7 +202,7 @@ impl Rehearsal {
         };
         Some(format!(
             "estimated {}, took {} ({how})",
-            Duration::rounded(estimate),
+            human(estimate),
             human(measured)
         ))
     }

@@ -112,6 +112,8 @@ pub(crate) struct Ledger<'s> {
     pub(super) board: Board,
     pub(super) runs: Vec<StepRun>,
     pub(super) reported: Vec<bool>,
+    /// Resources created so far (what a stop will have to tear down).
+    pub(super) created: usize,
     pub(super) reached: HashMap<String, Duration>,
     pub(super) sink: &'s mut dyn Sink,
     pub(super) recorder: Recorder,
@@ -120,6 +122,9 @@ pub(crate) struct Ledger<'s> {
 impl Ledger<'_> {
     /// Records `what` as happening at `at`: the journal first, then the display.
     pub(super) fn emit_at(&mut self, at: Instant, what: What) {
+        if let What::ResourceCreated { .. } = what {
+            self.created += 1;
+        }
         let event = Event::at(&self.clock, at, what);
         event.journal(&self.recorder, &self.run_id);
         let (view, sink) = self.shown();

@@ -142,10 +142,24 @@ impl Duration {
     }
 }
 
-/// A duration in seconds for people, in the playbook's own syntax, so that every duration
-/// firedrill prints reads like the ones it is given: `250ms`, `9s245ms`, `1m15s`, `2h1s`.
+/// A duration in seconds for people, the one style of every duration firedrill prints (the
+/// machines' is seconds in JSON): under a minute, seconds with two decimals as cargo writes
+/// them (`0.25s`, `6.02s`; whole seconds bare, `45s`); from a minute up, whole seconds in the
+/// playbook's own syntax (`1m15s`, `20m30s`, `2h1s`), so that they read like the durations
+/// firedrill is given.
 pub fn human(secs: f64) -> String {
-    Duration::rounded(secs).to_string()
+    let secs = if secs.is_finite() { secs.max(0.0) } else { 0.0 };
+    // Rounded, non-negative and far below u64::MAX for any real run.
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let (centis, whole) = ((secs * 100.0).round() as u64, secs.round() as u64);
+    if centis >= 6000 {
+        return Duration::from_secs(whole).to_string();
+    }
+    if centis % 100 == 0 {
+        format!("{}s", centis / 100)
+    } else {
+        format!("{}.{:02}s", centis / 100, centis % 100)
+    }
 }
 
 impl<'de> Deserialize<'de> for Duration {

@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use crate::language::duration::Duration;
+use crate::language::duration::{Duration, human};
 use crate::playbook::Playbook;
 use crate::playbook::graph::Schedule;
 use crate::playbook::learned::{Learned, LearnedDurations};
@@ -260,7 +260,6 @@ pub fn render_json(plan: &Plan<'_>) -> String {
             wave_of[i] = w + 1;
         }
     }
-    let ms = |v: u64| Duration::from_millis(v).as_secs_f64();
     let doc = JsonPlan {
         format_version: 1,
         playbook: &pb.name,
@@ -324,7 +323,7 @@ fn source_note(source: Basis, learned: Option<Learned>) -> String {
             "learned: median of {} run{}, p90 {}",
             l.runs,
             if l.runs == 1 { "" } else { "s" },
-            crate::language::duration::Duration::rounded(l.p90_secs)
+            human(l.p90_secs)
         ),
         (Basis::Learned, None) => "learned".to_owned(),
         (Basis::Playbook, _) => "estimate".to_owned(),
@@ -351,6 +350,12 @@ fn rpo_line(pb: &Playbook) -> Option<String> {
     })
 }
 
+/// Milliseconds as seconds.
+#[allow(clippy::cast_precision_loss)] // exact far beyond any plan's length
+fn ms(v: u64) -> f64 {
+    v as f64 / 1000.0
+}
+
 /// The plan as text, for a person.
 pub fn render_text(plan: &Plan<'_>) -> String {
     let pb = plan.playbook;
@@ -367,6 +372,8 @@ pub fn render_text(plan: &Plan<'_>) -> String {
     );
     let width = pb.steps.iter().map(|s| s.id.len()).max().unwrap_or(0);
     let kind_width = pb.steps.iter().map(|s| s.uses().len()).max().unwrap_or(0);
+    let at = |i: usize| format!("+{}", human(ms(plan.schedule.start[i])));
+    let at_width = (0..pb.steps.len()).map(|i| at(i).len()).max().unwrap_or(0);
     for (w, steps) in plan.waves.iter().enumerate() {
         let _ = writeln!(out, "Wave {}", w + 1);
         for &i in steps {
@@ -377,13 +384,13 @@ pub fn render_text(plan: &Plan<'_>) -> String {
             } else {
                 ' '
             };
-            let start = Duration::from_millis(plan.schedule.start[i]);
             let _ = writeln!(
                 out,
-                "  {mark} {:width$}  {:kind_width$}  at +{:<8} takes ~{d} ({})",
+                "  {mark} {:width$}  {:kind_width$}  at {:at_width$}  takes ~{} ({})",
                 s.id,
                 s.uses(),
-                start.to_string(),
+                at(i),
+                human(d.as_secs_f64()),
                 source_note(source, plan.learned[i]),
             );
             let what = s.description.clone().unwrap_or_else(|| s.action.describe());
@@ -400,7 +407,7 @@ pub fn render_text(plan: &Plan<'_>) -> String {
     let _ = writeln!(
         out,
         "Critical path (*), {}: {}",
-        Duration::from_millis(plan.schedule.makespan()),
+        human(ms(plan.schedule.makespan())),
         plan.ids(&plan.critical_path).join(" -> ")
     );
     if plan.milestones.is_empty() {
@@ -416,25 +423,31 @@ pub fn render_text(plan: &Plan<'_>) -> String {
             .map(|m| m.name.len())
             .max()
             .unwrap_or(0);
+        let predicted_width = plan
+            .milestones
+            .iter()
+            .map(|m| human(m.predicted.as_secs_f64()).len())
+            .max()
+            .unwrap_or(0);
         for m in &plan.milestones {
             let verdict = match m.target {
                 None => "no target".to_string(),
                 Some(t) if m.missed() => {
                     format!(
                         "target {t}: MISSED by {}",
-                        Duration::from_millis(m.predicted.as_millis() - t.as_millis())
+                        human(ms(m.predicted.as_millis() - t.as_millis()))
                     )
                 }
                 Some(t) => format!(
                     "target {t}: ok, {} to spare",
-                    Duration::from_millis(t.as_millis() - m.predicted.as_millis())
+                    human(ms(t.as_millis() - m.predicted.as_millis()))
                 ),
             };
             let _ = writeln!(
                 out,
-                "  {:mw$}  predicted {:<9} {verdict}",
+                "  {:mw$}  predicted {:predicted_width$}  {verdict}",
                 m.name,
-                m.predicted.to_string()
+                human(m.predicted.as_secs_f64())
             );
         }
     }

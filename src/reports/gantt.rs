@@ -37,24 +37,6 @@ pub fn colour(state: &StepState) -> &'static str {
     }
 }
 
-/// A tick label: `0`, `15s`, `1m`, `1m30s`, `1h05m`; tenths below ten seconds when needed.
-fn short(secs: f64) -> String {
-    if secs < 10.0 && secs.fract().abs() > 1e-9 {
-        return format!("{secs:.1}s");
-    }
-    // Whole seconds: non-negative and small.
-    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-    let s = secs.round().max(0.0) as u64;
-    match (s / 3600, s / 60 % 60, s % 60) {
-        (0, 0, 0) => "0".into(),
-        (0, 0, s) => format!("{s}s"),
-        (0, m, 0) => format!("{m}m"),
-        (0, m, s) => format!("{m}m{s:02}s"),
-        (h, 0, _) => format!("{h}h"),
-        (h, m, _) => format!("{h}h{m:02}m"),
-    }
-}
-
 /// The step between ticks: the smallest round step that gives at most eight ticks.
 fn tick_step(end: f64) -> f64 {
     const STEPS: [f64; 22] = [
@@ -188,7 +170,7 @@ fn grid(out: &mut String, axis: &Axis, rows: usize, plot_bottom: f64) {
         let _ = writeln!(
             out,
             r##"<line x1="{x:.1}" y1="{top}" x2="{x:.1}" y2="{plot_bottom}" stroke="#e2e8f0"/><text x="{x:.1}" y="{ty}" text-anchor="middle" fill="#64748b">{}</text>"##,
-            short(tick),
+            human(tick),
             top = TOP - 4.0,
             ty = TOP - 8.0,
         );
@@ -472,8 +454,5 @@ mod tests {
     fn ticks_are_round_and_few() {
         assert!((tick_step(15.3) - 2.0).abs() < 1e-9);
         assert!((tick_step(1800.0) - 300.0).abs() < 1e-9);
-        assert_eq!(short(90.0), "1m30s");
-        assert_eq!(short(0.5), "0.5s");
-        assert_eq!(short(3900.0), "1h05m");
     }
 }

@@ -18,6 +18,7 @@ pub mod gantt;
 pub mod html;
 pub mod junit;
 pub mod markdown;
+pub mod paint;
 pub mod parts;
 
 use std::path::{Path, PathBuf};
@@ -134,8 +135,8 @@ mod tests {
     fn margins_and_offsets_read_well() {
         assert_eq!(signed(1789.1), "+29m49s");
         assert_eq!(signed(-180.2), "\u{2212}3m");
-        assert_eq!(offset(9.44), "+0:09.4");
-        assert_eq!(offset(3723.4), "+1:02:03.4");
+        assert_eq!(offset(9.44), "+9.44s");
+        assert_eq!(offset(3723.4), "+1h2m3s");
     }
 
     #[test]

@@ -135,31 +135,18 @@ pub fn targets(r: &Report) -> Vec<Target> {
     out
 }
 
-/// A margin with its sign: `+29m49.1s` to spare, `-3m00.2s` missed by.
+/// A margin with its sign: `+29m49s` to spare, `−3m` missed by.
 pub fn signed(secs: f64) -> String {
     if secs < 0.0 {
         format!("\u{2212}{}", human(-secs))
     } else {
-        format!("+{}", human(secs))
+        offset(secs)
     }
 }
 
-/// A time since the drill started, as `+M:SS.s` (`+1:02:03.4` past an hour).
+/// A time since the drill started, on the RTO clock: `+1m2s`, `+9.25s`.
 pub fn offset(secs: f64) -> String {
-    // Tenths of a second: the value is non-negative and far below u64::MAX.
-    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-    let tenths = (secs.max(0.0) * 10.0).round() as u64;
-    let (h, m, s, t) = (
-        tenths / 36_000,
-        tenths / 600 % 60,
-        tenths / 10 % 60,
-        tenths % 10,
-    );
-    if h > 0 {
-        format!("+{h}:{m:02}:{s:02}.{t}")
-    } else {
-        format!("+{m}:{s:02}.{t}")
-    }
+    format!("+{}", human(secs))
 }
 
 /// A step's state with its reason: `failed: disk full`, ``skipped: `db` failed``.

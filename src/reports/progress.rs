@@ -16,26 +16,22 @@ use crate::engine::event::{Event, What};
 use crate::engine::state::{Sink, View};
 use crate::language::duration::human;
 use crate::playbook::model::RECOVERED;
-
-/// `m:ss.t`, or `h:mm:ss` past an hour.
-pub fn clock_text(d: Duration) -> String {
-    let ms = d.as_millis();
-    let (h, m, s, tenth) = (
-        ms / 3_600_000,
-        ms / 60_000 % 60,
-        ms / 1000 % 60,
-        ms / 100 % 10,
-    );
-    if h > 0 {
-        format!("{h}:{m:02}:{s:02}")
-    } else {
-        format!("{m}:{s:02}.{tenth}")
-    }
-}
+use crate::reports::paint::Paint;
 
 /// One line for an event, for cron logs: time, offset on the RTO clock, event, step, details.
 pub fn log_line(e: &Event) -> String {
-    let detail = match &e.what {
+    format!("{} {}", e.at, live_line(e))
+}
+
+/// An event's line without the wall-clock time, for the live display (which is watched as it
+/// happens): offset on the RTO clock, event, step, details.
+pub fn live_line(e: &Event) -> String {
+    format!("+{} {} {}", human(e.elapsed_secs), e.what.name(), detail(e))
+}
+
+/// What an event says beyond its name.
+fn detail(e: &Event) -> String {
+    match &e.what {
         What::RunStarted {
             run_id,
             playbook,
@@ -54,7 +50,7 @@ pub fn log_line(e: &Event) -> String {
             duration_secs,
         } => format!(
             "{step} in {} ({attempts} attempt{})",
-            clock_text(Duration::from_secs_f64(*duration_secs)),
+            human(*duration_secs),
             if *attempts == 1 { "" } else { "s" }
         ),
         What::StepFailed {
@@ -75,11 +71,11 @@ pub fn log_line(e: &Event) -> String {
             target_secs,
             met,
         } => {
-            let after = clock_text(Duration::from_secs_f64(*after_secs));
+            let after = human(*after_secs);
             match (target_secs, met) {
                 (Some(t), Some(met)) => format!(
                     "`{milestone}` at {after} (target {}: {})",
-                    clock_text(Duration::from_secs_f64(*t)),
+                    human(*t),
                     if *met { "met" } else { "MISSED" }
                 ),
                 _ => format!("`{milestone}` at {after}"),
@@ -118,39 +114,71 @@ pub fn log_line(e: &Event) -> String {
         ),
         What::FailureInjected { step, reason, by } => format!("{step}: {reason} (by {by})"),
         What::CommandRefused { command, reason } => format!("{command}: {reason}"),
-    };
-    format!(
-        "{} +{} {} {detail}",
-        e.at,
-        clock_text(Duration::from_secs_f64(e.elapsed_secs)),
-        e.what.name()
-    )
+    }
 }
 
-/// The overall line: the RTO clock against its target, and the steps done.
-pub fn overall_line(view: &View<'_>, now: Instant) -> String {
+/// How far the teardown has come: resources settled (deleted, restored or left) of those it
+/// started with.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TeardownProgress {
+    /// Resources settled so far.
+    pub settled: usize,
+    /// Resources the teardown started with.
+    pub total: usize,
+}
+
+/// The overall line: the RTO clock against its target, the steps by how they ended (never
+/// "done" for a step that was cancelled or never started), and the teardown once it runs.
+pub fn overall_line(
+    view: &View<'_>,
+    now: Instant,
+    teardown: Option<TeardownProgress>,
+    paint: Paint,
+) -> String {
     let elapsed = view.clock.elapsed(now);
-    let total = view.board.states().len();
-    let done = view.board.states().iter().filter(|s| s.is_final()).count();
-    let running = view
-        .board
-        .states()
-        .iter()
-        .filter(|s| **s == StepState::Running)
-        .count();
+    let states = view.board.states();
+    let count = |f: fn(&StepState) -> bool| states.iter().filter(|s| f(s)).count();
+    let succeeded = count(|s| *s == StepState::Succeeded);
+    let failed = count(|s| matches!(s, StepState::Failed { .. } | StepState::TimedOut));
+    let stopped = count(|s| {
+        matches!(
+            s,
+            StepState::Cancelled | StepState::Skipped { .. } | StepState::NotStarted { .. }
+        )
+    });
+    let running = count(|s| *s == StepState::Running);
     let rto = match (view.reached.get(RECOVERED), view.playbook.targets.rto) {
         (Some(at), Some(t)) => format!(
             "RTO {} / {} {}",
-            clock_text(*at),
+            human(at.as_secs_f64()),
             t,
-            if *at <= t.0 { "met" } else { "MISSED" }
+            if *at <= t.0 {
+                paint.good("met")
+            } else {
+                paint.bad("MISSED")
+            }
         ),
-        (Some(at), None) => format!("RTO {}", clock_text(*at)),
-        (None, Some(t)) if elapsed > t.0 => format!("RTO {} / {t} OVER", clock_text(elapsed)),
-        (None, Some(t)) => format!("RTO {} / {t}", clock_text(elapsed)),
-        (None, None) => format!("elapsed {}", clock_text(elapsed)),
+        (Some(at), None) => format!("RTO {}", human(at.as_secs_f64())),
+        (None, Some(t)) if elapsed > t.0 => format!(
+            "RTO {} / {t} {}",
+            human(elapsed.as_secs_f64()),
+            paint.bad("OVER")
+        ),
+        (None, Some(t)) => format!("RTO {} / {t}", human(elapsed.as_secs_f64())),
+        (None, None) => format!("elapsed {}", human(elapsed.as_secs_f64())),
     };
-    format!("{rto} · {done}/{total} steps done · {running} running")
+    let mut line = format!("{rto} · {succeeded}/{} steps succeeded", states.len());
+    if failed > 0 {
+        line.push_str(&format!(", {}", paint.bad(&format!("{failed} failed"))));
+    }
+    if stopped > 0 {
+        line.push_str(&format!(", {stopped} not run"));
+    }
+    match teardown {
+        Some(t) => line.push_str(&format!(" · teardown {}/{}", t.settled, t.total)),
+        None => line.push_str(&format!(" · {running} running")),
+    }
+    line
 }
 
 /// A running step's line: id, kind, elapsed time, attempt.
@@ -169,7 +197,7 @@ pub fn step_line(view: &View<'_>, i: usize, now: Instant) -> String {
         "{} ({}) running {}{attempt}",
         step.id,
         step.uses(),
-        clock_text(elapsed)
+        human(elapsed.as_secs_f64())
     )
 }
 
@@ -219,24 +247,31 @@ impl<W: Write> Sink for LogSink<W> {
     }
 }
 
-/// Live progress bars on a terminal.
+/// Live progress bars on a terminal: a line per running step and the overall line, with the
+/// events above them, each cut to the terminal's width (a wrapped line would leave stale rows
+/// behind when the bars redraw).
 pub struct BarsSink {
     bars: MultiProgress,
     overall: ProgressBar,
     steps: HashMap<String, ProgressBar>,
+    teardown: Option<TeardownProgress>,
+    paint: Paint,
 }
 
 impl BarsSink {
-    /// Bars drawn on standard error.
-    pub fn new() -> Self {
+    /// Bars drawn on standard error, their verdict words coloured by `paint`.
+    pub fn new(paint: Paint) -> Self {
         let bars = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
         let overall = bars.add(ProgressBar::new_spinner());
-        overall
-            .set_style(ProgressStyle::with_template("{spinner} {msg}").expect("a valid template"));
+        overall.set_style(
+            ProgressStyle::with_template("{spinner} {wide_msg}").expect("a valid template"),
+        );
         Self {
             bars,
             overall,
             steps: HashMap::new(),
+            teardown: None,
+            paint,
         }
     }
 
@@ -245,28 +280,86 @@ impl BarsSink {
         self.bars.clone()
     }
 
-    /// Removes every bar.
+    /// Removes every bar, so that the last frame does not stay on the screen.
     pub fn finish(&mut self) {
         for (_, bar) in self.steps.drain() {
             bar.finish_and_clear();
         }
         self.overall.finish_and_clear();
     }
+
+    /// Writes `line` above the bars, wrapped to the terminal's width (short of its last
+    /// column, which some terminals wrap on).
+    fn say(&self, line: &str) {
+        let width = ratatui::crossterm::terminal::size()
+            .map_or(usize::MAX, |(w, _)| usize::from(w).saturating_sub(1));
+        for row in wrap(line, width, MARK_WIDTH) {
+            let _ = self.bars.println(row);
+        }
+    }
 }
 
-impl Default for BarsSink {
-    fn default() -> Self {
-        Self::new()
+/// The width of the mark before an event line (`ok   `, `FAIL `), and the indent of its
+/// continuation rows.
+const MARK_WIDTH: usize = 5;
+
+/// How many columns `text` takes: its characters outside ANSI escape sequences.
+fn columns(text: &str) -> usize {
+    let mut n = 0;
+    let mut in_escape = false;
+    for c in text.chars() {
+        match (in_escape, c) {
+            (false, '\x1b') => in_escape = true,
+            (false, _) => n += 1,
+            (true, c) if c.is_ascii_alphabetic() => in_escape = false,
+            (true, _) => {}
+        }
     }
+    n
+}
+
+/// `line` in rows of at most `width` columns, broken between words, the continuation rows
+/// indented by `indent`; a word longer than a row is cut.
+pub fn wrap(line: &str, width: usize, indent: usize) -> Vec<String> {
+    if columns(line) <= width || width <= indent + 1 {
+        return vec![line.to_owned()];
+    }
+    let mut rows = Vec::new();
+    let mut row = String::new();
+    let mut used = 0;
+    for (n, word) in line.split(' ').enumerate() {
+        let w = columns(word);
+        if used > indent && used + 1 + w > width {
+            rows.push(std::mem::take(&mut row));
+            row.push_str(&" ".repeat(indent));
+            used = indent;
+        } else if n > 0 {
+            row.push(' ');
+            used += 1;
+        }
+        if used + w > width {
+            // One word wider than a row: cut it.
+            row.extend(word.chars().take(width.saturating_sub(used + 1)));
+            row.push('…');
+            used = width;
+        } else {
+            row.push_str(word);
+            used += w;
+        }
+    }
+    rows.push(row);
+    rows
 }
 
 impl Sink for BarsSink {
     fn event(&mut self, event: &Event, view: &View<'_>) {
+        let paint = self.paint;
         match &event.what {
             What::StepStarted { step } => {
                 let bar = self.bars.add(ProgressBar::new_spinner());
                 bar.set_style(
-                    ProgressStyle::with_template("  {spinner} {msg}").expect("a valid template"),
+                    ProgressStyle::with_template("  {spinner} {wide_msg}")
+                        .expect("a valid template"),
                 );
                 if let Some(i) = view.playbook.step_index(step) {
                     bar.set_message(step_line(view, i, Instant::now()));
@@ -281,18 +374,35 @@ impl Sink for BarsSink {
                     self.bars.remove(&bar);
                 }
                 let mark = match &event.what {
-                    What::StepSucceeded { .. } => "ok  ",
-                    What::StepFailed { .. } => "FAIL",
-                    _ => "stop",
+                    What::StepSucceeded { .. } => paint.good("ok  "),
+                    What::StepFailed { .. } => paint.bad("FAIL"),
+                    _ => paint.warn("stop"),
                 };
-                let _ = self.bars.println(format!("{mark} {}", log_line(event)));
+                self.say(&format!("{mark} {}", live_line(event)));
             }
             What::ResourceIntended { .. } => {}
-            _ => {
-                let _ = self.bars.println(format!("     {}", log_line(event)));
+            What::TeardownStarted { resources } => {
+                self.teardown = Some(TeardownProgress {
+                    settled: 0,
+                    total: *resources,
+                });
+                self.say(&format!("     {}", live_line(event)));
             }
+            What::ResourceDeleted { .. } | What::ResourceLeft { .. } => {
+                if let Some(t) = self.teardown.as_mut() {
+                    t.settled += 1;
+                }
+                let mark = if matches!(event.what, What::ResourceLeft { .. }) {
+                    paint.bad("LEFT")
+                } else {
+                    "    ".to_owned()
+                };
+                self.say(&format!("{mark} {}", live_line(event)));
+            }
+            _ => self.say(&format!("     {}", live_line(event))),
         }
-        self.overall.set_message(overall_line(view, Instant::now()));
+        self.overall
+            .set_message(overall_line(view, Instant::now(), self.teardown, paint));
     }
 
     fn tick(&mut self, view: &View<'_>, now: Instant) {
@@ -302,7 +412,8 @@ impl Sink for BarsSink {
             }
             bar.tick();
         }
-        self.overall.set_message(overall_line(view, now));
+        self.overall
+            .set_message(overall_line(view, now, self.teardown, self.paint));
         self.overall.tick();
     }
 }
@@ -392,15 +503,15 @@ mod tests {
         ];
         let text: Vec<String> = events.iter().map(log_line).collect();
         insta::assert_snapshot!(text.join("\n"), @r"
-        2026-11-25T10:15:00.000Z +0:00.0 run-started run r1 of `checkout` (4 steps)
-        2026-11-25T10:15:00.000Z +0:00.0 step-started db
-        2026-11-25T10:15:00.000Z +0:12.5 attempt-failed db attempt 1: Throttling: Rate exceeded
-        2026-11-25T10:15:00.000Z +1:01.0 step-succeeded db in 1:01.0 (2 attempts)
-        2026-11-25T10:15:00.000Z +1:01.0 step-failed probe timed out after 3 attempts: timed out after 1m
-        2026-11-25T10:15:00.000Z +1:01.0 step-skipped dns: `probe` failed
-        2026-11-25T10:15:00.000Z +1:01.2 milestone-reached `recovered` at 1:01.2 (target 1:00.0: MISSED)
-        2026-11-25T10:15:00.000Z +1:02.0 resource-left rds-instance fd-r1-db-1 (step db) LEFT BEHIND: its tags say run `r0` created it, not this run: not deleting it
-        2026-11-25T10:15:00.000Z +1:03.0 run-finished failed (exit 6)
+        2026-11-25T10:15:00.000Z +0s run-started run r1 of `checkout` (4 steps)
+        2026-11-25T10:15:00.000Z +0s step-started db
+        2026-11-25T10:15:00.000Z +12.50s attempt-failed db attempt 1: Throttling: Rate exceeded
+        2026-11-25T10:15:00.000Z +1m1s step-succeeded db in 1m1s (2 attempts)
+        2026-11-25T10:15:00.000Z +1m1s step-failed probe timed out after 3 attempts: timed out after 1m
+        2026-11-25T10:15:00.000Z +1m1s step-skipped dns: `probe` failed
+        2026-11-25T10:15:00.000Z +1m1s milestone-reached `recovered` at 1m1s (target 1m: MISSED)
+        2026-11-25T10:15:00.000Z +1m2s resource-left rds-instance fd-r1-db-1 (step db) LEFT BEHIND: its tags say run `r0` created it, not this run: not deleting it
+        2026-11-25T10:15:00.000Z +1m3s run-finished failed (exit 6)
         ");
         assert_eq!(
             events[3].to_json(),
@@ -409,9 +520,22 @@ mod tests {
     }
 
     #[test]
-    fn clock_text_reads_like_a_stopwatch() {
-        assert_eq!(clock_text(Duration::from_millis(1_234)), "0:01.2");
-        assert_eq!(clock_text(Duration::from_secs(754)), "12:34.0");
-        assert_eq!(clock_text(Duration::from_secs(3_725)), "1:02:05");
+    fn lines_wrap_between_words_under_their_mark() {
+        let line = "ok   +10.31s step-succeeded restore-the-database in 9.42s (1 attempt)";
+        let rows = wrap(line, 40, MARK_WIDTH);
+        assert_eq!(
+            rows,
+            [
+                "ok   +10.31s step-succeeded",
+                "     restore-the-database in 9.42s (1",
+                "     attempt)",
+            ]
+        );
+        assert!(rows.iter().all(|r| columns(r) <= 40));
+        assert_eq!(wrap("short", 40, MARK_WIDTH), ["short"]);
+        // Colour takes no columns; a word wider than a row is cut.
+        assert_eq!(columns("\x1b[32mok\x1b[0m"), 2);
+        let cut = wrap(&format!("ok {}", "x".repeat(50)), 20, MARK_WIDTH);
+        assert!(cut.iter().all(|r| columns(r) <= 20), "{cut:?}");
     }
 }

@@ -5,47 +5,64 @@
 use crate::engine::board::StepState;
 use std::collections::BTreeMap;
 
-use crate::engine::report::{Measure, Report, TeardownState, state_name};
+use crate::engine::report::{Measure, Report, RunState, TeardownState, state_name};
 use crate::language::duration::human;
+use crate::reports::paint::Paint;
 
-fn measure_line(name: &str, m: &Measure) -> String {
+fn measure_line(name: &str, m: &Measure, paint: Paint) -> String {
     match (m.measured_secs, m.target_secs, m.met) {
         (Some(v), Some(t), Some(true)) => {
-            format!("{name} {} (target {}): met", human(v), human(t))
+            format!(
+                "{name} {} (target {}): {}",
+                human(v),
+                human(t),
+                paint.good("met")
+            )
         }
-        (Some(v), Some(t), _) => format!("{name} {} (target {}): MISSED", human(v), human(t)),
+        (Some(v), Some(t), _) => format!(
+            "{name} {} (target {}): {}",
+            human(v),
+            human(t),
+            paint.bad("MISSED")
+        ),
         (Some(v), None, _) => format!("{name} {} (no target)", human(v)),
         (None, Some(t), Some(false)) => {
-            format!("{name} not reached (target {}): MISSED", human(t))
+            format!(
+                "{name} not reached (target {}): {}",
+                human(t),
+                paint.bad("MISSED")
+            )
         }
         (None, Some(t), _) => format!("{name} not measured (target {})", human(t)),
         (None, None, _) => format!("{name} not measured"),
     }
 }
 
-/// The summary printed at the end of a run: a pure function of the report.
-pub fn render_summary(r: &Report) -> String {
+/// The summary printed at the end of a run: a pure function of the report, its verdict
+/// words coloured by `paint`.
+pub fn render_summary(r: &Report, paint: Paint) -> String {
     let mut out = String::new();
     out.push_str(&format!(
         "drill {} of `{}`: {} in {}\n",
         r.run_id,
         r.playbook.name,
-        r.state.name().to_uppercase(),
+        paint.verdict(r.state == RunState::Passed, &r.state.name().to_uppercase()),
         human(r.duration_secs)
     ));
     if let Some(reason) = &r.stop_reason {
         out.push_str(&format!("  stopped: {reason}\n"));
     }
-    out.push_str(&format!("  {}\n", measure_line("RTO", &r.rto)));
+    out.push_str(&format!("  {}\n", measure_line("RTO", &r.rto, paint)));
     for m in r.milestones.iter().filter(|m| m.name != "recovered") {
         let line = measure_line(
             &format!("milestone `{}`", m.name),
             &Measure::new(m.target_secs, m.reached_secs, m.met),
+            paint,
         );
         out.push_str(&format!("  {line}\n"));
     }
     if r.rpo.target_secs.is_some() || r.rpo.measured_secs.is_some() {
-        out.push_str(&format!("  {}", measure_line("RPO", &r.rpo)));
+        out.push_str(&format!("  {}", measure_line("RPO", &r.rpo, paint)));
         if let Some(at) = &r.disaster_at {
             out.push_str(&format!(", back from the declared disaster at {at}"));
         }
@@ -59,9 +76,10 @@ pub fn render_summary(r: &Report) -> String {
     out.push_str(&format!("  steps: {}\n", counts.join(", ")));
     for s in &r.steps {
         let line = match &s.state {
-            StepState::Failed { reason } => format!("failed: {reason}"),
+            StepState::Failed { reason } => format!("{}: {reason}", paint.bad("failed")),
             StepState::TimedOut => format!(
-                "timed out: {}",
+                "{}: {}",
+                paint.bad("timed out"),
                 s.failures.last().map_or("", String::as_str)
             ),
             StepState::Skipped { because } => format!("skipped because `{because}` failed"),
@@ -97,10 +115,13 @@ pub fn render_summary(r: &Report) -> String {
         )),
         other @ (TeardownState::Incomplete | TeardownState::Abandoned) => {
             out.push_str(&format!(
-                "  teardown: {}: {} resource{} LEFT BEHIND\n",
-                other.name().to_uppercase(),
-                t.left.len(),
-                if t.left.len() == 1 { " IS" } else { "S ARE" }
+                "  teardown: {}: {}\n",
+                paint.bad(&other.name().to_uppercase()),
+                paint.bad(&format!(
+                    "{} resource{} LEFT BEHIND",
+                    t.left.len(),
+                    if t.left.len() == 1 { " IS" } else { "S ARE" }
+                ))
             ));
             for l in &t.left {
                 out.push_str(&format!(
@@ -207,7 +228,7 @@ mod tests {
             started_secs: Some(1990.0),
             duration_secs: Some(243.5),
         };
-        insta::assert_snapshot!(render_summary(&report(RunState::Failed, left)), @r"
+        insta::assert_snapshot!(render_summary(&report(RunState::Failed, left), Paint::PLAIN), @r"
         drill 20261125-101500-1a2b3c4d of `checkout`: FAILED in 37m14s
           stopped: `db` failed and aborts the run
           RTO 33m (target 30m): MISSED
@@ -231,14 +252,17 @@ mod tests {
             started_secs: None,
             duration_secs: None,
         };
-        let text = render_summary(&report(RunState::Failed, kept));
+        let text = render_summary(&report(RunState::Failed, kept), Paint::PLAIN);
         assert!(text.ends_with("teardown: kept (the drill failed and the policy is `on-success`: kept for investigation); `firedrill teardown 20261125-101500-1a2b3c4d` deletes them\n"), "{text}");
     }
 
     #[test]
-    fn durations_read_as_playbooks_write_them() {
-        assert_eq!(human(0.25), "250ms");
-        assert_eq!(human(9.2454), "9s245ms");
+    fn durations_read_one_way() {
+        assert_eq!(human(0.25), "0.25s");
+        assert_eq!(human(9.2454), "9.25s");
+        assert_eq!(human(6.02), "6.02s");
+        assert_eq!(human(45.0), "45s");
+        assert_eq!(human(59.996), "1m");
         assert_eq!(human(75.31), "1m15s");
         assert_eq!(human(3725.0), "1h2m5s");
         assert_eq!(human(1800.0), "30m");

@@ -5,7 +5,7 @@
 //! predicted RTO clock. Built once from a [`Plan`]; the screen and the printed runbook are
 //! renderings of it. No I/O, no AWS.
 
-use crate::language::duration::Duration;
+use crate::language::duration::{Duration, human};
 use crate::playbook::Playbook;
 use crate::playbook::model::RECOVERED;
 use crate::playbook::plan::{Basis, Plan};
@@ -129,15 +129,20 @@ impl Walk {
     /// Where a step sits against the RTO target: `T+10m → T+15m`, and how far its finish is
     /// from the target when the recovery waits for it.
     pub fn clock(&self, step: &StepView) -> String {
-        let span = format!("T+{} → T+{}", step.start, step.finish);
+        let h = |d: Duration| human(d.as_secs_f64());
+        let span = format!("T+{} → T+{}", h(step.start), h(step.finish));
         match (self.rto_target, step.before_recovery) {
             (Some(t), true) if step.finish > t => format!(
                 "{span}, past the RTO target {t} by {}",
-                Duration::from_millis(step.finish.as_millis() - t.as_millis())
+                h(Duration::from_millis(
+                    step.finish.as_millis() - t.as_millis()
+                ))
             ),
             (Some(t), true) => format!(
                 "{span}, {} before the RTO target {t}",
-                Duration::from_millis(t.as_millis() - step.finish.as_millis())
+                h(Duration::from_millis(
+                    t.as_millis() - step.finish.as_millis()
+                ))
             ),
             (Some(_), false) => format!("{span}, after recovery"),
             (None, _) => span,

@@ -40,6 +40,7 @@ pub struct Test {
     args: Vec<OsString>,
     dir: PathBuf,
     env: Vec<(String, String)>,
+    removed: Vec<String>,
     code: u8,
     stdout_has: Vec<String>,
     stderr_has: Vec<String>,
@@ -60,6 +61,7 @@ impl Test {
             args: Vec::new(),
             dir: root(),
             env: Vec::new(),
+            removed: Vec::new(),
             code: 0,
             stdout_has: Vec::new(),
             stderr_has: Vec::new(),
@@ -81,6 +83,12 @@ impl Test {
     /// Sets an environment variable.
     pub fn env(mut self, key: &str, value: &str) -> Self {
         self.env.push((key.into(), value.into()));
+        self
+    }
+
+    /// Removes an environment variable the tests were given.
+    pub fn without(mut self, key: &str) -> Self {
+        self.removed.push(key.into());
         self
     }
 
@@ -132,6 +140,9 @@ impl Test {
         let isolated = tempfile::tempdir().expect("a state directory");
         if !self.env.iter().any(|(k, _)| k == "FIREDRILL_STATE_DIR") {
             cmd.env("FIREDRILL_STATE_DIR", isolated.path().join("state"));
+        }
+        for k in &self.removed {
+            cmd.env_remove(k);
         }
         for (k, v) in &self.env {
             cmd.env(k, v);

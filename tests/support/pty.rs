@@ -179,6 +179,12 @@ impl Pty {
     /// Waits for the program to end (reading what it still writes); its exit code and the
     /// screen it left.
     pub fn exit_code(mut self) -> (i32, String) {
+        let code = self.wait_end();
+        (code, self.screen())
+    }
+
+    /// Waits for the program to end (reading what it still writes); its exit code.
+    pub fn wait_end(&mut self) -> i32 {
         let deadline = Instant::now() + PATIENCE;
         while !self.closed {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -198,11 +204,31 @@ impl Pty {
         let rest = std::mem::take(&mut self.pending);
         self.parser.process(&rest);
         let status = self.session.get_process().wait().expect("wait");
-        let code = match status {
+        match status {
             expectrl::process::unix::WaitStatus::Exited(_, code) => code,
             other => panic!("the program did not exit normally: {other:?}"),
-        };
-        (code, self.screen())
+        }
+    }
+
+    /// The screen row by row (a row the terminal wrapped onto the next stays a row of its
+    /// own), trailing blanks trimmed.
+    pub fn rows(&self) -> Vec<String> {
+        let screen = self.parser.screen();
+        let cols = screen.size().1.get();
+        screen
+            .rows(0, cols)
+            .map(|r| r.trim_end().to_owned())
+            .collect()
+    }
+
+    /// The rows whose text reaches the last column: a line wider than the screen, which the
+    /// terminal wrapped.
+    pub fn full_rows(&self) -> Vec<String> {
+        let cols = usize::from(self.parser.screen().size().1.get());
+        self.rows()
+            .into_iter()
+            .filter(|r| r.chars().count() >= cols)
+            .collect()
     }
 }
 
