@@ -20,15 +20,10 @@ pub(crate) fn eprint(text: &str) {
 /// Writes an error to standard error in the layout of `validate`'s diagnostics: the message,
 /// then each hint on its own `= hint:` line.
 pub(crate) fn error(message: &str, hints: &[String]) {
-    eprint(&error_text(message, hints));
-}
-
-/// The text [`error`] writes.
-pub(crate) fn error_text(message: &str, hints: &[String]) -> String {
     use std::fmt::Write as _;
     let mut text = format!("error: {message}\n");
     for h in hints {
         let _ = writeln!(text, "  = hint: {h}");
     }
-    text
+    eprint(&text);
 }

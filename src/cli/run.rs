@@ -237,9 +237,10 @@ pub fn run(args: &RunArgs, state_dir: &Path, color: bool) -> u8 {
     {
         Some(Ok(w)) => Some(w),
         Some(Err(e)) => {
-            eprint(&format!(
-                "error: --webhook: {e}\n  = hint: give the incoming-webhook URL of your chat, e.g. https://hooks.slack.com/services/...\n"
-            ));
+            error(
+                &format!("--webhook: {e}"),
+                &["give the incoming-webhook URL of your chat, e.g. https://hooks.slack.com/services/...".into()],
+            );
             return exit::INVALID;
         }
         None => None,
@@ -324,9 +325,10 @@ fn drill(args: &RunArgs, state_dir: &Path, color: bool, ended: &mut Ended) -> u8
             lock
         }
         Err(e @ LockError::Held { .. }) => {
-            eprint(&format!(
-                "error: {e}\n  = hint: wait for it to end; a run that died released its lock with its process\n"
-            ));
+            error(
+                &e.to_string(),
+                &["wait for it to end; a run that died released its lock with its process".into()],
+            );
             return exit::REFUSED;
         }
         Err(e) => {
@@ -406,10 +408,6 @@ async fn run_async(
         rehearsal,
     } = started;
     let playbook_name = playbook.name.clone();
-    let target = match args.sandbox {
-        Some(SandboxChoice::Local) => Target::LocalSandbox,
-        None => Target::Aws,
-    };
     let account = if let Some(SandboxChoice::Local) = args.sandbox {
         let record = match sandbox::ensure_running(state_dir, args.quiet) {
             Ok(r) => r,
@@ -431,6 +429,7 @@ async fn run_async(
             profile: args.aws.profile.clone(),
         }
     };
+    let target = account.target();
     let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
     let bars =
         !args.quiet && args.log_format == LogFormatArg::Text && std::io::stderr().is_terminal();
@@ -603,10 +602,14 @@ async fn teardown_async(args: &TeardownArgs, state_dir: &Path) -> u8 {
                     .into_iter()
                     .map(|r| r.id)
                     .collect();
-                eprint(&format!(
-                    "error: the journal has no run `{run}`\n  = hint: {}\n",
-                    crate::language::suggest::hint(run, "runs", known.iter().map(String::as_str))
-                ));
+                error(
+                    &format!("the journal has no run `{run}`"),
+                    &[crate::language::suggest::hint(
+                        run,
+                        "runs",
+                        known.iter().map(String::as_str),
+                    )],
+                );
                 return exit::INVALID;
             }
             Err(e) => {

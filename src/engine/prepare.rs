@@ -50,6 +50,16 @@ pub enum Account {
     },
 }
 
+impl Account {
+    /// Where a run on this account is pointed, for advice that fits it.
+    pub fn target(&self) -> guard::Target {
+        match self {
+            Account::Local { .. } => guard::Target::LocalSandbox,
+            Account::Configured { .. } => guard::Target::Aws,
+        }
+    }
+}
+
 /// What the command line asks for.
 pub struct Request {
     /// The compiled playbook.
