@@ -522,7 +522,8 @@ async fn a_drill_passes_and_cleans_up_through_throttling_and_server_errors() {
     );
     let (out, doc) = drill.run(exit::OK).await;
     assert!(
-        out.stdout.contains("teardown: done, 4 resources deleted"),
+        out.stdout
+            .contains("teardown: done, 3 resources deleted, 1 record restored"),
         "{}",
         out.stdout
     );
@@ -672,18 +673,26 @@ async fn the_aurora_and_the_file_server_drills_pass_and_leave_production_as_it_w
         .expect("seed");
     sandbox.seed(&seed).await;
     let production = sandbox.production().await;
-    for (name, resources) in [("orders-aurora.yaml", 6), ("files-network-ec2.yaml", 4)] {
+    // Every RDS backup, automated and manual: a drill leaves none of its own behind.
+    let backups = sandbox.backups().await;
+    assert!(
+        backups.iter().any(|b| b.contains("orders-prod-nightly")),
+        "the listing sees the seeded cluster snapshots: {backups:#?}"
+    );
+    for (name, resources) in [("orders-aurora.yaml", 5), ("files-network-ec2.yaml", 3)] {
         let drill = shipped(&sandbox, name);
         let (out, doc) = drill.run(exit::OK).await;
         assert_eq!(doc["state"], "passed", "{name}: {}", out.stdout);
         assert!(
-            out.stdout
-                .contains(&format!("teardown: done, {resources} resources deleted")),
+            out.stdout.contains(&format!(
+                "teardown: done, {resources} resources deleted, 1 record restored"
+            )),
             "{name}: {}",
             out.stdout
         );
         assert_eq!(doc["rpo"]["met"], true, "{name}: {doc}");
         assert!(sandbox.drill_leftovers().await.is_empty(), "{name}");
+        assert_eq!(sandbox.backups().await, backups, "{name}: the RDS backups");
         sandbox.assert_production_unchanged(&production).await;
     }
 }
@@ -757,10 +766,10 @@ async fn a_record_cut_over_twice_is_unwound_to_the_original() {
     let (out, _) = drill.run(exit::OK).await;
     let (second, first) = (
         out.stdout
-            .find("(step second): deleted")
+            .find("(step second): restored (A 10.9.9.9, TTL 60)")
             .expect("second undone"),
         out.stdout
-            .find("(step first): deleted")
+            .find("(step first): restored (A 10.0.1.10, TTL 300)")
             .expect("first undone"),
     );
     assert!(second < first, "{}", out.stdout);
@@ -860,4 +869,69 @@ steps:
             file.display()
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn automated_backups_kept_of_a_drill_cluster_are_found_and_deleted_by_teardown() {
+    let sandbox = sandbox().await;
+    let backups = sandbox.backups().await;
+    let drill = Drill::new(
+        &sandbox,
+        r"  teardown: never
+steps:
+  orders:
+    uses: rds.restore-cluster
+    with: { source: orders-prod, snapshot: orders-prod-nightly, instances: 1 }
+",
+    );
+    let (_, doc) = drill.run(exit::OK).await;
+    let run = doc["run_id"].as_str().expect("run id");
+    let cluster = output(&doc, "orders", "id").to_owned();
+    // As a backup plan would: the cluster goes, AWS keeps its automated backups.
+    let rds = sandbox.clients().await.rds();
+    let members = rds
+        .describe_db_clusters()
+        .db_cluster_identifier(&cluster)
+        .send()
+        .await
+        .expect("the cluster")
+        .db_clusters()[0]
+        .db_cluster_members()
+        .iter()
+        .filter_map(|m| m.db_instance_identifier().map(str::to_owned))
+        .collect::<Vec<_>>();
+    for m in &members {
+        rds.delete_db_instance()
+            .db_instance_identifier(m)
+            .skip_final_snapshot(true)
+            .send()
+            .await
+            .expect("instance deleted");
+    }
+    rds.delete_db_cluster()
+        .db_cluster_identifier(&cluster)
+        .skip_final_snapshot(true)
+        .delete_automated_backups(false)
+        .send()
+        .await
+        .expect("cluster deleted, its backups kept");
+    let kept = sandbox.backups().await;
+    assert!(
+        kept.contains(&format!(
+            "cluster-backup of Some({cluster:?}) Some(\"retained\")"
+        )),
+        "{kept:#?}"
+    );
+    let out = drill.teardown(run, exit::OK).await;
+    assert!(
+        out.stdout
+            .contains(", and 1 automated backup AWS kept of it"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(
+        sandbox.backups().await,
+        backups,
+        "no backup of the drill is left"
+    );
 }

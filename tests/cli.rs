@@ -106,9 +106,37 @@ fn a_missing_file_is_invalid_with_a_hint() {
     Test::new()
         .args(["validate", "no/such/playbook.yaml"])
         .code(exit::INVALID)
-        .stderr_has("error[E000]: cannot read no/such/playbook.yaml")
-        .stderr_has("check the path")
+        .stderr_has("error[E000]: cannot read no/such/playbook.yaml: no such file")
+        .stderr_has("= help: there is no directory no/such (the path is relative to the current directory, ")
         .run();
+}
+
+#[test]
+fn a_directory_given_as_a_playbook_is_named_a_directory() {
+    let out = Test::new()
+        .args(["validate", "examples/quickstart"])
+        .code(exit::INVALID)
+        .stderr_has("error[E000]: cannot read examples/quickstart: it is a directory")
+        .stderr_has("= help: give one of its files, e.g. `examples/quickstart/playbook.yaml` (2 YAML files there)")
+        .run();
+    assert!(!out.stderr.contains("readable"), "{}", out.stderr);
+}
+
+#[test]
+fn a_missing_absolute_path_is_not_called_relative() {
+    let dir = tempfile::tempdir().expect("dir");
+    std::fs::copy("playbooks/shop.yaml", dir.path().join("shop.yaml")).expect("copy");
+    let missing = dir.path().join("shpo.yaml");
+    let out = Test::new()
+        .args(["validate", missing.to_str().expect("utf-8")])
+        .code(exit::INVALID)
+        .stderr_has(": no such file")
+        .stderr_has(&format!(
+            "= help: did you mean `{}`?",
+            dir.path().join("shop.yaml").display()
+        ))
+        .run();
+    assert!(!out.stderr.contains("relative"), "{}", out.stderr);
 }
 
 #[test]
@@ -259,12 +287,55 @@ fn the_schema_accepts_every_shipped_playbook_and_rejects_typos() {
 }
 
 #[test]
+fn the_readme_table_of_run_exit_codes_is_the_one_the_code_gives() {
+    use firedrill::engine::report::{RunState, TeardownState};
+    use firedrill::engine::verdict::exit_code;
+    let readme = std::fs::read_to_string(root().join("README.md")).expect("README.md");
+    let header =
+        "| drill | teardown clean | teardown clean, signal during it | resources left behind |";
+    let at = readme
+        .find(header)
+        .expect("the README's table of run exit codes");
+    let rows: Vec<&str> = readme[at..]
+        .lines()
+        .skip(2)
+        .take_while(|l| l.starts_with('|'))
+        .collect();
+    let mut seen = 0;
+    for row in rows {
+        let cells: Vec<&str> = row.trim_matches('|').split('|').map(str::trim).collect();
+        let state = match cells[0] {
+            "passed" => RunState::Passed,
+            "target missed" => RunState::TargetMissed,
+            "step failed" => RunState::Failed,
+            "interrupted" => RunState::Interrupted,
+            other => panic!("a drill state the table should not have: {other}"),
+        };
+        for (teardown, signal, cell) in [
+            (TeardownState::Done, false, cells[1]),
+            (TeardownState::Kept, false, cells[1]),
+            (TeardownState::Done, true, cells[2]),
+            (TeardownState::Incomplete, false, cells[3]),
+            (TeardownState::Abandoned, true, cells[3]),
+        ] {
+            assert_eq!(
+                cell,
+                exit_code(state, teardown, signal).to_string(),
+                "{row}: {teardown:?}, signal {signal}"
+            );
+        }
+        seen += 1;
+    }
+    assert_eq!(seen, 4, "one row per way a drill ends");
+}
+
+#[test]
 fn the_readme_documents_every_exit_code_and_subcommand() {
     let readme = std::fs::read_to_string(root().join("README.md")).expect("README.md");
-    for (code, name, _) in exit::ALL {
+    for (code, name, meaning) in exit::ALL {
         assert!(
-            readme.contains(&format!("| {code} | `{name}`")),
-            "README lacks exit code {code} ({name})"
+            readme.contains(&format!("| {code} | `{name}` | {meaning} |")),
+            "README lacks exit code {code} ({name}: {meaning})"
         );
     }
     // Every visible subcommand, from the command line's own definition.

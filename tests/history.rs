@@ -357,7 +357,7 @@ fn plan_learns_step_durations_from_past_succeeded_runs() {
         "takes ~2m (learned: median of 3 runs, p90 5m)\n",
         "takes ~45s (learned: median of 2 runs, p90 50s)\n",
         "(kind default)\n",
-        "2 of 3 durations are learned from the last 4 runs of `learner` in the journal",
+        "2 of 3 durations are learned from the last 4 runs of `learner` against AWS in the journal",
     ] {
         assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
     }
@@ -418,4 +418,64 @@ fn real_runs_appear_in_history_and_teach_the_plan() {
         assert_eq!(step["learned"]["runs"], 2, "{doc}");
     }
     assert_eq!(doc["history_runs"], 2);
+}
+
+#[test]
+fn runs_on_the_local_sandbox_teach_only_plans_for_the_local_sandbox() {
+    let dir = tempfile::tempdir().expect("dir");
+    let playbook = dir.path().join("local.yaml");
+    std::fs::write(
+        &playbook,
+        "version: 1\nname: local\nsandbox: { accounts: [\"123456789012\"] }\nsteps:\n  first: { uses: run, with: { command: \"true\" } }\n",
+    )
+    .expect("write");
+    let state = dir.path().join("state");
+    let env = ("FIREDRILL_STATE_DIR", state.to_str().expect("utf-8"));
+    let stop = Stop(state.clone());
+    Test::new()
+        .env(env.0, env.1)
+        .args([
+            "run",
+            "--quiet",
+            "--sandbox",
+            "local",
+            playbook.to_str().expect("utf-8"),
+        ])
+        .run();
+    let json = |extra: &[&str]| -> serde_json::Value {
+        let mut args = vec!["--format", "json"];
+        args.extend_from_slice(extra);
+        serde_json::from_str(&plan(&state, &playbook, &args).stdout).expect("JSON")
+    };
+    // A plan for AWS learns nothing from a run on the sandbox, whose durations are scaled.
+    let aws = json(&[]);
+    assert_eq!(aws["history_runs"], 0, "{aws}");
+    assert_eq!(aws["steps"][0]["estimate_source"], "kind-default");
+    // A plan for the sandbox learns from it, and says where the runs ran.
+    let local = json(&["--sandbox", "local"]);
+    assert_eq!(local["history_runs"], 1, "{local}");
+    assert_eq!(local["steps"][0]["estimate_source"], "learned");
+    assert_eq!(
+        local["history_target"],
+        serde_json::json!({"kind": "local-sandbox", "time_scale": 0.01})
+    );
+    let text = plan(&state, &playbook, &["--sandbox", "local"]).stdout;
+    assert!(
+        text.contains("from the last 1 run of `local` against the local sandbox at time scale 0.01 in the journal"),
+        "{text}"
+    );
+    drop(stop);
+}
+
+/// Stops the local sandbox of a state directory when dropped.
+struct Stop(std::path::PathBuf);
+
+impl Drop for Stop {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new(env!("CARGO_BIN_EXE_firedrill"))
+            .arg("--state-dir")
+            .arg(&self.0)
+            .args(["sandbox", "stop"])
+            .output();
+    }
 }

@@ -4,94 +4,15 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::time::Duration;
 
 use firedrill::engine::exit;
 use firedrill::sandbox::ProxyConfig;
+use firedrill::steps::builtin::reaper;
 use firedrill::store::journal::{Journal, ResourceStatus};
 use support::Test;
+use support::live::Live;
 use support::sandbox::TestSandbox;
-
-/// A `firedrill` process whose standard output is read line by line as it comes.
-struct Live {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-    seen: Vec<String>,
-    stderr: std::thread::JoinHandle<String>,
-}
-
-impl Live {
-    fn start(state: &std::path::Path, args: &[&str]) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_firedrill"))
-            .args(args)
-            .env("FIREDRILL_STATE_DIR", state)
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("firedrill starts");
-        let stdout = child.stdout.take().expect("piped");
-        let mut stderr = child.stderr.take().expect("piped");
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let stderr = std::thread::spawn(move || {
-            let mut text = String::new();
-            let _ = std::io::Read::read_to_string(&mut stderr, &mut text);
-            text
-        });
-        Self {
-            child,
-            lines,
-            seen: Vec::new(),
-            stderr,
-        }
-    }
-
-    /// Waits for a line containing `text` (the event, not a guess at its time); the limit only
-    /// turns a hang into a failure.
-    fn wait_for(&mut self, text: &str) -> String {
-        loop {
-            match self.lines.recv_timeout(Duration::from_mins(2)) {
-                Ok(line) => {
-                    self.seen.push(line.clone());
-                    if line.contains(text) {
-                        return line;
-                    }
-                }
-                Err(e) => panic!(
-                    "no line with {text:?} ({e}); saw:\n{}",
-                    self.seen.join("\n")
-                ),
-            }
-        }
-    }
-
-    fn signal(&self, signal: rustix::process::Signal) {
-        let pid = rustix::process::Pid::from_raw(i32::try_from(self.child.id()).expect("pid"))
-            .expect("a pid");
-        rustix::process::kill_process(pid, signal).expect("signal");
-    }
-
-    /// Waits for the exit; returns the code, all of standard output and standard error.
-    fn finish(mut self) -> (Option<i32>, String, String) {
-        let status = self.child.wait().expect("wait");
-        while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(10)) {
-            self.seen.push(line);
-        }
-        let stderr = self.stderr.join().unwrap_or_default();
-        (status.code(), self.seen.join("\n"), stderr)
-    }
-}
 
 fn run_id_of(line: &str) -> String {
     line.split("run-started run ")
@@ -113,6 +34,33 @@ fn wait_for_pid(path: &std::path::Path) {
         );
         std::thread::yield_now();
     }
+}
+
+/// Waits until `done` holds, looking at each change of the scheduler's mind; the limit turns
+/// a hang into a failure.
+fn wait_until(done: impl Fn() -> bool, what: &str) {
+    let limit = std::time::Instant::now() + Duration::from_mins(1);
+    while !done() {
+        assert!(
+            std::time::Instant::now() < limit,
+            "waited a minute for {what}"
+        );
+        std::thread::yield_now();
+    }
+}
+
+/// Whether the reaper of run `run_id` (`firedrill __reap RUN`) is alive, from /proc.
+fn reaper_alive(run_id: &str) -> bool {
+    let needle = format!("__reap\0{run_id}");
+    std::fs::read_dir("/proc")
+        .expect("/proc")
+        .filter_map(Result::ok)
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .any(|pid| {
+            firedrill::sandbox::local::alive(pid)
+                && std::fs::read(format!("/proc/{pid}/cmdline"))
+                    .is_ok_and(|c| String::from_utf8_lossy(&c).contains(&needle))
+        })
 }
 
 fn pid_in(path: &std::path::Path) -> u32 {
@@ -242,7 +190,7 @@ steps:
 }
 
 #[test]
-fn the_second_signal_stops_waiting_and_prints_the_resume_command() {
+fn the_second_signal_stops_waiting_and_a_run_that_made_nothing_has_nothing_to_resume() {
     let dir = tempfile::tempdir().expect("dir");
     // A step that ignores SIGTERM: after the first signal, the run waits out its grace period.
     let playbook = write_drill(
@@ -276,11 +224,16 @@ steps:
         Some(i32::from(exit::INTERRUPTED)),
         "{stdout}\n{stderr}"
     );
-    let resume = format!(
-        "firedrill --state-dir {} teardown {run_id}",
-        state.display()
+    // The drill created nothing: there is no teardown to resume, and the command is not shown.
+    assert!(stdout.contains("teardown: nothing was created"), "{stdout}");
+    assert!(
+        !stderr.contains("teardown "),
+        "no resume command:\n{stderr}"
     );
-    assert!(stderr.contains(&resume), "no {resume:?} in:\n{stderr}");
+    assert!(
+        stderr.contains("no longer waiting: what is unfinished stays in the journal. Signal again to exit at once."),
+        "{stderr}"
+    );
     assert!(stdout.contains("step-cancelled stubborn"), "{stdout}");
     assert!(
         !firedrill::sandbox::local::alive(sleeper),
@@ -355,11 +308,33 @@ async fn after_a_sigkill_teardown_deletes_everything_the_run_created() {
     live.wait_for("step-started hold");
     let pid_file = dir.path().join("hold.pid");
     wait_for_pid(&pid_file);
+    let hold = pid_in(&pid_file);
+    assert_eq!(
+        reaper::marked(&run_id).len(),
+        2,
+        "the step's shell and its sleep carry the mark"
+    );
     live.signal(rustix::process::Signal::KILL);
     let (code, _, _) = live.finish();
     assert_eq!(code, None, "killed");
-    // The run's `hold` process survives a SIGKILL of firedrill; end it for the test.
-    firedrill::sandbox::local::signal(pid_in(&pid_file), rustix::process::Signal::KILL);
+    // The reaper saw firedrill end and killed the run's processes: none is left, by the mark
+    // in their environment (read from /proc), the `sleep` its shell started included.
+    wait_until(
+        || reaper::marked(&run_id).is_empty(),
+        "the run's processes to end",
+    );
+    // And the reaper itself has ended, so that the straggler below is the teardown's to stop.
+    wait_until(|| !reaper_alive(&run_id), "the reaper to end");
+    assert!(
+        !firedrill::sandbox::local::alive(hold),
+        "the step's child is gone"
+    );
+    // One the reaper could not see (its mark given by hand here) is stopped by the teardown.
+    let mut straggler = std::process::Command::new("sleep")
+        .arg("600")
+        .env(reaper::MARKER, &run_id)
+        .spawn()
+        .expect("sleep");
 
     let journal = Journal::open(&state).expect("journal");
     let before = journal.resources(&run_id).expect("resources");
@@ -376,16 +351,26 @@ async fn after_a_sigkill_teardown_deletes_everything_the_run_created() {
     let state_arg = state.to_str().expect("utf-8").to_owned();
     let teardown = {
         let state_arg = state_arg.clone();
+        let stopped = format!("run {run_id}: stopped");
         tokio::task::spawn_blocking(move || {
             Test::new()
                 .env("FIREDRILL_STATE_DIR", &state_arg)
                 .args(["teardown"])
+                .stdout_has(&format!(
+                    "{stopped} 1 process(es) of its steps that were still running"
+                ))
                 .stdout_has("teardown done (2 settled)")
                 .run()
         })
         .await
         .expect("teardown ran")
     };
+    let ended = straggler.wait().expect("wait");
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&ended),
+        Some(9),
+        "the teardown killed it"
+    );
     // Dependents first: `worker` (which needs `app`) is deleted before `app`.
     let worker_at = teardown.stdout.find(&ids[1]).expect("worker deleted");
     let app_at = teardown.stdout.rfind(&ids[0]).expect("app deleted");
@@ -519,7 +504,7 @@ async fn the_production_side_is_unchanged_after_a_passed_a_failed_and_a_killed_d
                 .env("FIREDRILL_STATE_DIR", &state_arg)
                 .args(["run", &playbook_arg])
                 .code(code)
-                .stdout_has("teardown: done, 4 resources deleted")
+                .stdout_has("teardown: done, 3 resources deleted, 1 record restored")
                 .run()
         })
         .await

@@ -3,6 +3,7 @@
 
 mod support;
 
+use firedrill::engine::exit;
 use firedrill::sandbox::SandboxRecord;
 use firedrill::sandbox::local::alive;
 use support::Test;
@@ -18,7 +19,14 @@ fn start_status_seed_stop_leaves_no_process_behind() {
             .args(args.iter().copied())
     };
 
-    sandbox(&["status"]).stdout_has("not running").run();
+    sandbox(&["status"])
+        .code(exit::NOT_RUNNING)
+        .stdout_has("not running")
+        .run();
+    sandbox(&["status", "--format", "json"])
+        .code(exit::NOT_RUNNING)
+        .stdout_has("\"running\": false")
+        .run();
     let started = sandbox(&["start", "--time-scale", "0", "--seed", "9"])
         .stdout_has("local sandbox running at http://127.0.0.1:")
         .run();
@@ -35,14 +43,49 @@ fn start_status_seed_stop_leaves_no_process_behind() {
     sandbox(&["seed", "examples/quickstart/seed.yaml"])
         .stdout_has("rds-snapshot shop-prod-nightly-1")
         .run();
-    let status = sandbox(&["status", "--format", "json"]).run();
-    let doc: serde_json::Value = serde_json::from_str(&status.stdout).expect("JSON");
-    assert_eq!(doc["running"], true);
-    assert_eq!(doc["record"]["config"]["seed"], 9);
+    let mutating = || {
+        let status = sandbox(&["status", "--format", "json"]).run();
+        let doc: serde_json::Value = serde_json::from_str(&status.stdout).expect("JSON");
+        assert_eq!(doc["running"], true);
+        assert_eq!(doc["record"]["config"]["seed"], 9);
+        doc["stats"]["mutating"]
+            .as_u64()
+            .expect("a count of mutating calls")
+    };
+    let seeded = mutating();
+    assert!(seeded >= 13, "the seed's calls are counted: {seeded}");
+
+    // The same text again, from another path too, is a no-op that says so.
+    let copy = state.path().join("copy.yaml");
+    std::fs::copy("examples/quickstart/seed.yaml", &copy).expect("copy");
+    sandbox(&["seed", "examples/quickstart/seed.yaml"])
+        .stdout_has(
+            "the local sandbox is already seeded from examples/quickstart/seed.yaml; nothing to do",
+        )
+        .run();
+    sandbox(&["seed", copy.to_str().expect("utf-8")])
+        .stdout_has("(the same text as ")
+        .stdout_has("nothing to do")
+        .run();
+    assert_eq!(mutating(), seeded, "seeding again changes nothing");
+
+    // Other text naming what the sandbox holds is refused before anything is created.
+    let text = std::fs::read_to_string(&copy).expect("read");
+    std::fs::write(&copy, text.replace("shop-prod-nightly", "shop-prod-weekly")).expect("write");
+    let refused = sandbox(&["seed", copy.to_str().expect("utf-8")])
+        .code(exit::INVALID)
+        .stderr_has("conflicts with the sandbox: RDS instance `shop-prod` exists already")
+        .stderr_has("= hint: the sandbox was seeded from ")
+        .stderr_has(
+            "start from an empty sandbox: `firedrill sandbox stop`, then `firedrill sandbox start`",
+        )
+        .run();
     assert!(
-        doc["stats"]["mutating"].as_u64().unwrap_or(0) >= 13,
-        "the seed's calls are counted: {doc}"
+        !refused.stderr.contains("ServiceError"),
+        "{}",
+        refused.stderr
     );
+    assert_eq!(mutating(), seeded, "a conflicting seed creates nothing");
 
     sandbox(&["stop"])
         .stdout_has("stopped the local sandbox")

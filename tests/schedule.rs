@@ -135,4 +135,87 @@ fn schedule_kubernetes_prints_a_cronjob_that_forbids_overlap() {
         job["template"]["spec"]["volumes"][0]["configMap"]["name"],
         "firedrill-shop"
     );
+    // The webhook's URL comes from a Secret that may be absent.
+    assert_eq!(
+        container["env"][0],
+        serde_json::json!({
+            "name": "FIREDRILL_WEBHOOK",
+            "valueFrom": {"secretKeyRef": {"name": "firedrill-shop-webhook", "key": "url", "optional": true}}
+        })
+    );
+    assert!(yaml.contains(
+        "#   kubectl create secret generic firedrill-shop-webhook --from-literal=url=URL\n"
+    ));
+}
+
+#[test]
+fn a_webhook_url_in_the_arguments_is_a_secret_the_schedule_warns_about() {
+    let url = "https://hooks.slack.com/services/T000/B000/XXXX";
+    let crontab = schedule(&["--cron", "0 3 1 * *", "--", "--webhook", url])
+        .stderr_has("warning: `--webhook` puts the webhook URL, a secret, into the crontab, where `crontab -l`")
+        .stderr_has("= hint: schedule without `--webhook`: put `FIREDRILL_WEBHOOK=URL` in a file only you can read")
+        .stderr_has("give it with `--env-file ~/.config/firedrill/env`")
+        .run();
+    assert!(crontab.stdout.contains(url), "what was asked is still done");
+    schedule(&[
+        "--cron",
+        "0 3 1 * *",
+        "--kubernetes",
+        "--",
+        &format!("--webhook={url}"),
+    ])
+    .stderr_has("warning: `--webhook` puts the webhook URL, a secret, into the manifest")
+    .stderr_has("`kubectl create secret generic firedrill-shop-webhook --from-literal=url=URL`")
+    .run();
+    let quiet = schedule(&["--cron", "0 3 1 * *"]).run();
+    assert!(!quiet.stderr.contains("warning"), "{}", quiet.stderr);
+}
+
+#[test]
+fn an_environment_file_keeps_the_secret_out_of_the_crontab() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().expect("dir");
+    let env = dir.path().join("env");
+    let shown = env.to_str().expect("utf-8");
+    let missing = schedule(&["--cron", "0 3 1 * *", "--env-file", shown])
+        .stderr_has("there is no such file yet; the scheduled run fails until there is")
+        .run();
+    assert!(
+        missing.stdout.contains(&format!(
+            "\n0 3 1 * * set -a && . {shown} && set +a && exec "
+        )),
+        "{}",
+        missing.stdout
+    );
+    std::fs::write(&env, "FIREDRILL_WEBHOOK=http://127.0.0.1:9/hook\n").expect("write");
+    std::fs::set_permissions(&env, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    schedule(&["--cron", "0 3 1 * *", "--env-file", shown])
+        .stderr_has("others may read it (mode 644)")
+        .stderr_has(&format!("= hint: `chmod 600 {shown}`"))
+        .run();
+    std::fs::set_permissions(&env, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    let fine = schedule(&["--cron", "0 3 1 * *", "--env-file", shown]).run();
+    assert_eq!(fine.stderr, "", "a private file is fine");
+    // The line works under sh as cron runs it: the variable reaches the command.
+    let line = fine.stdout.lines().last().expect("the line");
+    let command = line.splitn(6, ' ').nth(5).expect("the command");
+    let probe = command.replace(
+        &format!(
+            "exec {}",
+            std::path::Path::new(env!("CARGO_BIN_EXE_firedrill"))
+                .canonicalize()
+                .expect("abs")
+                .display()
+        ),
+        "exec sh -c 'echo \"$FIREDRILL_WEBHOOK\"' --",
+    );
+    let out = std::process::Command::new("sh")
+        .args(["-c", &probe])
+        .output()
+        .expect("sh");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "http://127.0.0.1:9/hook\n",
+        "{probe}"
+    );
 }

@@ -10,6 +10,7 @@ mod report;
 mod run;
 mod sandbox;
 mod schedule;
+mod sweep;
 mod walkthrough;
 
 use std::io::IsTerminal;
@@ -83,6 +84,10 @@ pub enum Command {
         /// runs in the journal.
         #[arg(long)]
         no_history: bool,
+        /// Plan a run on the local sandbox: learn from past runs on it at its time scale
+        /// (without it, from runs against AWS, or against the playbook's `sandbox.endpoint`).
+        #[arg(long, value_enum)]
+        sandbox: Option<run::SandboxChoice>,
     },
     /// Run the drill: every step in the sandbox account, RTO measured, then teardown. Progress
     /// bars on a terminal, one line per event otherwise.
@@ -93,6 +98,9 @@ pub enum Command {
     Walkthrough(walkthrough::WalkthroughArgs),
     /// Finish the teardown of an interrupted or crashed run from its journal (idempotent).
     Teardown(run::TeardownArgs),
+    /// Find what firedrill made and nobody is tearing down (its run ended, crashed, expired, or
+    /// is unknown to the journal); `--delete` removes it as teardown does.
+    Sweep(sweep::SweepArgs),
     /// Render a stored run again, from the journal: JSON, JUnit XML, Markdown or HTML.
     Report(report::ReportArgs),
     /// Past runs with RTO and RPO against the targets, the trend, and warnings about
@@ -111,6 +119,13 @@ pub enum Command {
     },
     /// Print the man page (roff): `firedrill man | man -l -`.
     Man,
+    /// The reaper `run` leaves beside itself: when its standard input closes (the run ended,
+    /// however), it kills what is left of the run's processes.
+    #[command(name = "__reap", hide = true)]
+    Reap {
+        /// The run id its processes are marked with.
+        run: String,
+    },
     /// The local sandbox: an emulated AWS account on loopback (moto behind firedrill's
     /// realism layer).
     Sandbox {
@@ -205,9 +220,10 @@ pub fn run(cli: &Cli) -> u8 {
             playbook,
             format,
             no_history,
+            sandbox,
         } => {
             let state_dir = (!no_history).then(|| state_dir(cli));
-            plan(playbook, *format, state_dir.as_deref(), color)
+            plan(playbook, *format, state_dir.as_deref(), *sandbox, color)
         }
         Command::Schema => {
             print(&crate::playbook::schema::schema_text());
@@ -218,6 +234,10 @@ pub fn run(cli: &Cli) -> u8 {
             let mut command = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(*shell, &mut command, "firedrill", &mut out);
             print(&String::from_utf8_lossy(&out));
+            exit::OK
+        }
+        Command::Reap { run } => {
+            crate::steps::builtin::reaper::reap_when_stdin_closes(run);
             exit::OK
         }
         Command::Man => {
@@ -236,6 +256,7 @@ pub fn run(cli: &Cli) -> u8 {
         Command::Sandbox { command } => sandbox::run(command, &state_dir(cli), color),
         Command::Run(args) => run::run(args, &state_dir(cli), color),
         Command::Teardown(args) => run::teardown_cmd(args, &state_dir(cli)),
+        Command::Sweep(args) => sweep::run(args, &state_dir(cli), color),
         Command::Walkthrough(args) => walkthrough::run(args, &state_dir(cli), color),
         Command::Report(args) => report::run(args, &state_dir(cli)),
         Command::History(args) => history::run(args, &state_dir(cli), color),
@@ -319,6 +340,7 @@ fn plan(
     path: &std::path::Path,
     format: PlanFormat,
     state_dir: Option<&std::path::Path>,
+    sandbox: Option<run::SandboxChoice>,
     color: bool,
 ) -> u8 {
     let (file, result) = playbook::load(path);
@@ -332,7 +354,10 @@ fn plan(
     };
     eprint(&diag::render(&file, &loaded.warnings, color));
     let learned = state_dir
-        .map(|dir| learned::learned_durations(dir, &loaded.playbook))
+        .map(|dir| {
+            let target = learned::target(&loaded.playbook, sandbox, dir);
+            learned::learned_durations(dir, &loaded.playbook, target)
+        })
         .unwrap_or_default();
     let plan = Plan::learning(&loaded.playbook, &learned);
     let text = match format {

@@ -20,10 +20,19 @@ pub(crate) fn eprint(text: &str) {
 /// Writes an error to standard error in the layout of `validate`'s diagnostics: the message,
 /// then each hint on its own `= hint:` line.
 pub(crate) fn error(message: &str, hints: &[String]) {
+    eprint(&diagnostic("error", message, hints));
+}
+
+/// Writes a warning in the same layout as [`error`].
+pub(crate) fn warning(message: &str, hints: &[String]) {
+    eprint(&diagnostic("warning", message, hints));
+}
+
+fn diagnostic(level: &str, message: &str, hints: &[String]) -> String {
     use std::fmt::Write as _;
-    let mut text = format!("error: {message}\n");
+    let mut text = format!("{level}: {message}\n");
     for h in hints {
         let _ = writeln!(text, "  = hint: {h}");
     }
-    eprint(&text);
+    text
 }

@@ -27,6 +27,7 @@ use crate::reports::paint::Paint;
 use crate::reports::progress::{BarsSink, LogFormat, LogSink, Silent, log_line};
 use crate::reports::webhook::Webhook;
 use crate::steps::builtin::prompter::Prompter;
+use crate::steps::builtin::reaper;
 use crate::store::journal::{self, Journal, ResourceStatus, RunRecord};
 use crate::store::lock::{self, LockError};
 use crate::store::recorder::Recorder;
@@ -189,8 +190,11 @@ pub struct TeardownArgs {
 }
 
 /// Forwards Ctrl-C and SIGTERM: the first two to the run (which says what happens next), the
-/// third exits at once.
-fn signals(resume: String) -> mpsc::UnboundedReceiver<()> {
+/// third exits at once, with `code_now()` (6 when resources may be left behind, else 130).
+fn signals(
+    resume: String,
+    code_now: impl Fn() -> u8 + Send + 'static,
+) -> mpsc::UnboundedReceiver<()> {
     use tokio::signal::unix::{SignalKind, signal};
     let (tx, rx) = mpsc::unbounded_channel();
     tokio::spawn(async move {
@@ -210,21 +214,62 @@ fn signals(resume: String) -> mpsc::UnboundedReceiver<()> {
             // The first is said by the run's `stopping` event, with what happens next.
             match n {
                 1 => {}
-                2 => eprint(&format!(
-                    "\nno longer waiting. What is unfinished stays in the journal; resume the teardown with:\n  {resume}\n\
-                     Signal again to exit at once.\n"
-                )),
+                // The resume command comes once, when the run or teardown ends.
+                2 => eprint(
+                    "\nno longer waiting: what is unfinished stays in the journal. Signal again to exit at once.\n",
+                ),
                 _ => {
                     eprint(&format!(
                         "\nexiting now; resume the teardown with:\n  {resume}\n"
                     ));
-                    std::process::exit(i32::from(exit::INTERRUPTED));
+                    std::process::exit(i32::from(code_now()));
                 }
             }
             let _ = tx.send(());
         }
     });
     rx
+}
+
+/// Starts the reaper of run `run_id` (`firedrill __reap RUN`): it waits until its standard
+/// input closes, which happens when this process ends however it ends, then kills the run's
+/// processes that are left. In its own process group, so that a terminal's Ctrl-C does not end
+/// it first. None (said with `-v`) when it cannot start: the run goes on without it.
+fn reaper(run_id: &str) -> Option<std::process::Child> {
+    use std::os::unix::process::CommandExt as _;
+    let exe = std::env::current_exe().ok()?;
+    match std::process::Command::new(exe)
+        .args(["__reap", run_id])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .process_group(0)
+        .spawn()
+    {
+        Ok(child) => Some(child),
+        Err(e) => {
+            tracing::info!("no reaper for the run's processes: {e}");
+            None
+        }
+    }
+}
+
+/// The exit code of a run that exits at once (a third signal): 6 when the journal holds a
+/// resource of it that is not deleted (or cannot be read), else 130.
+fn left_behind(state_dir: &Path, run_id: &str) -> impl Fn() -> u8 + Send + 'static {
+    let (state_dir, run_id) = (state_dir.to_path_buf(), run_id.to_owned());
+    move || {
+        let left = crate::store::journal::Journal::open_read_only(&state_dir)
+            .ok()
+            .flatten()
+            .and_then(|j| j.resources(&run_id).ok())
+            .is_none_or(|all| all.iter().any(|x| x.status != ResourceStatus::Deleted));
+        if left {
+            exit::TEARDOWN_INCOMPLETE
+        } else {
+            exit::INTERRUPTED
+        }
+    }
 }
 
 /// Runs `firedrill run`.
@@ -423,6 +468,7 @@ async fn run_async(
             endpoint: record.endpoint.clone(),
             region: record.region.clone(),
             identity: record.identity(),
+            time_scale: record.config.time_scale,
         }
     } else {
         Account::Configured {
@@ -476,7 +522,9 @@ async fn run_async(
     // `run` takes no commands from outside (the game day does).
     drop(controller);
     let resume = again::resume(state_dir, &run_id);
-    let mut signals = signals(resume.clone());
+    let mut signals = signals(resume.clone(), left_behind(state_dir, &run_id));
+    // Lives until this function returns; if firedrill dies first, it kills the run's processes.
+    let _reaper = reaper(&run_id);
     let format = args.log_format.into();
     let outcome = if let Some(b) = bars_sink.as_mut() {
         let out = dispatch::run(drill, &mut signals, b as &mut dyn Sink).await;
@@ -649,7 +697,10 @@ async fn teardown_async(args: &TeardownArgs, state_dir: &Path) -> u8 {
     };
     let recorder = Recorder::start(journal);
     let format = args.log_format.into();
-    let mut signals = signals(again::firedrill(state_dir, "teardown"));
+    // A third signal stops a teardown that has something left to delete.
+    let mut signals = signals(again::firedrill(state_dir, "teardown"), || {
+        exit::TEARDOWN_INCOMPLETE
+    });
     let mut code = exit::OK;
     let mut any = false;
     for r in runs {
@@ -662,13 +713,13 @@ async fn teardown_async(args: &TeardownArgs, state_dir: &Path) -> u8 {
             continue;
         };
         any = true;
-        let c = teardown_run(&r, state_dir, &recorder, args, format, &mut signals).await;
+        let (c, stopped) = teardown_run(&r, state_dir, &recorder, args, format, &mut signals).await;
         // Under the run's lock: a run still marked running here is one that crashed.
         let rid = r.id.clone();
         let _ = recorder.call(move |j| j.mark_crashed(&rid)).await;
         drop(lock);
         code = code.max(c);
-        if c == exit::INTERRUPTED {
+        if stopped {
             break; // a signal stopped this teardown: do not go on to the next run
         }
     }
@@ -685,7 +736,7 @@ async fn teardown_run(
     args: &TeardownArgs,
     format: LogFormat,
     signals: &mut mpsc::UnboundedReceiver<()>,
-) -> u8 {
+) -> (u8, bool) {
     let clock = Clock::start();
     let rid = r.id.clone();
     let mut say = move |what: What| {
@@ -696,6 +747,13 @@ async fn teardown_run(
             LogFormat::Json => print(&format!("{}\n", event.to_json())),
         }
     };
+    let stopped = reaper::kill_marked(&r.id);
+    if stopped > 0 {
+        print(&format!(
+            "run {}: stopped {stopped} process(es) of its steps that were still running\n",
+            r.id
+        ));
+    }
     let rid = r.id.clone();
     let unfinished = recorder
         .call(move |j| j.resources(&rid))
@@ -706,7 +764,7 @@ async fn teardown_run(
         .count();
     if unfinished == 0 {
         print(&format!("run {}: nothing left to tear down\n", r.id));
-        return exit::OK;
+        return (exit::OK, false);
     }
     print(&format!(
         "run {} ({}): tearing down {unfinished} resource(s)\n",
@@ -715,7 +773,7 @@ async fn teardown_run(
     // Where the run's resources live.
     let local = match local_sandbox_of(r, state_dir, recorder).await {
         Ok(local) => local,
-        Err(code) => return code,
+        Err(code) => return (code, false),
     };
     let target = if local.is_some() {
         Target::LocalSandbox
@@ -732,7 +790,7 @@ async fn teardown_run(
         Ok(c) => c,
         Err(e) => {
             error(&format!("run {}: {e}", r.id), &e.hints(target));
-            return e.exit_code();
+            return (e.exit_code(), false);
         }
     };
     let graph = journal_graph(r, recorder).await;
@@ -755,7 +813,10 @@ async fn teardown_run(
     let _ = recorder
         .call(move |j| j.set_teardown_state(&rid, state, None))
         .await;
-    report_teardown(r, &outcome)
+    (
+        report_teardown(r, &outcome),
+        outcome.state == TeardownState::Abandoned,
+    )
 }
 
 /// The local sandbox a run's resources live in (endpoint and region), when it ran against one
@@ -845,11 +906,8 @@ fn report_teardown(r: &RunRecord, outcome: &teardown::Outcome) -> u8 {
                     l.reason
                 ));
             }
-            if outcome.state == TeardownState::Abandoned {
-                exit::INTERRUPTED
-            } else {
-                exit::TEARDOWN_INCOMPLETE
-            }
+            // Stopped by a signal or not, what is left decides.
+            exit::TEARDOWN_INCOMPLETE
         }
     }
 }

@@ -10,8 +10,9 @@ use super::out::{eprint, print};
 use crate::aws::Clients;
 use crate::engine::exit;
 use crate::language::diag::{self, SourceFile};
+use crate::language::files;
 use crate::sandbox::faults::FaultConfig;
-use crate::sandbox::local::{self, MOTO_VERSION, SANDBOX_ACCOUNT, SandboxRecord};
+use crate::sandbox::local::{self, MOTO_VERSION, SANDBOX_ACCOUNT, SandboxRecord, SeedMark};
 use crate::sandbox::{LocalSandbox, ProxyConfig, SandboxOptions, seed};
 
 /// The sandbox subcommands.
@@ -46,12 +47,15 @@ pub enum StatusFormat {
     Json,
 }
 
+/// The time scale of a sandbox started without `--time-scale`.
+pub(super) const DEFAULT_TIME_SCALE: f64 = 0.01;
+
 /// How the sandbox behaves.
 #[derive(Args, Debug, Clone)]
 pub struct StartArgs {
     /// Multiply AWS-like durations by this: 1 is real time, 0.01 turns a 15-minute RDS restore
     /// into 9 s, 0 finishes everything at once.
-    #[arg(long, default_value_t = 0.01)]
+    #[arg(long, default_value_t = DEFAULT_TIME_SCALE)]
     time_scale: f64,
     /// The seed of injected faults and duration jitter: the same seed repeats a run exactly.
     #[arg(long, default_value_t = 1)]
@@ -129,9 +133,7 @@ pub fn run(command: &SandboxCommand, state_dir: &Path, color: bool) -> u8 {
         SandboxCommand::Start(args) => start(args, state_dir, print),
         SandboxCommand::Stop => stop(state_dir),
         SandboxCommand::Status { format } => runtime().block_on(status(state_dir, *format)),
-        SandboxCommand::Seed { file } => {
-            runtime().block_on(seed_cmd(file, state_dir, color, print))
-        }
+        SandboxCommand::Seed { file } => runtime().block_on(seed(file, state_dir, color, print)),
         SandboxCommand::Serve(args) => runtime().block_on(serve(args, state_dir)),
     }
 }
@@ -321,6 +323,7 @@ async fn serve(args: &StartArgs, state_dir: &Path) -> u8 {
             state_dir.join("sandbox").join("serve.log"),
             sandbox.log.clone(),
         ],
+        seeds: Vec::new(),
         seeded: Vec::new(),
     };
     if let Err(e) = record.save(state_dir) {
@@ -384,7 +387,7 @@ async fn status(state_dir: &Path, format: StatusFormat) -> u8 {
             ),
             StatusFormat::Json => print("{\"running\": false}\n"),
         }
-        return exit::OK;
+        return exit::NOT_RUNNING;
     };
     let stats = local::stats(&record.endpoint).await;
     match format {
@@ -435,30 +438,20 @@ async fn status(state_dir: &Path, format: StatusFormat) -> u8 {
     exit::OK
 }
 
-/// Seeds the running sandbox from `path` unless that file was applied to it already (a
-/// drill's `--seed` on a sandbox that is already seeded); `quiet` keeps what it seeded to
-/// itself.
+/// Seeds the running sandbox from `path` (`sandbox seed`, and a drill's `--seed`). The same
+/// text seeded before is a no-op that says so; a file naming resources the sandbox holds already
+/// is refused before anything is created, with what conflicts. `quiet` keeps what it seeded to
+/// itself (a drill's `--quiet`).
 pub(super) async fn seed_once(path: &Path, state_dir: &Path, color: bool, quiet: bool) -> u8 {
-    let canonical = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
-    let out = if quiet { silent } else { eprint };
-    if running(state_dir).is_some_and(|r| r.seeded.contains(&canonical)) {
-        out(&format!(
-            "the local sandbox is already seeded from {}\n",
-            path.display()
-        ));
-        return exit::OK;
-    }
-    seed_cmd(path, state_dir, color, out).await
+    seed(path, state_dir, color, if quiet { silent } else { eprint }).await
 }
 
-/// Says nothing (`--quiet`).
-fn silent(_: &str) {}
-
-async fn seed_cmd(path: &Path, state_dir: &Path, color: bool, out: fn(&str)) -> u8 {
-    let text = match std::fs::read_to_string(path) {
+/// [`seed_once`], saying what it did through `out`.
+async fn seed(path: &Path, state_dir: &Path, color: bool, out: fn(&str)) -> u8 {
+    let text = match files::read_text(path, path, "seed file", files::Base::CurrentDir) {
         Ok(t) => t,
         Err(e) => {
-            eprint(&format!("error: cannot read {}: {e}\n", path.display()));
+            super::out::error(&e.to_string(), &[e.hint]);
             return exit::INVALID;
         }
     };
@@ -483,7 +476,38 @@ async fn seed_cmd(path: &Path, state_dir: &Path, color: bool, out: fn(&str)) -> 
         );
         return exit::INTERNAL;
     };
+    let content = format!("{:016x}", crate::util::hash(0, &[&file.text]));
+    if record.seeded.contains(&canonical(path)) {
+        out(&format!(
+            "the local sandbox is already seeded from {}; nothing to do\n",
+            path.display()
+        ));
+        return exit::OK;
+    }
+    if let Some(mark) = record.seeds.iter().find(|m| m.content == content) {
+        out(&format!(
+            "the local sandbox is already seeded from {}{}; nothing to do\n",
+            path.display(),
+            if mark.path == canonical(path) {
+                String::new()
+            } else {
+                format!(" (the same text as {})", mark.path.display())
+            }
+        ));
+        return exit::OK;
+    }
     let clients = Clients::for_sandbox(&record.endpoint, &seed_file.region).await;
+    match seed::existing(&seed_file, &clients).await {
+        Ok(found) if found.is_empty() => {}
+        Ok(found) => {
+            conflicting(path, &found, &record, state_dir);
+            return exit::INVALID;
+        }
+        Err(e) => {
+            super::out::error(&e.to_string(), &[]);
+            return exit::INTERNAL;
+        }
+    }
     match seed::apply(&seed_file, &clients, &record.endpoint).await {
         Ok(seeded) => {
             let mut text = format!(
@@ -498,15 +522,54 @@ async fn seed_cmd(path: &Path, state_dir: &Path, color: bool, out: fn(&str)) -> 
             if let Some(mut now) = running(state_dir)
                 && now.serve_pid == record.serve_pid
             {
-                now.seeded
-                    .push(path.canonicalize().unwrap_or_else(|_| path.to_path_buf()));
+                now.seeds.push(SeedMark {
+                    path: canonical(path),
+                    content,
+                });
                 let _ = now.save(state_dir);
             }
             exit::OK
         }
         Err(e) => {
-            eprint(&format!("error: {e}\n"));
+            super::out::error(&e.to_string(), &[]);
             exit::INTERNAL
         }
     }
 }
+
+/// Says what of a seed file the sandbox holds already, and what to do.
+fn conflicting(path: &Path, found: &[String], record: &SandboxRecord, state_dir: &Path) {
+    let (first, rest) = found.split_first().expect("a conflict");
+    let more = match rest.len() {
+        0 => String::new(),
+        n => format!(" (and {n} more: {})", rest.join(", ")),
+    };
+    let mut hints = Vec::new();
+    if let Some(mark) = record.seeds.last() {
+        hints.push(format!(
+            "the sandbox was seeded from {}, whose text differs",
+            mark.path.display()
+        ));
+    }
+    hints.push(format!(
+        "give it another name in {}, or start from an empty sandbox: `{}`, then `{}`",
+        path.display(),
+        super::again::firedrill(state_dir, "sandbox stop"),
+        super::again::firedrill(state_dir, "sandbox start")
+    ));
+    super::out::error(
+        &format!(
+            "{} conflicts with the sandbox: {first} exists already{more}",
+            path.display()
+        ),
+        &hints,
+    );
+}
+
+/// A path as recorded in a seed mark.
+fn canonical(path: &Path) -> PathBuf {
+    path.canonicalize().unwrap_or_else(|_| path.to_path_buf())
+}
+
+/// Says nothing (`--quiet`).
+fn silent(_: &str) {}

@@ -32,6 +32,10 @@ pub struct ScheduleArgs {
     /// Print a Kubernetes CronJob manifest instead of a crontab line.
     #[arg(long)]
     pub kubernetes: bool,
+    /// An environment file the crontab line reads before the run (`KEY=value` lines, exported
+    /// to it): where secrets such as `FIREDRILL_WEBHOOK` belong instead of the crontab.
+    #[arg(long, value_name = "FILE", conflicts_with = "kubernetes")]
+    pub env_file: Option<PathBuf>,
     /// The container image of the CronJob (with `--kubernetes`).
     #[arg(long, default_value = concat!("firedrill:", env!("CARGO_PKG_VERSION")))]
     pub image: String,
@@ -67,10 +71,7 @@ pub fn run(
     let expr: CronExpr = match args.cron.parse() {
         Ok(e) => e,
         Err(e) => {
-            eprint(&format!(
-                "error: invalid cron expression: {e}\n  = hint: {}\n",
-                cron::hint()
-            ));
+            super::out::error(&format!("invalid cron expression: {e}"), &[cron::hint()]);
             return exit::INVALID;
         }
     };
@@ -78,10 +79,13 @@ pub fn run(
         None => Utc::now(),
         Some(Ok(t)) => t.with_timezone(&Utc),
         Some(Err(e)) => {
-            eprint(&format!(
-                "error: --after: `{}` is not an RFC 3339 time ({e})\n  = hint: e.g. 2026-12-01T00:00:00Z\n",
-                args.after.as_deref().unwrap_or_default()
-            ));
+            super::out::error(
+                &format!(
+                    "--after: `{}` is not an RFC 3339 time ({e})",
+                    args.after.as_deref().unwrap_or_default()
+                ),
+                &["e.g. 2026-12-01T00:00:00Z".to_owned()],
+            );
             return exit::INVALID;
         }
     };
@@ -100,6 +104,14 @@ pub fn run(
         ));
         return exit::INVALID;
     }
+    secrets_warning(args);
+    let env_file = match &args.env_file {
+        Some(file) => match env_file(file) {
+            Ok(path) => Some(path),
+            Err(code) => return code,
+        },
+        None => None,
+    };
     let count = usize::try_from(args.count).unwrap_or(5);
     let next: Vec<String> = expr
         .next_after(after, count)
@@ -129,7 +141,13 @@ pub fn run(
     let exe = std::env::current_exe()
         .and_then(|p| p.canonicalize())
         .unwrap_or_else(|_| PathBuf::from("firedrill"));
-    let command = crontab::command(&exe, state_dir, &playbook_path, &args.run_args);
+    let command = crontab::command(
+        &exe,
+        state_dir,
+        env_file.as_deref(),
+        &playbook_path,
+        &args.run_args,
+    );
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -150,4 +168,94 @@ pub fn run(
     let _ = writeln!(out, "{}", crontab::line(expr.as_str(), &command));
     print(&out);
     exit::OK
+}
+
+/// Warns when the `run` arguments carry the webhook URL, a secret, into the crontab or the
+/// manifest, and says where it belongs instead.
+fn secrets_warning(args: &ScheduleArgs) {
+    let given = args
+        .run_args
+        .iter()
+        .any(|a| a == "--webhook" || a.starts_with("--webhook="));
+    if !given {
+        return;
+    }
+    let (into, hint) = if args.kubernetes {
+        let playbook = crate::playbook::load(&args.playbook)
+            .1
+            .map(|l| l.playbook.name)
+            .unwrap_or_default();
+        (
+            "the manifest, where anyone who can read the CronJob sees it",
+            format!(
+                "schedule without `--webhook` and keep the URL in the Secret the CronJob reads it from: `kubectl create secret generic {} --from-literal={}=URL`",
+                cronjob::webhook_secret(&playbook),
+                cronjob::WEBHOOK_KEY
+            ),
+        )
+    } else {
+        (
+            "the crontab, where `crontab -l`, its backups and anyone who can read the crontab see it",
+            "schedule without `--webhook`: put `FIREDRILL_WEBHOOK=URL` in a file only you can read (`install -m 600 /dev/null ~/.config/firedrill/env`), and give it with `--env-file ~/.config/firedrill/env`".to_owned(),
+        )
+    };
+    super::out::warning(
+        &format!("`--webhook` puts the webhook URL, a secret, into {into}"),
+        &[hint],
+    );
+}
+
+/// The environment file as the crontab line names it (absolute), with a warning when it does
+/// not exist yet or others may read it.
+fn env_file(file: &Path) -> Result<PathBuf, u8> {
+    let path = match std::path::absolute(file) {
+        Ok(p) => p,
+        Err(e) => {
+            super::out::error(
+                &format!(
+                    "--env-file {}: {}",
+                    file.display(),
+                    crate::language::diag::error_chain(&e)
+                ),
+                &[],
+            );
+            return Err(exit::INVALID);
+        }
+    };
+    match std::fs::metadata(&path) {
+        Ok(meta) if meta.is_dir() => {
+            super::out::error(
+                &format!("--env-file {}: it is a directory", file.display()),
+                &["give a file of `KEY=value` lines".to_owned()],
+            );
+            return Err(exit::INVALID);
+        }
+        Ok(meta) => {
+            use std::os::unix::fs::PermissionsExt as _;
+            if meta.permissions().mode() & 0o077 != 0 {
+                super::out::warning(
+                    &format!(
+                        "--env-file {}: others may read it (mode {:o})",
+                        file.display(),
+                        meta.permissions().mode() & 0o777
+                    ),
+                    &[format!(
+                        "`chmod 600 {}`",
+                        crontab::word(&path.display().to_string())
+                    )],
+                );
+            }
+        }
+        Err(_) => super::out::warning(
+            &format!(
+                "--env-file {}: there is no such file yet; the scheduled run fails until there is",
+                file.display()
+            ),
+            &[format!(
+                "`install -m 600 /dev/null {}`, then write `FIREDRILL_WEBHOOK=URL` in it",
+                crontab::word(&path.display().to_string())
+            )],
+        ),
+    }
+    Ok(path)
 }

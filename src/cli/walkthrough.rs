@@ -96,7 +96,8 @@ pub fn run(args: &WalkthroughArgs, state_dir: &Path, color: bool) -> u8 {
     let learned = if args.no_history {
         crate::playbook::learned::LearnedDurations::default()
     } else {
-        super::learned::learned_durations(state_dir, &pb)
+        let target = super::learned::target(&pb, args.sandbox, state_dir);
+        super::learned::learned_durations(state_dir, &pb, target)
     };
     let plan = Plan::learning(&pb, &learned);
     let walk = Walk::new(&plan);
@@ -176,6 +177,7 @@ fn check(
                     endpoint: r.endpoint.clone(),
                     region: r.region.clone(),
                     identity: r.identity(),
+                    time_scale: r.config.time_scale,
                 }
             }
             None => Account::Configured {

@@ -182,7 +182,8 @@ pub enum What {
         kind: String,
         /// Its id, or its token when it never existed.
         id: String,
-        /// How it was settled (`deleted`, `already gone`, `never created`).
+        /// How it was settled (`deleted`, `already gone`, `never created`; a changed record:
+        /// `restored (A 10.0.1.10, TTL 300)`).
         how: String,
     },
     /// A resource could not be deleted and is left behind.

@@ -10,6 +10,9 @@ pub const INTERNAL: u8 = 1;
 pub const INVALID: u8 = 2;
 /// The drill ran, but a recovery target (RTO or RPO) was missed, or `plan` predicts a miss.
 pub const TARGET_MISSED: u8 = 3;
+/// `sandbox status`: the local sandbox is not running. The same number as [`TARGET_MISSED`],
+/// after systemctl's `status` (3: not running), for the one command that has no drill to miss.
+pub const NOT_RUNNING: u8 = 3;
 /// A step of the drill failed.
 pub const STEP_FAILED: u8 = 4;
 /// A safety guard refused to act (wrong account, root credentials, another run of the same
@@ -39,10 +42,14 @@ pub const ALL: &[(u8, &str, &str)] = &[
     (
         TARGET_MISSED,
         "target-missed",
-        "a recovery target was missed (or `plan` predicts a miss)",
+        "a recovery target was missed (or `plan` predicts a miss; `sandbox status`: not running)",
     ),
     (STEP_FAILED, "step-failed", "a step of the drill failed"),
-    (REFUSED, "refused", "a safety guard refused to act"),
+    (
+        REFUSED,
+        "refused",
+        "a safety guard refused to act (wrong account, root credentials, another run of the playbook in progress)",
+    ),
     (
         TEARDOWN_INCOMPLETE,
         "teardown-incomplete",

@@ -14,7 +14,8 @@
 //! - `conclude`: after the last step: the teardown its policy decides and the report;
 //!   [`verdict`]: the pure decisions (the drill's state, the teardown, the exit code).
 //! - [`event`]: what happens, on the run's monotonic clock.
-//! - [`teardown`]: deleting what the journal and the tags both say this run made.
+//! - [`teardown`]: deleting what the journal and the tags both say this run made, through the
+//!   one verified deletion; [`sweep`]: finding what nobody tears down (`firedrill sweep`).
 //! - [`report`]: the JSON run report (the one document every rendering reads).
 //! - [`exit`]: the process exit codes, one meaning each.
 //!
@@ -31,5 +32,6 @@ pub mod prepare;
 pub mod readiness;
 pub mod report;
 pub mod state;
+pub mod sweep;
 pub mod teardown;
 pub mod verdict;

@@ -42,6 +42,8 @@ pub enum Account {
         region: String,
         /// How the journal names it (so that `firedrill teardown` finds it again).
         identity: String,
+        /// Its time scale (what learned durations are kept apart by).
+        time_scale: f64,
     },
     /// The account of the caller's credentials (or the playbook's `sandbox.endpoint`).
     Configured {
@@ -51,6 +53,19 @@ pub enum Account {
 }
 
 impl Account {
+    /// What a run of `playbook` on this account runs against, for learning durations only from
+    /// runs like it.
+    pub fn learning_target(&self, playbook: &Playbook) -> crate::playbook::learned::Target {
+        use crate::playbook::learned::Target;
+        match self {
+            Account::Local { time_scale, .. } => Target::LocalSandbox {
+                time_scale: *time_scale,
+            },
+            Account::Configured { .. } if playbook.sandbox.endpoint.is_some() => Target::Endpoint,
+            Account::Configured { .. } => Target::Aws,
+        }
+    }
+
     /// Where a run on this account is pointed, for advice that fits it.
     pub fn target(&self) -> guard::Target {
         match self {
@@ -205,6 +220,7 @@ pub async fn clients_for(
             endpoint,
             region: sandbox_region,
             identity,
+            ..
         } => {
             let region = region
                 .map(str::to_owned)
@@ -268,6 +284,7 @@ async fn begin(
         playbook.sandbox.role_arn.clone(),
         local_sandbox.map(str::to_owned),
         graph,
+        request.account.learning_target(playbook).key(),
     );
     recorder
         .call(move |j| {
@@ -281,6 +298,7 @@ async fn begin(
                 role_arn: row.6.as_deref(),
                 local_sandbox: row.7.as_deref(),
                 graph: &row.8,
+                target: &row.9,
             })
         })
         .await

@@ -104,8 +104,11 @@ const DELETE_RETRY: Retry = Retry {
 /// How many failed "is it gone?" calls in a row end the wait on one resource.
 const MAX_POLL_ERRORS: u32 = 5;
 
-enum Settled {
-    Gone(&'static str),
+/// How a deletion ended.
+pub enum Settled {
+    /// The resource is gone: how (`deleted`, `already gone`, `restored (A 10.0.1.10, TTL 300)`).
+    Gone(String),
+    /// It is left behind: why.
     Left(String),
 }
 
@@ -202,7 +205,7 @@ pub async fn run(
                 match how {
                     Settled::Gone(how) => {
                         settled += 1;
-                        emit(What::ResourceDeleted { step: res.step.clone(), kind: res.kind.clone(), id, how: how.into() });
+                        emit(What::ResourceDeleted { step: res.step.clone(), kind: res.kind.clone(), id, how });
                     }
                     Settled::Left(reason) => {
                         emit(What::ResourceLeft { step: res.step.clone(), kind: res.kind.clone(), id, reason: reason.clone() });
@@ -333,7 +336,27 @@ fn blockers(resources: &[ResourceRecord], graph: &Graph) -> Vec<Vec<usize>> {
         .collect()
 }
 
-async fn mark(recorder: &Recorder, row: i64, status: ResourceStatus, detail: &str) {
+/// Where a deletion's progress is written: a journal row, or nowhere (`firedrill sweep` of a
+/// resource whose run the journal does not know).
+#[derive(Clone, Copy)]
+pub struct Book<'a>(Option<(&'a Recorder, i64)>);
+
+impl<'a> Book<'a> {
+    /// Progress goes to row `row` of the journal.
+    pub fn row(recorder: &'a Recorder, row: i64) -> Self {
+        Self(Some((recorder, row)))
+    }
+
+    /// Progress goes nowhere.
+    pub fn none() -> Self {
+        Self(None)
+    }
+}
+
+async fn mark(book: Book<'_>, status: ResourceStatus, detail: &str) {
+    let Some((recorder, row)) = book.0 else {
+        return;
+    };
     let detail = detail.to_owned();
     let _ = recorder
         .call(move |j| j.set_status(row, status, &detail))
@@ -375,7 +398,7 @@ async fn settle(
             "this firedrill does not know resources of kind `{}`",
             r.kind
         );
-        mark(recorder, r.id, ResourceStatus::Failed, &why).await;
+        mark(Book::row(recorder, r.id), ResourceStatus::Failed, &why).await;
         return Settled::Left(why);
     };
     if pollers.clients().is_err() {
@@ -391,13 +414,12 @@ async fn settle(
             }
             Ok(None) => {
                 mark(
-                    recorder,
-                    r.id,
+                    Book::row(recorder, r.id),
                     ResourceStatus::Deleted,
                     "never created: nothing carries its token",
                 )
                 .await;
-                return Settled::Gone("never created");
+                return Settled::Gone("never created".into());
             }
             Err(e) => {
                 return Settled::Left(format!(
@@ -407,76 +429,142 @@ async fn settle(
             }
         },
     };
-    // AWS is eventually consistent: a resource created a moment ago can be invisible for a
-    // moment. "Gone" before any deletion was asked for is believed only when it holds.
-    let owner = if r.status == ResourceStatus::Deleting {
-        kind.owner(pollers, &id).await
-    } else {
-        confirmed_absent(|| kind.owner(pollers, &id), |o| *o == Owner::Gone).await
+    let how = Deletion {
+        kind,
+        id: &id,
+        run_id,
+        asked_before: r.status == ResourceStatus::Deleting,
+        retry_seed: u64::try_from(r.id).unwrap_or(0),
+        poll,
     };
-    match owner {
-        Ok(Owner::Gone) => {
-            mark(recorder, r.id, ResourceStatus::Deleted, "already gone").await;
-            return Settled::Gone("already gone");
-        }
-        Ok(Owner::Run(owner)) if owner == run_id => {}
-        Ok(Owner::Run(owner)) => {
-            let why =
-                format!("its tags say run `{owner}` created it, not this run: not deleting it");
-            mark(recorder, r.id, ResourceStatus::Failed, &why).await;
-            return Settled::Left(why);
-        }
-        Ok(Owner::Changed(why)) => {
-            let why = format!("{why}: not touching it");
-            mark(recorder, r.id, ResourceStatus::Failed, &why).await;
-            return Settled::Left(why);
-        }
-        Ok(Owner::Untagged) => {
-            let why =
-                "it carries no firedrill run tag, so firedrill did not create it: not deleting it"
-                    .to_owned();
-            mark(recorder, r.id, ResourceStatus::Failed, &why).await;
-            return Settled::Left(why);
-        }
-        Err(e) => return Settled::Left(format!("cannot check its tags: {e}")),
-    }
-    mark(recorder, r.id, ResourceStatus::Deleting, "").await;
-    let deleted = attempts::run(
-        Some(&DELETE_RETRY),
-        None,
-        u64::try_from(r.id).unwrap_or(0),
-        stop,
-        |_| kind.delete(pollers, &id),
-        |_, _| {},
-    )
-    .await;
-    if let Err(failure) = deleted {
-        let why = format!(
-            "deleting it failed {} times: {}",
-            failure.attempts,
-            failure.reasons.last().cloned().unwrap_or_default()
-        );
-        mark(recorder, r.id, ResourceStatus::Failed, &why).await;
-        return Settled::Left(why);
-    }
-    let mut errors = 0;
-    loop {
-        match kind.is_gone(pollers, &id).await {
-            Ok(true) => {
-                mark(recorder, r.id, ResourceStatus::Deleted, "").await;
-                return Settled::Gone("deleted");
+    how.run(pollers, Book::row(recorder, r.id), stop).await
+}
+
+/// One verified deletion: the resource's tags must name `run_id` (a resource of another run,
+/// without firedrill's tag, or changed since, is refused); then the delete call, retried; then
+/// waiting until it is gone; then what AWS keeps of it (retained backups). Teardown and
+/// `firedrill sweep` both delete through it.
+pub struct Deletion<'a> {
+    /// What it is.
+    pub kind: ResourceKind,
+    /// Its id.
+    pub id: &'a str,
+    /// The run its tags must name.
+    pub run_id: &'a str,
+    /// Whether its deletion was asked for before (then "gone" is believed at once).
+    pub asked_before: bool,
+    /// The seed of the retries' jitter.
+    pub retry_seed: u64,
+    /// How often to ask whether it is gone.
+    pub poll: Duration,
+}
+
+impl Deletion<'_> {
+    /// Deletes it, writing progress to `book`; stops at `stop`.
+    pub async fn run(
+        &self,
+        pollers: &Pollers,
+        book: Book<'_>,
+        stop: &CancellationToken,
+    ) -> Settled {
+        let (kind, id, run_id) = (self.kind, self.id, self.run_id);
+        // AWS is eventually consistent: a resource created a moment ago can be invisible for a
+        // moment. "Gone" before any deletion was asked for is believed only when it holds.
+        let owner = if self.asked_before {
+            kind.owner(pollers, id).await
+        } else {
+            confirmed_absent(|| kind.owner(pollers, id), |o| *o == Owner::Gone).await
+        };
+        match owner {
+            Ok(Owner::Gone) => {
+                return gone(pollers, book, kind, id, "already gone".into()).await;
             }
-            Ok(false) => errors = 0,
-            Err(e) => {
-                errors += 1;
-                if errors >= MAX_POLL_ERRORS {
-                    return Settled::Left(format!("cannot tell whether it is gone: {e}"));
+            Ok(Owner::Run(owner)) if owner == run_id => {}
+            Ok(Owner::Run(owner)) => {
+                let why =
+                    format!("its tags say run `{owner}` created it, not this run: not deleting it");
+                mark(book, ResourceStatus::Failed, &why).await;
+                return Settled::Left(why);
+            }
+            Ok(Owner::Changed(why)) => {
+                let why = format!("{why}: not touching it");
+                mark(book, ResourceStatus::Failed, &why).await;
+                return Settled::Left(why);
+            }
+            Ok(Owner::Untagged) => {
+                let why =
+                    "it carries no firedrill run tag, so firedrill did not create it: not deleting it"
+                        .to_owned();
+                mark(book, ResourceStatus::Failed, &why).await;
+                return Settled::Left(why);
+            }
+            Err(e) => return Settled::Left(format!("cannot check its tags: {e}")),
+        }
+        mark(book, ResourceStatus::Deleting, "").await;
+        let deleted = attempts::run(
+            Some(&DELETE_RETRY),
+            None,
+            self.retry_seed,
+            stop,
+            |_| kind.delete(pollers, id),
+            |_, _| {},
+        )
+        .await;
+        if let Err(failure) = deleted {
+            let why = format!(
+                "deleting it failed {} times: {}",
+                failure.attempts,
+                failure.reasons.last().cloned().unwrap_or_default()
+            );
+            mark(book, ResourceStatus::Failed, &why).await;
+            return Settled::Left(why);
+        }
+        let mut errors = 0;
+        loop {
+            match kind.is_gone(pollers, id).await {
+                Ok(true) => return gone(pollers, book, kind, id, kind.undone(id)).await,
+                Ok(false) => errors = 0,
+                Err(e) => {
+                    errors += 1;
+                    if errors >= MAX_POLL_ERRORS {
+                        return Settled::Left(format!("cannot tell whether it is gone: {e}"));
+                    }
                 }
             }
+            tokio::select! {
+                () = tokio::time::sleep(self.poll) => {}
+                () = stop.cancelled() => return Settled::Left("teardown stopped".into()),
+            }
         }
-        tokio::select! {
-            () = tokio::time::sleep(poll) => {}
-            () = stop.cancelled() => return Settled::Left("teardown stopped".into()),
+    }
+}
+
+/// Settles a resource that is gone: what AWS keeps of it afterwards (retained automated
+/// backups) goes too, or the resource stays in the journal as left behind, to be retried.
+async fn gone(
+    pollers: &Pollers,
+    book: Book<'_>,
+    kind: ResourceKind,
+    id: &str,
+    how: String,
+) -> Settled {
+    match kind.delete_leftovers(pollers, id).await {
+        Ok(0) => {
+            mark(book, ResourceStatus::Deleted, &how).await;
+            Settled::Gone(how)
+        }
+        Ok(n) => {
+            let how = format!(
+                "{how}, and {n} automated backup{} AWS kept of it",
+                if n == 1 { "" } else { "s" }
+            );
+            mark(book, ResourceStatus::Deleted, &how).await;
+            Settled::Gone(how)
+        }
+        Err(e) => {
+            let why = format!("it is deleted, but what AWS keeps of it is not: {e}");
+            mark(book, ResourceStatus::Failed, &why).await;
+            Settled::Left(why)
         }
     }
 }

@@ -71,11 +71,12 @@ pub fn teardown_decision(
     has_resources: bool,
     now: DateTime<Utc>,
 ) -> TeardownDecision {
-    if abandoned {
-        return TeardownDecision::Abandoned;
-    }
+    // Nothing journaled is nothing to tear down, however the run ended.
     if !has_resources {
         return TeardownDecision::NotNeeded;
+    }
+    if abandoned {
+        return TeardownDecision::Abandoned;
     }
     let interrupted = state == RunState::Interrupted;
     match (policy, keep_for) {
@@ -111,14 +112,15 @@ pub fn teardown_decision(
     }
 }
 
-/// The exit code of a run: an interrupt first, then what is left behind, then the drill.
+/// The exit code of a run: what is left behind first (whatever else happened, cron must see
+/// it), then an interrupt, then the drill.
 pub fn exit_code(state: RunState, teardown: TeardownState, interrupted_in_teardown: bool) -> u8 {
-    if state == RunState::Interrupted || interrupted_in_teardown {
-        return exit::INTERRUPTED;
-    }
     match teardown {
         TeardownState::Incomplete | TeardownState::Abandoned => return exit::TEARDOWN_INCOMPLETE,
         TeardownState::Done | TeardownState::Kept | TeardownState::NotNeeded => {}
+    }
+    if state == RunState::Interrupted || interrupted_in_teardown {
+        return exit::INTERRUPTED;
     }
     match state {
         RunState::Failed => exit::STEP_FAILED,
@@ -213,6 +215,11 @@ mod tests {
             TeardownDecision::NotNeeded
         );
         assert_eq!(
+            d(Always, None, RunState::Interrupted, true, false),
+            TeardownDecision::NotNeeded,
+            "a run stopped before it created anything has nothing to abandon"
+        );
+        assert_eq!(
             d(Always, None, RunState::Failed, false, true),
             TeardownDecision::TearDown
         );
@@ -259,30 +266,33 @@ mod tests {
     }
 
     #[test]
-    fn exit_codes_rank_interrupts_then_leftovers_then_the_drill() {
+    fn exit_codes_rank_leftovers_then_interrupts_then_the_drill() {
         use TeardownState::{Abandoned, Done, Incomplete, Kept, NotNeeded};
-        assert_eq!(
-            exit_code(RunState::Passed, Done, true),
-            exit::INTERRUPTED,
-            "a signal during teardown"
-        );
-        assert_eq!(
-            exit_code(RunState::Interrupted, Incomplete, false),
-            exit::INTERRUPTED
-        );
-        assert_eq!(
-            exit_code(RunState::Failed, Incomplete, false),
-            exit::TEARDOWN_INCOMPLETE
-        );
-        assert_eq!(
-            exit_code(RunState::Passed, Abandoned, false),
-            exit::TEARDOWN_INCOMPLETE
-        );
-        assert_eq!(exit_code(RunState::Failed, Done, false), exit::STEP_FAILED);
-        assert_eq!(
-            exit_code(RunState::TargetMissed, Kept, false),
-            exit::TARGET_MISSED
-        );
-        assert_eq!(exit_code(RunState::Passed, NotNeeded, false), exit::OK);
+        for state in [
+            RunState::Passed,
+            RunState::TargetMissed,
+            RunState::Failed,
+            RunState::Interrupted,
+        ] {
+            for signal in [false, true] {
+                // Whatever else happened, resources left behind are exit 6.
+                for left in [Incomplete, Abandoned] {
+                    assert_eq!(exit_code(state, left, signal), exit::TEARDOWN_INCOMPLETE);
+                }
+                for clean in [Done, Kept, NotNeeded] {
+                    let expected = match (state, signal) {
+                        (RunState::Interrupted, _) | (_, true) => exit::INTERRUPTED,
+                        (RunState::Failed, false) => exit::STEP_FAILED,
+                        (RunState::TargetMissed, false) => exit::TARGET_MISSED,
+                        (RunState::Passed, false) => exit::OK,
+                    };
+                    assert_eq!(
+                        exit_code(state, clean, signal),
+                        expected,
+                        "{state:?} {clean:?} {signal}"
+                    );
+                }
+            }
+        }
     }
 }

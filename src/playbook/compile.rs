@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 use crate::language::de::{self, Ctx, Spanned};
 use crate::language::diag::{self, Code, Diagnostic, SourceFile, Span};
+use crate::language::files;
 use crate::language::shapes::{Scalar, is_account_id, is_region};
 use crate::language::suggest;
 use crate::language::template::{RUN_FIELDS, Ref, Template};
@@ -34,19 +35,14 @@ pub struct Loaded {
 /// diagnostics can be rendered against it.
 pub fn load(path: &Path) -> (SourceFile, Result<Loaded, Vec<Diagnostic>>) {
     let name = path.display().to_string();
-    match std::fs::read_to_string(path) {
+    match files::read_text(path, path, "playbook", files::Base::CurrentDir) {
         Ok(text) => {
             let file = SourceFile { name, text };
             let result = compile(&file, path);
             (file, result)
         }
-        Err(err) => {
-            let hint = if err.kind() == std::io::ErrorKind::NotFound {
-                "check the path; it is relative to the current directory"
-            } else {
-                "check that the file is readable"
-            };
-            let d = Diagnostic::new(Code::Io, format!("cannot read {name}: {err}")).hint(hint);
+        Err(e) => {
+            let d = Diagnostic::new(Code::Io, e.to_string()).hint(e.hint);
             (
                 SourceFile {
                     name,

@@ -1,6 +1,7 @@
 //! What `firedrill plan` learns from history: for each step of a playbook, the durations of
 //! the past runs in which that step (same id, same kind) succeeded, as a median and a 90th
-//! percentile. The store feeds it the durations (the journal's `step_durations` table, one
+//! percentile. Only runs against the same kind of target count ([`Target`]): a restore on the
+//! local sandbox at time scale 0.01 takes seconds, in AWS twenty minutes. The store feeds it the durations (the journal's `step_durations` table, one
 //! query); this file computes from them and knows nothing of where they come from.
 
 use std::collections::HashMap;
@@ -11,6 +12,45 @@ use crate::util::stats::{median, percentile};
 
 /// How many of a playbook's most recent runs plans learn from.
 pub const RUNS: usize = 20;
+
+/// What a run ran against, as far as how long its steps take is concerned: durations are
+/// learned only from runs against the same kind of target.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Target {
+    /// An AWS account.
+    #[default]
+    Aws,
+    /// firedrill's local sandbox, whose durations are AWS's times its time scale.
+    LocalSandbox {
+        /// The sandbox's time scale.
+        time_scale: f64,
+    },
+    /// An endpoint the playbook names (`sandbox.endpoint`): an emulator whose pace is unknown.
+    Endpoint,
+}
+
+impl Target {
+    /// How the journal keeps it: `aws`, `local@0.01`, `endpoint`.
+    pub fn key(self) -> String {
+        match self {
+            Target::Aws => "aws".to_owned(),
+            Target::LocalSandbox { time_scale } => format!("local@{time_scale}"),
+            Target::Endpoint => "endpoint".to_owned(),
+        }
+    }
+
+    /// How a plan names it: `AWS`, `the local sandbox at time scale 0.01`.
+    pub fn describe(self) -> String {
+        match self {
+            Target::Aws => "AWS".to_owned(),
+            Target::LocalSandbox { time_scale } => {
+                format!("the local sandbox at time scale {time_scale}")
+            }
+            Target::Endpoint => "the playbook's `sandbox.endpoint`".to_owned(),
+        }
+    }
+}
 
 /// A step's duration learned from past runs.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
@@ -58,8 +98,8 @@ impl<'a> Learner<'a> {
         }
     }
 
-    /// What was learned from `runs` runs.
-    pub fn finish(self, runs: usize) -> LearnedDurations {
+    /// What was learned from `runs` runs against `target`.
+    pub fn finish(self, runs: usize, target: Target) -> LearnedDurations {
         let by_step = self
             .steps
             .iter()
@@ -68,7 +108,11 @@ impl<'a> Learner<'a> {
                 Some((((*id).to_owned(), (*uses).to_owned()), Learned::from(v)?))
             })
             .collect();
-        LearnedDurations { by_step, runs }
+        LearnedDurations {
+            by_step,
+            runs,
+            target,
+        }
     }
 }
 
@@ -89,6 +133,8 @@ pub struct LearnedDurations {
     by_step: HashMap<(String, String), Learned>,
     /// How many runs they come from.
     pub runs: usize,
+    /// What those runs ran against.
+    pub target: Target,
 }
 
 impl LearnedDurations {
@@ -110,6 +156,15 @@ mod tests {
     use super::*;
 
     #[test]
+    fn targets_have_a_key_for_the_journal_and_a_name_for_people() {
+        assert_eq!(Target::Aws.key(), "aws");
+        let local = Target::LocalSandbox { time_scale: 0.01 };
+        assert_eq!(local.key(), "local@0.01");
+        assert_eq!(local.describe(), "the local sandbox at time scale 0.01");
+        assert_eq!(Target::Endpoint.key(), "endpoint");
+    }
+
+    #[test]
     fn median_and_p90_per_step_and_kind() {
         let mut from_runs = Learner::new([("db", "wait"), ("app", "run")]);
         for (id, uses, secs) in [
@@ -123,7 +178,7 @@ mod tests {
         ] {
             from_runs.add(id, uses, secs);
         }
-        let learned = from_runs.finish(4);
+        let learned = from_runs.finish(4, Target::Aws);
         assert_eq!(
             learned.get("db", "wait"),
             Some(Learned {
@@ -143,7 +198,7 @@ mod tests {
         assert_eq!(learned.get("db", "run"), None);
         assert_eq!(learned.get("dns", "wait"), None);
         assert_eq!(learned.runs, 4);
-        assert!(Learner::new([]).finish(0).is_empty());
+        assert!(Learner::new([]).finish(0, Target::Aws).is_empty());
     }
 
     #[test]
@@ -158,7 +213,7 @@ mod tests {
         ] {
             learner.add(id, uses, secs);
         }
-        let durations = learner.finish(2);
+        let durations = learner.finish(2, Target::Aws);
         assert_eq!(
             durations.get("db", "wait").map(|l| (l.runs, l.median_secs)),
             Some((2, 3.0))

@@ -12,7 +12,7 @@ use serde::Serialize;
 use crate::language::duration::{Duration, human};
 use crate::playbook::Playbook;
 use crate::playbook::graph::Schedule;
-use crate::playbook::learned::{Learned, LearnedDurations};
+use crate::playbook::learned::{Learned, LearnedDurations, Target};
 use crate::playbook::model::{EstimateSource, RECOVERED};
 use crate::playbook::resolve::resolve;
 
@@ -26,6 +26,8 @@ pub struct Plan<'a> {
     pub learned: Vec<Option<Learned>>,
     /// How many past runs the plan consulted.
     pub history_runs: usize,
+    /// What those runs ran against (only runs against the target planned for are consulted).
+    pub history_target: Target,
     /// Start and finish times with unlimited parallelism.
     pub schedule: Schedule,
     /// The execution waves.
@@ -157,6 +159,7 @@ impl<'a> Plan<'a> {
             durations,
             learned: learned_steps,
             history_runs: learned.runs,
+            history_target: learned.target,
             schedule,
             waves,
             critical_path,
@@ -221,6 +224,7 @@ struct JsonPlan<'a> {
     milestones: Vec<JsonMilestone>,
     verdict: Verdict,
     history_runs: usize,
+    history_target: Target,
     learned_steps: usize,
 }
 
@@ -307,6 +311,7 @@ pub fn render_json(plan: &Plan<'_>) -> String {
             .collect(),
         verdict: plan.verdict(),
         history_runs: plan.history_runs,
+        history_target: plan.history_target,
         learned_steps: plan.learned.iter().flatten().count(),
     };
     // Sized for the whole document up front (a step renders to about 420 bytes): grown by
@@ -454,15 +459,25 @@ pub fn render_text(plan: &Plan<'_>) -> String {
     if let Some(line) = rpo_line(pb) {
         let _ = writeln!(out, "{line}");
     }
+    out.push_str(&footnotes(plan));
+    out
+}
+
+/// Where the plan's durations come from: how many are learned (from which runs, against
+/// which target) and how many are kind defaults.
+fn footnotes(plan: &Plan<'_>) -> String {
+    let pb = plan.playbook;
+    let mut out = String::new();
     let learned = plan.learned.iter().flatten().count();
     if learned > 0 {
         let _ = writeln!(
             out,
-            "{learned} of {} durations are learned from the last {} run{} of `{}` in the journal (the median of the runs in which the step succeeded).",
+            "{learned} of {} durations are learned from the last {} run{} of `{}` against {} in the journal (the median of the runs in which the step succeeded).",
             pb.steps.len(),
             plan.history_runs,
             if plan.history_runs == 1 { "" } else { "s" },
-            pb.name
+            pb.name,
+            plan.history_target.describe()
         );
     }
     let defaults = plan

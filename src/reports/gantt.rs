@@ -300,7 +300,7 @@ fn teardown_row(out: &mut String, axis: &Axis, r: &Report, (start, end): (f64, f
                 axis.x(d),
                 y + ROW_H / 2.0,
                 escape(&row.resource.kind),
-                escape(row.label),
+                escape(&row.label),
                 escape(&row.resource.step),
                 offset(d)
             );

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use super::gantt;
-use super::parts::{escape, offset, signed, state_text, status_name, targets, teardown_rows};
+use super::parts::{escape, offset, signed, state_text, targets, teardown_rows};
 use crate::engine::board::StepState;
 use crate::engine::report::{Report, RunState, TeardownState, state_name};
 use crate::language::duration::human;
@@ -287,7 +287,7 @@ fn teardown_section(o: &mut String, r: &Report) {
             let _ = writeln!(
                 o,
                 r#"<tr><td><code>{}</code></td><td class="nw">{}</td><td><code>{}</code></td><td class="nw">{}</td><td class="num">{}</td><td class="num">{}</td><td class="{}">{}</td><td>{}</td></tr>"#,
-                escape(row.label),
+                escape(&row.label),
                 escape(&res.kind),
                 escape(&res.step),
                 escape(&res.region),
@@ -298,7 +298,7 @@ fn teardown_section(o: &mut String, r: &Report) {
                 } else {
                     "missed"
                 },
-                status_name(res.status),
+                row.status,
                 escape(&res.detail)
             );
         }

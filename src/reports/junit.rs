@@ -155,10 +155,7 @@ fn teardown_case(r: &Report) -> Case {
         let _ = writeln!(
             out,
             "{} {} (step `{}`): {}",
-            row.resource.kind,
-            row.label,
-            row.resource.step,
-            super::parts::status_name(row.resource.status)
+            row.resource.kind, row.label, row.resource.step, row.status
         );
     }
     Case {

@@ -5,7 +5,7 @@
 
 use std::fmt::Write as _;
 
-use super::parts::{offset, signed, state_text, status_name, targets, teardown_rows};
+use super::parts::{offset, signed, state_text, targets, teardown_rows};
 use crate::engine::board::StepState;
 use crate::engine::report::Report;
 use crate::language::duration::human;
@@ -254,12 +254,12 @@ fn teardown_section(w: &mut String, r: &Report) {
             let _ = writeln!(
                 w,
                 "| {} | {} | {} | {} | {} | {} | {} |",
-                code(row.label),
+                code(&row.label),
                 cell(&x.kind),
                 code(&x.step),
                 opt(row.created_secs, offset),
                 opt(row.deleted_secs, offset),
-                status_name(x.status),
+                row.status,
                 cell(&x.detail)
             );
         }

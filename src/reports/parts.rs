@@ -164,8 +164,10 @@ pub fn state_text(state: &StepState) -> String {
 pub struct TeardownRow<'a> {
     /// The journal's record.
     pub resource: &'a ResourceRecord,
-    /// Its id, else its token.
-    pub label: &'a str,
+    /// How it reads: its id (a changed record: its name, type and zone), else its token.
+    pub label: String,
+    /// Its status in words (`deleted`, a record put back: `restored`, `left behind`).
+    pub status: &'static str,
     /// When its create call was made, in seconds since the drill started.
     pub created_secs: Option<f64>,
     /// When it was found deleted, in seconds since the drill started.
@@ -192,7 +194,8 @@ pub fn teardown_rows(r: &Report) -> Vec<TeardownRow<'_>> {
         .iter()
         .map(|x| TeardownRow {
             resource: x,
-            label: x.resource_id.as_deref().unwrap_or(&x.token),
+            label: crate::steps::resource::label(x),
+            status: status_name(x),
             created_secs: x
                 .intended_at
                 .as_deref()
@@ -207,12 +210,19 @@ pub fn teardown_rows(r: &Report) -> Vec<TeardownRow<'_>> {
         .collect()
 }
 
-/// A resource's status in words.
-pub fn status_name(s: ResourceStatus) -> &'static str {
-    match s {
+/// A resource's status in words; a changed record that teardown put back is `restored`.
+pub fn status_name(x: &ResourceRecord) -> &'static str {
+    match x.status {
         ResourceStatus::Intended => "intended",
         ResourceStatus::Created => "created",
         ResourceStatus::Deleting => "deleting",
+        ResourceStatus::Deleted
+            if crate::steps::resource::ResourceKind::parse(&x.kind)
+                == Some(crate::steps::resource::ResourceKind::Route53Record)
+                && x.detail.starts_with("restored") =>
+        {
+            "restored"
+        }
         ResourceStatus::Deleted => "deleted",
         ResourceStatus::Failed => "left behind",
     }

@@ -102,11 +102,22 @@ pub fn render_summary(r: &Report, paint: Paint) -> String {
     }
     let t = &r.teardown;
     match t.state {
-        TeardownState::Done => out.push_str(&format!(
-            "  teardown: done, {} resource{} deleted\n",
-            r.resources.len(),
-            if r.resources.len() == 1 { "" } else { "s" }
-        )),
+        TeardownState::Done => {
+            let rows = super::parts::teardown_rows(r);
+            let restored = rows.iter().filter(|x| x.status == "restored").count();
+            let deleted = rows.len() - restored;
+            let mut said = vec![format!(
+                "{deleted} resource{} deleted",
+                if deleted == 1 { "" } else { "s" }
+            )];
+            if restored > 0 {
+                said.push(format!(
+                    "{restored} record{} restored",
+                    if restored == 1 { "" } else { "s" }
+                ));
+            }
+            out.push_str(&format!("  teardown: done, {}\n", said.join(", ")));
+        }
         TeardownState::NotNeeded => out.push_str("  teardown: nothing was created\n"),
         TeardownState::Kept => out.push_str(&format!(
             "  teardown: kept ({}); `firedrill teardown {}` deletes them\n",

@@ -370,9 +370,22 @@ pub struct SandboxRecord {
     pub started_at: String,
     /// The log file of the background process and of moto.
     pub logs: Vec<PathBuf>,
-    /// The seed files applied to it (canonical paths), so that a drill seeds it only once.
+    /// The seed files applied to it, so that the same seed is applied only once.
     #[serde(default)]
+    pub seeds: Vec<SeedMark>,
+    /// The paths of the seed files applied by a firedrill before seed marks (read, never
+    /// written): the same path is taken as the same seed.
+    #[serde(default, skip_serializing)]
     pub seeded: Vec<PathBuf>,
+}
+
+/// A seed file the sandbox was seeded from.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeedMark {
+    /// Its path (canonical) when it was applied.
+    pub path: PathBuf,
+    /// A hash of its text: the same text from another path is the same seed.
+    pub content: String,
 }
 
 /// moto's default account, the local sandbox's account id.

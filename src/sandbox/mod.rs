@@ -2,9 +2,11 @@
 //! firedrill without an AWS account.
 //!
 //! It is moto's server ([`local`] installs and runs it) behind firedrill's realism layer
-//! ([`proxy`]): lifecycle delays ([`lifecycle`]), seeded faults ([`faults`]) and call counts.
+//! ([`proxy`]): lifecycle delays ([`lifecycle`]), seeded faults ([`faults`]), call counts, and
+//! Aurora's automated backups as AWS keeps them ([`backups`]).
 //! [`seed`] creates the "production" side that drills restore from.
 
+pub mod backups;
 pub mod faults;
 pub mod lifecycle;
 pub mod local;

@@ -4,7 +4,8 @@
 //! takes (describe responses say `creating`, `pending`, `CREATE_IN_PROGRESS`, `PENDING`, or
 //! `deleting` until a scaled, seeded duration has passed), injects throttling, server errors and
 //! latency from a seed, counts every call per service and action, and shows seeded recovery
-//! points with the age the seed file gave them.
+//! points with the age the seed file gave them. Aurora clusters' automated backups behave as
+//! AWS's do (`backups`): they go with their cluster unless the delete call keeps them.
 //!
 //! Control endpoints live under `/__firedrill/`: `health`, `stats` (GET; `stats/reset` POST),
 //! `config` (GET, PUT) and `created-at` (POST `{"id": "RFC 3339 time"}`).
@@ -29,6 +30,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+use super::backups;
 use super::faults::{self, Decision, Fault, FaultConfig};
 use super::lifecycle::{self, Kind, Phase, Shape};
 use super::xml::{Child, Document, Element};
@@ -274,6 +276,11 @@ fn route53_action(method: &Method, path: &str) -> String {
     action.to_owned()
 }
 
+/// `value` encoded for a form body.
+fn form_value(value: &str) -> String {
+    form_urlencoded::byte_serialize(value.as_bytes()).collect()
+}
+
 fn form(body: &[u8]) -> Vec<(String, String)> {
     form_urlencoded::parse(body)
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
@@ -349,6 +356,9 @@ impl Inner {
                 body,
             );
         }
+        if backups::ACTIONS.contains(&action.as_str()) {
+            return self.cluster_backups(&parts, &action, &params).await;
+        }
         let transition = lifecycle::transition(&action);
         if let Some(t) = transition
             && t.phase == Phase::Delete
@@ -363,6 +373,9 @@ impl Inner {
                 "the local sandbox (moto) did not answer",
             );
         };
+        if action == "DeleteDBCluster" && status.is_success() {
+            self.delete_with_cluster(&parts, &params).await;
+        }
         let resp_body = self.after(&action, transition, status, &params, resp_body, &config);
         let (status, resp_body) = resp_body;
         let mut r = Response::new(Full::new(resp_body));
@@ -457,6 +470,154 @@ fn scaled(base: Duration, kind: Kind, id: &str, config: &ProxyConfig) -> Duratio
 }
 
 impl Inner {
+    /// Asks moto `query` (an RDS-style form) with the credentials of `parts`; its answer when it
+    /// succeeded.
+    async fn ask_moto(&self, parts: &http::request::Parts, query: String) -> Option<Document> {
+        let mut call = parts.clone();
+        call.method = Method::POST;
+        call.uri = http::Uri::from_static("/");
+        call.headers.remove("x-amz-target");
+        call.headers.insert(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/x-www-form-urlencoded"),
+        );
+        let (status, _, body) = self.forward(&call, Bytes::from(query)).await.ok()?;
+        if !status.is_success() {
+            return None;
+        }
+        Document::parse(&body)
+    }
+
+    /// The automated backups of one cluster (or every cluster), from moto's automated snapshots.
+    async fn automated_backups(
+        &self,
+        parts: &http::request::Parts,
+        cluster: Option<&str>,
+    ) -> Option<Vec<backups::Backups>> {
+        let mut query =
+            "Action=DescribeDBClusterSnapshots&Version=2014-10-31&SnapshotType=automated"
+                .to_owned();
+        if let Some(c) = cluster {
+            query.push_str(&format!("&DBClusterIdentifier={}", form_value(c)));
+        }
+        let doc = self.ask_moto(parts, query).await?;
+        Some(
+            backups::automated(&doc)
+                .into_iter()
+                .filter(|b| cluster.is_none_or(|c| b.cluster == c))
+                .collect(),
+        )
+    }
+
+    /// AWS's default on `DeleteDBCluster`: its automated backups go with it, unless the call
+    /// says `DeleteAutomatedBackups=false`.
+    async fn delete_with_cluster(&self, parts: &http::request::Parts, params: &[(String, String)]) {
+        let keep = params
+            .iter()
+            .any(|(k, v)| k == "DeleteAutomatedBackups" && v == "false");
+        let Some(cluster) = params
+            .iter()
+            .find(|(k, _)| k == "DBClusterIdentifier")
+            .map(|(_, v)| v.clone())
+        else {
+            return;
+        };
+        if keep {
+            return;
+        }
+        for b in self
+            .automated_backups(parts, Some(&cluster))
+            .await
+            .unwrap_or_default()
+        {
+            self.delete_snapshots(parts, &b).await;
+        }
+    }
+
+    async fn delete_snapshots(&self, parts: &http::request::Parts, b: &backups::Backups) {
+        for id in &b.snapshots {
+            let query = format!(
+                "Action=DeleteDBClusterSnapshot&Version=2014-10-31&DBClusterSnapshotIdentifier={}",
+                form_value(id)
+            );
+            let _ = self.ask_moto(parts, query).await;
+        }
+    }
+
+    /// Answers `DescribeDBClusterAutomatedBackups` and `DeleteDBClusterAutomatedBackup`, which
+    /// moto does not know.
+    async fn cluster_backups(
+        &self,
+        parts: &http::request::Parts,
+        action: &str,
+        params: &[(String, String)],
+    ) -> Response<Full<Bytes>> {
+        let param = |name: &str| {
+            params
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.as_str())
+        };
+        let request_id = format!("firedrill-backups-{:016x}", faults::hash(0, &[action]));
+        let xml = |status: StatusCode, body: String| response(status, "text/xml", body);
+        let cluster = match (param("DBClusterIdentifier"), param("DbClusterResourceId")) {
+            (Some(c), _) => Some(c.to_owned()),
+            // A resource id the layer did not hand out names no cluster's backups.
+            (None, Some(id)) => Some(backups::cluster_of(id).unwrap_or("").to_owned()),
+            (None, None) => None,
+        };
+        let (Some(found), Some(live)) = (
+            self.automated_backups(parts, cluster.as_deref()).await,
+            self.ask_moto(
+                parts,
+                "Action=DescribeDBClusters&Version=2014-10-31".to_owned(),
+            )
+            .await
+            .map(|d| backups::clusters(&d)),
+        ) else {
+            return response(
+                StatusCode::BAD_GATEWAY,
+                "text/plain",
+                "the local sandbox (moto) did not answer",
+            );
+        };
+        if action == "DescribeDBClusterAutomatedBackups" {
+            return xml(
+                StatusCode::OK,
+                backups::describe_answer(&found, &live, &request_id),
+            );
+        }
+        let not_found = || {
+            let (status, body) = backups::error_answer(
+                404,
+                "DBClusterAutomatedBackupNotFoundFault",
+                "No automated backup found for this resource id.",
+                &request_id,
+            );
+            xml(
+                StatusCode::from_u16(status).unwrap_or(StatusCode::NOT_FOUND),
+                body,
+            )
+        };
+        let Some(b) = cluster.is_some().then(|| found.first()).flatten() else {
+            return not_found();
+        };
+        if live.contains(&b.cluster) {
+            let (status, body) = backups::error_answer(
+                400,
+                "InvalidDBClusterAutomatedBackupStateFault",
+                "The automated backups of a cluster that exists cannot be deleted.",
+                &request_id,
+            );
+            return xml(
+                StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
+                body,
+            );
+        }
+        self.delete_snapshots(parts, b).await;
+        xml(StatusCode::OK, backups::delete_answer(b, &request_id))
+    }
+
     /// Takes a copy of a resource about to vanish from moto, so that describes keep showing
     /// it as deleting for as long as AWS would.
     async fn capture_tombstone(

@@ -295,12 +295,83 @@ pub struct SeedError {
     pub reason: String,
 }
 
-fn fail<E: std::error::Error>(what: impl Into<String>) -> impl FnOnce(E) -> SeedError {
+fn fail<E, R>(
+    what: impl Into<String>,
+) -> impl FnOnce(aws_smithy_runtime_api::client::result::SdkError<E, R>) -> SeedError
+where
+    E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
     let what = what.into();
     move |e| SeedError {
         what,
-        reason: aws_sdk_rds::error::DisplayErrorContext(&e).to_string(),
+        reason: crate::aws::sdk_error(&e),
     }
+}
+
+/// The resources named in `seed` that the sandbox holds already (`RDS instance `shop-prod``),
+/// in the file's order: seeding them again would fail half-way. Buckets and SSM parameters are
+/// left out (creating them again changes nothing), and so are EBS volumes (they have no name).
+pub async fn existing(seed: &SeedFile, clients: &Clients) -> Result<Vec<String>, SeedError> {
+    let mut found = Vec::new();
+    let rds = clients.rds();
+    for db in &seed.rds_instances {
+        match rds
+            .describe_db_instances()
+            .db_instance_identifier(&db.id)
+            .send()
+            .await
+        {
+            Ok(_) => found.push(format!("RDS instance `{}`", db.id)),
+            Err(e) if crate::aws::sdk_code(&e) == Some("DBInstanceNotFound") => {}
+            Err(e) => return Err(fail(format!("RDS instance {}", db.id))(e)),
+        }
+    }
+    for cluster in &seed.aurora_clusters {
+        match rds
+            .describe_db_clusters()
+            .db_cluster_identifier(&cluster.id)
+            .send()
+            .await
+        {
+            Ok(_) => found.push(format!("Aurora cluster `{}`", cluster.id)),
+            Err(e) if crate::aws::sdk_code(&e) == Some("DBClusterNotFoundFault") => {}
+            Err(e) => return Err(fail(format!("Aurora cluster {}", cluster.id))(e)),
+        }
+    }
+    if !seed.images.is_empty() {
+        let images = clients
+            .ec2()
+            .describe_images()
+            .owners("self")
+            .send()
+            .await
+            .map_err(fail("images"))?;
+        for image in &seed.images {
+            if images
+                .images()
+                .iter()
+                .any(|i| i.name() == Some(image.name.as_str()))
+            {
+                found.push(format!("image `{}`", image.name));
+            }
+        }
+    }
+    if !seed.hosted_zones.is_empty() {
+        let zones = clients
+            .route53()
+            .list_hosted_zones()
+            .send()
+            .await
+            .map_err(fail("hosted zones"))?;
+        for z in &seed.hosted_zones {
+            let name = format!("{}.", z.name.trim_end_matches('.'));
+            if zones.hosted_zones().iter().any(|h| h.name() == name) {
+                found.push(format!("hosted zone `{}`", z.name));
+            }
+        }
+    }
+    Ok(found)
 }
 
 /// Creates everything in `seed` through `clients` (pointed at the sandbox), and tells the

@@ -1,7 +1,8 @@
 //! The Kubernetes CronJob manifest that runs a drill: one container per drill,
 //! `concurrencyPolicy: Forbid` (a drill never overlaps itself), no retries of a failed drill
 //! (`backoffLimit: 0`), the schedule in UTC, the playbook from a ConfigMap and the state
-//! directory (journal, history, lock) on a PersistentVolumeClaim.
+//! directory (journal, history, lock) on a PersistentVolumeClaim, and the completion webhook's
+//! URL (a secret) from an optional Secret, never written into the manifest by firedrill.
 
 use std::fmt::Write as _;
 
@@ -11,6 +12,13 @@ pub const PLAYBOOK_DIR: &str = "/etc/firedrill";
 pub const STATE_DIR: &str = "/var/lib/firedrill";
 /// The PersistentVolumeClaim of the state directory.
 pub const STATE_CLAIM: &str = "firedrill-state";
+/// The key of the webhook URL in the CronJob's Secret (`NAME-webhook`).
+pub const WEBHOOK_KEY: &str = "url";
+
+/// The Secret that holds a CronJob's webhook URL.
+pub fn webhook_secret(playbook: &str) -> String {
+    format!("{}-webhook", name(playbook))
+}
 
 /// What the manifest is made of.
 pub struct CronJob<'a> {
@@ -69,8 +77,13 @@ pub fn manifest(job: &CronJob<'_>) -> String {
          # playbook (and any file it refers to) in a ConfigMap, and give the drills a volume for the\n\
          # state directory (journal, run history, lock):\n\
          #   kubectl create configmap {name} --from-file={}=PLAYBOOK\n\
-         #   (and a PersistentVolumeClaim `{STATE_CLAIM}`)",
-        job.playbook, job.file_name
+         #   (and a PersistentVolumeClaim `{STATE_CLAIM}`)\n\
+         # For a completion webhook, keep its URL (a secret) in a Secret; the drill reads it as\n\
+         # FIREDRILL_WEBHOOK, and runs without a webhook while there is none:\n\
+         #   kubectl create secret generic {secret} --from-literal={WEBHOOK_KEY}=URL",
+        job.playbook,
+        job.file_name,
+        secret = webhook_secret(job.playbook),
     );
     if !job.next.is_empty() {
         let _ = writeln!(out, "# Next runs (UTC): {}", job.next.join(", "));
@@ -105,6 +118,13 @@ spec:
             - name: firedrill
               image: {image}
               command: [{command}]
+              env:
+                - name: FIREDRILL_WEBHOOK
+                  valueFrom:
+                    secretKeyRef:
+                      name: {secret}
+                      key: {WEBHOOK_KEY}
+                      optional: true
               volumeMounts:
                 - name: playbook
                   mountPath: {PLAYBOOK_DIR}
@@ -122,6 +142,7 @@ spec:
         schedule = q(job.schedule),
         image = q(job.image),
         command = command.iter().map(|c| q(c)).collect::<Vec<_>>().join(", "),
+        secret = webhook_secret(job.playbook),
     );
     out
 }

@@ -32,6 +32,7 @@ pub mod route53;
 
 pub use kind::{CheckCx, Kind, KindInfo, Outputs};
 
+use crate::aws::Clients;
 use crate::aws::poll::Pollers;
 use crate::language::de::{self, Ctx};
 use crate::language::duration::Duration;
@@ -189,6 +190,50 @@ impl ResourceKind {
             ResourceKind::RdsSnapshot => rds::action::delete_snapshot(clients, id).await,
             ResourceKind::CfnStack => cloudformation::action::delete_stack(clients, id).await,
             ResourceKind::Route53Record => route53::action::restore_record(clients, id).await,
+        }
+    }
+
+    /// The resources of this kind that carry firedrill's run tag (a changed record carries no
+    /// tag: only the journal knows it).
+    pub async fn tagged(self, clients: &Clients) -> Result<Vec<resource::Tagged>, String> {
+        match self {
+            ResourceKind::Ec2Instance | ResourceKind::Ec2Volume => {
+                ec2::action::tagged(clients, self).await
+            }
+            ResourceKind::RdsInstance | ResourceKind::RdsCluster | ResourceKind::RdsSnapshot => {
+                rds::action::tagged(clients, self).await
+            }
+            ResourceKind::CfnStack => cloudformation::action::tagged(clients).await,
+            ResourceKind::Route53Record => Ok(Vec::new()),
+        }
+    }
+
+    /// Deletes what AWS keeps of resource `id` after it is gone (an RDS instance's or cluster's
+    /// retained automated backups); returns how many it deleted.
+    pub async fn delete_leftovers(self, pollers: &Pollers, id: &str) -> Result<usize, String> {
+        let clients = pollers.clients()?;
+        match self {
+            ResourceKind::RdsInstance => rds::action::delete_instance_backups(clients, id).await,
+            ResourceKind::RdsCluster => rds::action::delete_cluster_backups(clients, id).await,
+            ResourceKind::Ec2Instance
+            | ResourceKind::Ec2Volume
+            | ResourceKind::RdsSnapshot
+            | ResourceKind::CfnStack
+            | ResourceKind::Route53Record => Ok(0),
+        }
+    }
+
+    /// What deleting resource `id` did, in words: `deleted`, or for a changed record what was
+    /// put back (`restored (A 10.0.1.10, TTL 300)`).
+    pub fn undone(self, id: &str) -> String {
+        match self {
+            ResourceKind::Route53Record => route53::action::undone(id),
+            ResourceKind::Ec2Instance
+            | ResourceKind::Ec2Volume
+            | ResourceKind::RdsInstance
+            | ResourceKind::RdsCluster
+            | ResourceKind::RdsSnapshot
+            | ResourceKind::CfnStack => "deleted".to_owned(),
         }
     }
 

@@ -41,6 +41,40 @@ pub enum ResourceKind {
     Route53Record,
 }
 
+/// A resource found by firedrill's run tag, with all its tags (what `firedrill sweep` lists).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Tagged {
+    /// What it is.
+    pub kind: ResourceKind,
+    /// Its id.
+    pub id: String,
+    /// Its tags.
+    pub tags: std::collections::BTreeMap<String, String>,
+}
+
+impl Tagged {
+    /// A resource of `kind` with these tags, when one of them is firedrill's run tag.
+    pub fn of<'t>(
+        kind: ResourceKind,
+        id: &str,
+        tags: impl Iterator<Item = (Option<&'t str>, Option<&'t str>)>,
+    ) -> Option<Self> {
+        let tags: std::collections::BTreeMap<String, String> = tags
+            .filter_map(|(k, v)| Some((k?.to_owned(), v.unwrap_or_default().to_owned())))
+            .collect();
+        tags.contains_key(TAG_RUN).then(|| Self {
+            kind,
+            id: id.to_owned(),
+            tags,
+        })
+    }
+
+    /// The run its tag names.
+    pub fn run(&self) -> &str {
+        self.tags.get(TAG_RUN).map_or("", String::as_str)
+    }
+}
+
 /// Who a resource belongs to, by its tags.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Owner {

@@ -12,7 +12,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
 /// The schema version this firedrill writes.
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 
 /// The migrations, in order: `MIGRATIONS[n]` takes the schema from version `n` to `n + 1`.
 const MIGRATIONS: &[&str] = &[
@@ -99,6 +99,17 @@ const MIGRATIONS: &[&str] = &[
         record       TEXT NOT NULL
     );
     CREATE INDEX walkthroughs_by_playbook ON walkthroughs (playbook, started_at);
+",
+    "
+    -- What a run ran against, for learning durations only from runs like it (`aws`,
+    -- `local@0.01`, `endpoint`). Runs of older firedrills: AWS when they named no endpoint and
+    -- no local sandbox; the local sandbox at a time scale nobody recorded (so no plan learns
+    -- from them); otherwise an endpoint.
+    ALTER TABLE runs ADD COLUMN target TEXT;
+    UPDATE runs SET target = CASE
+        WHEN local_sandbox IS NOT NULL THEN 'local@unknown'
+        WHEN endpoint IS NULL THEN 'aws'
+        ELSE 'endpoint' END;
 ",
 ];
 
@@ -257,6 +268,8 @@ pub struct NewRun<'a> {
     pub teardown: &'a str,
     /// The endpoint override, if any.
     pub endpoint: Option<&'a str>,
+    /// What it runs against (`playbook::learned::Target::key`).
+    pub target: &'a str,
     /// The role assumed, if any.
     pub role_arn: Option<&'a str>,
     /// The start time of the local sandbox it runs against.
@@ -274,6 +287,7 @@ impl Default for NewRun<'_> {
             region: None,
             teardown: "always",
             endpoint: None,
+            target: "aws",
             role_arn: None,
             local_sandbox: None,
             graph: "{}",
@@ -412,8 +426,8 @@ impl Journal {
     pub fn begin_run(&self, run: &NewRun<'_>) -> Result<(), JournalError> {
         self.conn
             .execute(
-                "INSERT INTO runs (id, playbook, playbook_path, region, teardown, started_at, state, endpoint, role_arn, local_sandbox, graph)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'running', ?7, ?8, ?9, ?10)",
+                "INSERT INTO runs (id, playbook, playbook_path, region, teardown, started_at, state, endpoint, role_arn, local_sandbox, graph, target)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'running', ?7, ?8, ?9, ?10, ?11)",
                 params![
                     run.id,
                     run.playbook,
@@ -424,7 +438,8 @@ impl Journal {
                     run.endpoint,
                     run.role_arn,
                     run.local_sandbox,
-                    run.graph
+                    run.graph,
+                    run.target
                 ],
             )
             .map_err(self.fail())?;
@@ -733,26 +748,27 @@ impl Journal {
     }
 
     /// The durations, in seconds, of the steps that succeeded in the most recent `newest`
-    /// finished runs of `playbook`: calls `f(step id, kind, seconds)` for each, borrowing the
+    /// finished runs of `playbook` against `target` (`playbook::learned::Target::key`): calls `f(step id, kind, seconds)` for each, borrowing the
     /// text from SQLite (a 10,000-step playbook has 200,000 of them in 20 runs); returns how
     /// many runs they come from. Reads the `step_durations` table, not the reports: one query
     /// for the durations, one for the count of runs.
     pub fn each_step_duration(
         &self,
         playbook: &str,
+        target: &str,
         newest: usize,
         mut f: impl FnMut(&str, &str, f64),
     ) -> Result<usize, JournalError> {
         let limit = i64::try_from(newest).unwrap_or(i64::MAX);
         let recent = "SELECT id FROM runs
-             WHERE playbook = ?1 AND octet_length(report) > 0
+             WHERE playbook = ?1 AND target = ?3 AND octet_length(report) > 0
              ORDER BY started_at DESC, id DESC LIMIT ?2";
         // (`octet_length` reads the size of a report, not the megabytes of a large one.)
         let runs: i64 = self
             .conn
             .query_row(
                 &format!("SELECT count(*) FROM ({recent})"),
-                params![playbook, limit],
+                params![playbook, limit, target],
                 |r| r.get(0),
             )
             .map_err(self.fail())?;
@@ -763,7 +779,9 @@ impl Journal {
                  JOIN ({recent}) AS recent ON d.run_id = recent.id"
             ))
             .map_err(self.fail())?;
-        let mut rows = stmt.query(params![playbook, limit]).map_err(self.fail())?;
+        let mut rows = stmt
+            .query(params![playbook, limit, target])
+            .map_err(self.fail())?;
         while let Some(row) = rows.next().map_err(self.fail())? {
             let text = |i| {
                 row.get_ref(i)
@@ -946,7 +964,7 @@ mod tests {
     fn durations(journal: &Journal, playbook: &str, newest: usize) -> (usize, Vec<(String, f64)>) {
         let mut out = Vec::new();
         let runs = journal
-            .each_step_duration(playbook, newest, |id, uses, secs| {
+            .each_step_duration(playbook, "aws", newest, |id, uses, secs| {
                 out.push((format!("{id}/{uses}"), secs));
             })
             .expect("durations");

@@ -6,6 +6,7 @@
 pub mod db;
 pub mod dns;
 pub mod history;
+pub mod live;
 pub mod mysql;
 pub mod postgres;
 pub mod pty;

@@ -251,6 +251,69 @@ impl TestSandbox {
 
     /// Everything a drill may have created that still exists: DB instances and clusters,
     /// running instances, volumes and live stacks that carry a firedrill run tag.
+    /// Every RDS backup the account holds, automated and manual, of drills and of production:
+    /// DB snapshots, cluster snapshots, and instances' and clusters' automated backups.
+    pub async fn backups(&self) -> Vec<String> {
+        let rds = self.clients().await.rds();
+        let mut out = Vec::new();
+        for s in rds
+            .describe_db_snapshots()
+            .send()
+            .await
+            .expect("snapshots")
+            .db_snapshots()
+        {
+            out.push(format!(
+                "db-snapshot {:?} {:?} of {:?}",
+                s.db_snapshot_identifier(),
+                s.snapshot_type(),
+                s.db_instance_identifier()
+            ));
+        }
+        for s in rds
+            .describe_db_cluster_snapshots()
+            .send()
+            .await
+            .expect("cluster snapshots")
+            .db_cluster_snapshots()
+        {
+            out.push(format!(
+                "cluster-snapshot {:?} {:?} of {:?}",
+                s.db_cluster_snapshot_identifier(),
+                s.snapshot_type(),
+                s.db_cluster_identifier()
+            ));
+        }
+        for b in rds
+            .describe_db_instance_automated_backups()
+            .send()
+            .await
+            .expect("instance automated backups")
+            .db_instance_automated_backups()
+        {
+            out.push(format!(
+                "instance-backup of {:?} {:?}",
+                b.db_instance_identifier(),
+                b.status()
+            ));
+        }
+        for b in rds
+            .describe_db_cluster_automated_backups()
+            .send()
+            .await
+            .expect("cluster automated backups")
+            .db_cluster_automated_backups()
+        {
+            out.push(format!(
+                "cluster-backup of {:?} {:?}",
+                b.db_cluster_identifier(),
+                b.status()
+            ));
+        }
+        out.sort();
+        out
+    }
+
     pub async fn drill_leftovers(&self) -> Vec<String> {
         const RUN_TAG: &str = "firedrill:run-id";
         let c = self.clients().await;

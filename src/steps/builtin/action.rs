@@ -32,6 +32,7 @@ pub fn spec(
         dir,
         scratch: cx.shared.scratch.path().to_path_buf(),
         grace: cx.shared.grace,
+        run_id: cx.scope.run_id.clone(),
     })
 }
 

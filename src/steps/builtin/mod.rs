@@ -6,6 +6,7 @@ pub mod action;
 pub mod gate;
 pub mod process;
 pub mod prompter;
+pub mod reaper;
 
 use std::collections::BTreeMap;
 

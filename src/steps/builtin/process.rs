@@ -5,7 +5,8 @@
 //!
 //! The process runs in its own process group, so that cancelling the step (a sibling failed, a
 //! deadline, Ctrl-C) stops everything it started: SIGTERM to the group, then SIGKILL after a
-//! grace period.
+//! grace period. It carries the run's id in its environment (`FIREDRILL_RUN_ID`), the mark by
+//! which `reaper` finds what is left of a run that was killed.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -36,6 +37,8 @@ pub struct Spec {
     pub scratch: PathBuf,
     /// How long the group has between SIGTERM and SIGKILL when cancelled.
     pub grace: Duration,
+    /// The run it belongs to: its mark in the environment ([`super::reaper::MARKER`]).
+    pub run_id: String,
 }
 
 /// How much of each output stream is kept.
@@ -178,6 +181,8 @@ pub async fn run(
         .current_dir(&spec.dir)
         .env("FIREDRILL_OUTPUTS", outputs_file.path())
         .envs(spec.env.iter().map(|(k, v)| (k, v)))
+        // After the step's own variables: the mark that proves the process is the run's.
+        .env(super::reaper::MARKER, &spec.run_id)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -298,6 +303,7 @@ mod tests {
             dir: std::env::temp_dir(),
             scratch: std::env::temp_dir(),
             grace: Duration::from_secs(2),
+            run_id: "test-run".into(),
         }
     }
 

@@ -12,7 +12,7 @@ use crate::aws::poll::{Found, Pollers, Watch};
 use crate::aws::{sdk_code, sdk_error};
 use crate::steps::cloudformation::{Capability as Cap, Stack as StackStep};
 use crate::steps::context::{Outputs, Perform, Readiness, ReadyCx, StepCx, StepError};
-use crate::steps::resource::{Owner, ResourceKind, TAG_TOKEN};
+use crate::steps::resource::{Owner, ResourceKind, TAG_TOKEN, Tagged};
 
 /// What one describe call gives for a batch of stacks. `DescribeStacks` names one stack per call, so each round makes
 /// one call per stack in flight (still one shared cadence, with backoff).
@@ -192,6 +192,35 @@ async fn ours(cfn: &aws_sdk_cloudformation::Client, token: &str) -> Option<Strin
                 .any(|t| t.key() == Some(TAG_TOKEN) && t.value() == Some(token))
         })
         .and_then(|s| s.stack_id().map(str::to_owned))
+}
+
+/// The stacks (not deleted) that carry firedrill's run tag.
+pub async fn tagged(clients: &Clients) -> Result<Vec<Tagged>, String> {
+    let cfn = clients.cloudformation();
+    let mut out = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let page = cfn
+            .describe_stacks()
+            .set_next_token(token.clone())
+            .send()
+            .await
+            .map_err(|e| format!("DescribeStacks: {}", sdk_error(&e)))?;
+        for st in page.stacks() {
+            if st.stack_status() != Some(&StackStatus::DeleteComplete) {
+                // By its id, as the journal records it.
+                out.extend(Tagged::of(
+                    ResourceKind::CfnStack,
+                    st.stack_id().or(st.stack_name()).unwrap_or_default(),
+                    st.tags().iter().map(|t| (t.key(), t.value())),
+                ));
+            }
+        }
+        match page.next_token() {
+            Some(t) if !t.is_empty() => token = Some(t.to_owned()),
+            _ => return Ok(out),
+        }
+    }
 }
 
 /// Who owns stack `id` (a stack id or name), from what the stack poller sees.

@@ -5,11 +5,13 @@
 pub mod action;
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use schemars::JsonSchema;
 use serde::Deserialize;
 
 use crate::language::duration::Duration;
+use crate::language::files;
 use crate::language::template::Template;
 use crate::language::yaml;
 use crate::steps::kind::{CheckCx, Kind, minutes};
@@ -74,20 +76,21 @@ impl Kind for Stack {
             return;
         }
         let path = cx.base_dir.join(&self.template);
-        let text = match std::fs::read_to_string(&path) {
+        let text = match files::read_text(
+            &path,
+            Path::new(&self.template),
+            "template",
+            files::Base::FileDir(cx.base_dir),
+        ) {
             Ok(text) => text,
-            Err(err) => {
+            Err(e) => {
                 cx.diags.push(
                     crate::language::diag::Diagnostic::new(
                         crate::language::diag::Code::MissingFile,
-                        format!(
-                            "steps.{}.with.template: cannot read `{}`: {err}",
-                            cx.step,
-                            path.display()
-                        ),
+                        format!("steps.{}.with.template: {e}", cx.step),
                     )
                     .at(cx.span_of(&["template"]))
-                    .hint("the path is relative to the playbook file"),
+                    .hint(e.hint),
                 );
                 cx.open_outputs = true;
                 return;

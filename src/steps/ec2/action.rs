@@ -15,7 +15,7 @@ use crate::aws::{sdk_code, sdk_error};
 use crate::steps::common::Selector;
 use crate::steps::context::{Outputs, Perform, Readiness, ReadyCx, StepCx, StepError};
 use crate::steps::ec2::{Launch, LaunchWait, RestoreVolume};
-use crate::steps::resource::{Owner, ResourceKind, TAG_TOKEN};
+use crate::steps::resource::{Owner, ResourceKind, TAG_TOKEN, Tagged};
 
 /// How many identifiers one EC2 describe filters on.
 pub const BATCH: usize = 200;
@@ -358,6 +358,64 @@ pub async fn instance_owner(pollers: &Pollers, id: &str) -> Result<Owner, String
         }
         Some(i) => ec2_owner(i.tags()),
     })
+}
+
+/// The instances (not terminated) and volumes that carry firedrill's run tag.
+pub async fn tagged(clients: &Clients, kind: ResourceKind) -> Result<Vec<Tagged>, String> {
+    let ec2 = clients.ec2();
+    let tag_key = aws_sdk_ec2::types::Filter::builder()
+        .name("tag-key")
+        .values(crate::steps::resource::TAG_RUN)
+        .build();
+    let mut out = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let next = if kind == ResourceKind::Ec2Volume {
+            let page = ec2
+                .describe_volumes()
+                .filters(tag_key.clone())
+                .set_next_token(token.clone())
+                .send()
+                .await
+                .map_err(|e| format!("DescribeVolumes: {}", sdk_error(&e)))?;
+            for v in page.volumes() {
+                if v.state() != Some(&VolumeState::Deleted) {
+                    out.extend(Tagged::of(
+                        kind,
+                        v.volume_id().unwrap_or_default(),
+                        v.tags().iter().map(|t| (t.key(), t.value())),
+                    ));
+                }
+            }
+            page.next_token().map(str::to_owned)
+        } else {
+            let page = ec2
+                .describe_instances()
+                .filters(tag_key.clone())
+                .set_next_token(token.clone())
+                .send()
+                .await
+                .map_err(|e| format!("DescribeInstances: {}", sdk_error(&e)))?;
+            for i in page
+                .reservations()
+                .iter()
+                .flat_map(aws_sdk_ec2::types::Reservation::instances)
+            {
+                if i.state().and_then(|s| s.name()) != Some(&InstanceStateName::Terminated) {
+                    out.extend(Tagged::of(
+                        kind,
+                        i.instance_id().unwrap_or_default(),
+                        i.tags().iter().map(|t| (t.key(), t.value())),
+                    ));
+                }
+            }
+            page.next_token().map(str::to_owned)
+        };
+        match next {
+            Some(t) if !t.is_empty() => token = Some(t),
+            _ => return Ok(out),
+        }
+    }
 }
 
 /// Asks for the termination of instance `id`.

@@ -16,7 +16,7 @@ use crate::language::template::Template;
 use crate::steps::common::Selector;
 use crate::steps::context::{Outputs, Perform, Readiness, ReadyCx, StepCx, StepError};
 use crate::steps::rds::{RestoreCluster, RestorePitr, RestoreSnapshot};
-use crate::steps::resource::{Owner, ResourceKind};
+use crate::steps::resource::{Owner, ResourceKind, Tagged};
 
 /// How many identifiers one RDS describe may filter on.
 pub const BATCH: usize = 100;
@@ -882,6 +882,70 @@ pub async fn cluster_owner(pollers: &Pollers, id: &str) -> Result<Owner, String>
         .map_or(Owner::Gone, |c| tag_owner(c.tag_list())))
 }
 
+/// The DB instances, clusters or manual DB snapshots (by `kind`) that carry firedrill's run tag.
+pub async fn tagged(clients: &Clients, kind: ResourceKind) -> Result<Vec<Tagged>, String> {
+    let rds = clients.rds();
+    let mut out = Vec::new();
+    let mut marker: Option<String> = None;
+    loop {
+        let next = match kind {
+            ResourceKind::RdsCluster => {
+                let page = rds
+                    .describe_db_clusters()
+                    .set_marker(marker.clone())
+                    .send()
+                    .await
+                    .map_err(|e| format!("DescribeDBClusters: {}", sdk_error(&e)))?;
+                for c in page.db_clusters() {
+                    out.extend(Tagged::of(
+                        kind,
+                        c.db_cluster_identifier().unwrap_or_default(),
+                        c.tag_list().iter().map(|t| (t.key(), t.value())),
+                    ));
+                }
+                page.marker().map(str::to_owned)
+            }
+            ResourceKind::RdsSnapshot => {
+                let page = rds
+                    .describe_db_snapshots()
+                    .snapshot_type("manual")
+                    .set_marker(marker.clone())
+                    .send()
+                    .await
+                    .map_err(|e| format!("DescribeDBSnapshots: {}", sdk_error(&e)))?;
+                for s in page.db_snapshots() {
+                    out.extend(Tagged::of(
+                        kind,
+                        s.db_snapshot_identifier().unwrap_or_default(),
+                        s.tag_list().iter().map(|t| (t.key(), t.value())),
+                    ));
+                }
+                page.marker().map(str::to_owned)
+            }
+            _ => {
+                let page = rds
+                    .describe_db_instances()
+                    .set_marker(marker.clone())
+                    .send()
+                    .await
+                    .map_err(|e| format!("DescribeDBInstances: {}", sdk_error(&e)))?;
+                for d in page.db_instances() {
+                    out.extend(Tagged::of(
+                        ResourceKind::RdsInstance,
+                        d.db_instance_identifier().unwrap_or_default(),
+                        d.tag_list().iter().map(|t| (t.key(), t.value())),
+                    ));
+                }
+                page.marker().map(str::to_owned)
+            }
+        };
+        match next {
+            Some(m) if !m.is_empty() => marker = Some(m),
+            _ => return Ok(out),
+        }
+    }
+}
+
 /// Deletes DB instance `id`, without a final snapshot (it is a drill's copy).
 pub async fn delete_instance(clients: &Clients, id: &str) -> Result<(), String> {
     match clients
@@ -906,13 +970,15 @@ pub async fn delete_instance(clients: &Clients, id: &str) -> Result<(), String> 
     }
 }
 
-/// Deletes DB cluster `id`, without a final snapshot.
+/// Deletes DB cluster `id`, without a final snapshot, asking for its automated backups to go
+/// too (AWS keeps them when a backup plan retains them: [`delete_cluster_backups`] checks).
 pub async fn delete_cluster(clients: &Clients, id: &str) -> Result<(), String> {
     match clients
         .rds()
         .delete_db_cluster()
         .db_cluster_identifier(id)
         .skip_final_snapshot(true)
+        .delete_automated_backups(true)
         .send()
         .await
     {
@@ -920,6 +986,97 @@ pub async fn delete_cluster(clients: &Clients, id: &str) -> Result<(), String> {
         Err(e) if sdk_code(&e) == Some("DBClusterNotFoundFault") => Ok(()),
         Err(e) => Err(format!("DeleteDBCluster: {}", sdk_error(&e))),
     }
+}
+
+/// Deletes the automated backups that outlived deleted DB instance `id` (AWS Backup may
+/// retain them whatever the delete call asked); returns how many. Only backups of this
+/// identifier, a drill's own, are touched.
+pub async fn delete_instance_backups(clients: &Clients, id: &str) -> Result<usize, String> {
+    let rds = clients.rds();
+    let found = match rds
+        .describe_db_instance_automated_backups()
+        .db_instance_identifier(id)
+        .send()
+        .await
+    {
+        Ok(found) => found,
+        Err(e) if sdk_code(&e) == Some("DBInstanceAutomatedBackupNotFound") => return Ok(0),
+        Err(e) => {
+            return Err(format!(
+                "DescribeDBInstanceAutomatedBackups: {}",
+                sdk_error(&e)
+            ));
+        }
+    };
+    let mut deleted = 0;
+    for b in found.db_instance_automated_backups() {
+        if b.db_instance_identifier() != Some(id) || b.status() == Some("deleting") {
+            continue;
+        }
+        let call = rds.delete_db_instance_automated_backup();
+        let call = match (b.dbi_resource_id(), b.db_instance_automated_backups_arn()) {
+            (Some(resource), _) => call.dbi_resource_id(resource),
+            (None, Some(arn)) => call.db_instance_automated_backups_arn(arn),
+            (None, None) => {
+                return Err(format!(
+                    "an automated backup of {id} remains, and AWS gave neither its resource id nor its ARN"
+                ));
+            }
+        };
+        match call.send().await {
+            Ok(_) => deleted += 1,
+            Err(e) if sdk_code(&e) == Some("DBInstanceAutomatedBackupNotFound") => {}
+            Err(e) => {
+                return Err(format!(
+                    "DeleteDBInstanceAutomatedBackup: {}",
+                    sdk_error(&e)
+                ));
+            }
+        }
+    }
+    Ok(deleted)
+}
+
+/// Deletes the automated backups that outlived deleted DB cluster `id`; returns how many.
+pub async fn delete_cluster_backups(clients: &Clients, id: &str) -> Result<usize, String> {
+    let rds = clients.rds();
+    let found = match rds
+        .describe_db_cluster_automated_backups()
+        .db_cluster_identifier(id)
+        .send()
+        .await
+    {
+        Ok(found) => found,
+        Err(e) if sdk_code(&e) == Some("DBClusterAutomatedBackupNotFoundFault") => return Ok(0),
+        Err(e) => {
+            return Err(format!(
+                "DescribeDBClusterAutomatedBackups: {}",
+                sdk_error(&e)
+            ));
+        }
+    };
+    let mut deleted = 0;
+    for b in found.db_cluster_automated_backups() {
+        if b.db_cluster_identifier() != Some(id) || b.status() == Some("deleting") {
+            continue;
+        }
+        let Some(resource) = b.db_cluster_resource_id() else {
+            return Err(format!(
+                "an automated backup of {id} remains, and AWS gave no resource id to delete it by"
+            ));
+        };
+        match rds
+            .delete_db_cluster_automated_backup()
+            .db_cluster_resource_id(resource)
+            .send()
+            .await
+        {
+            Ok(_) => deleted += 1,
+            Err(e) if sdk_code(&e) == Some("DBClusterAutomatedBackupNotFoundFault") => {}
+            Err(e) => return Err(format!("DeleteDBClusterAutomatedBackup: {}", sdk_error(&e))),
+        }
+    }
+    Ok(deleted)
 }
 
 impl Perform for RestoreSnapshot {

@@ -387,6 +387,25 @@ fn parse(id: &str) -> Result<Cutover, String> {
         .map_err(|e| format!("the journal's record of the change is unreadable: {e}"))
 }
 
+/// What putting a change back did, in words: `restored (A 10.0.1.10, TTL 300)`, or `deleted
+/// (there was no record before the drill)`.
+pub fn undone(id: &str) -> String {
+    let Ok(c) = parse(id) else {
+        return "restored".to_owned();
+    };
+    match &c.previous {
+        Some(p) => {
+            let what = match &p.alias {
+                Some((_, dns, _)) => format!("alias {dns}"),
+                None => p.values.join(", "),
+            };
+            let ttl = p.ttl.map(|t| format!(", TTL {t}")).unwrap_or_default();
+            format!("restored ({} {what}{ttl})", c.record_type)
+        }
+        None => "deleted (there was no record before the drill)".to_owned(),
+    }
+}
+
 /// Whether the record still holds what the run wrote (its owner), is back as it was (gone),
 /// or was changed by someone else since.
 pub async fn record_owner(clients: &Clients, id: &str) -> Result<Owner, String> {
