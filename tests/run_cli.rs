@@ -7,7 +7,6 @@ mod support;
 use std::time::Duration;
 
 use firedrill::engine::exit;
-use firedrill::sandbox::ProxyConfig;
 use firedrill::steps::builtin::reaper;
 use firedrill::store::journal::{Journal, ResourceStatus};
 use support::Test;
@@ -281,21 +280,9 @@ steps:
     )
 }
 
-async fn seeded_sandbox() -> TestSandbox {
-    let sandbox = TestSandbox::start(ProxyConfig {
-        time_scale: 0.01,
-        ..ProxyConfig::default()
-    })
-    .await;
-    let seed = std::fs::read_to_string(support::root().join("examples/quickstart/seed.yaml"))
-        .expect("seed file");
-    sandbox.seed(&seed).await;
-    sandbox
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn after_a_sigkill_teardown_deletes_everything_the_run_created() {
-    let sandbox = seeded_sandbox().await;
+    let sandbox = TestSandbox::quickstart().await;
     let dir = tempfile::tempdir().expect("dir");
     let state = dir.path().join("state");
     let playbook = sandbox_playbook(
@@ -406,7 +393,7 @@ async fn after_a_sigkill_teardown_deletes_everything_the_run_created() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_whole_drill_on_the_sandbox_passes_and_leaves_nothing_behind() {
-    let sandbox = seeded_sandbox().await;
+    let sandbox = TestSandbox::quickstart().await;
     let dir = tempfile::tempdir().expect("dir");
     let state = dir.path().join("state");
     let playbook = sandbox_playbook(dir.path(), &sandbox.endpoint, "true");
@@ -487,7 +474,7 @@ steps:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_production_side_is_unchanged_after_a_passed_a_failed_and_a_killed_drill() {
-    let sandbox = seeded_sandbox().await;
+    let sandbox = TestSandbox::quickstart().await;
     let production = sandbox.production().await;
     let dir = tempfile::tempdir().expect("dir");
     let state = dir.path().join("state");

@@ -5,22 +5,9 @@
 mod support;
 
 use firedrill::engine::exit;
-use firedrill::sandbox::ProxyConfig;
 use support::Test;
 use support::live::Live;
 use support::sandbox::TestSandbox;
-
-async fn seeded() -> TestSandbox {
-    let sandbox = TestSandbox::start(ProxyConfig {
-        time_scale: 0.01,
-        ..ProxyConfig::default()
-    })
-    .await;
-    let seed = std::fs::read_to_string(support::root().join("examples/quickstart/seed.yaml"))
-        .expect("seed file");
-    sandbox.seed(&seed).await;
-    sandbox
-}
 
 /// A playbook pointed at `sandbox` that keeps what it makes (`teardown: never`): an app server
 /// and a restored database, then `last`.
@@ -75,7 +62,7 @@ async fn sweep(state: &std::path::Path, args: &[&str], code: u8) -> support::Out
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lost_journals_resources_are_found_and_removed_and_production_is_never_touched() {
-    let sandbox = seeded().await;
+    let sandbox = TestSandbox::quickstart().await;
     let dir = tempfile::tempdir().expect("dir");
     let state = dir.path().join("state");
     let playbook = playbook(dir.path(), &sandbox, "true");
@@ -194,7 +181,7 @@ async fn a_lost_journals_resources_are_found_and_removed_and_production_is_never
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_in_progress_is_never_touched_and_deleting_needs_an_account() {
-    let sandbox = seeded().await;
+    let sandbox = TestSandbox::quickstart().await;
     let dir = tempfile::tempdir().expect("dir");
     let state = dir.path().join("state");
     let playbook = playbook(dir.path(), &sandbox, "sleep 600");

@@ -36,6 +36,19 @@ impl TestSandbox {
         }
     }
 
+    /// A sandbox at time scale 0.01 with the quickstart's production side.
+    pub async fn quickstart() -> Self {
+        let sandbox = Self::start(ProxyConfig {
+            time_scale: 0.01,
+            ..ProxyConfig::default()
+        })
+        .await;
+        let seed = std::fs::read_to_string(super::root().join("examples/quickstart/seed.yaml"))
+            .expect("seed file");
+        sandbox.seed(&seed).await;
+        sandbox
+    }
+
     /// Clients for it, with the standard retry policy.
     pub async fn clients(&self) -> Clients {
         let region = self.region.lock().expect("region").clone();
