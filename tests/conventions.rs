@@ -86,6 +86,7 @@ fn profile_is_taken_by_every_command_that_talks_to_aws() {
     for command in [
         &["run", "--help"][..],
         &["teardown", "--help"],
+        &["sweep", "--help"],
         &["walkthrough", "--help"],
     ] {
         Test::new()

@@ -35,7 +35,7 @@ use crate::store::recorder::Recorder;
 /// Where a drill runs.
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
 pub enum SandboxChoice {
-    /// The local sandbox (`firedrill sandbox start`): started if none is running.
+    /// The local sandbox (`firedrill sandbox start`).
     Local,
 }
 
@@ -52,7 +52,8 @@ pub struct ProfileArg {
 pub struct RunArgs {
     /// The playbook file.
     pub playbook: PathBuf,
-    /// Run against the local sandbox instead of the AWS account of your credentials.
+    /// Run against the local sandbox (started if none is running) instead of the AWS account
+    /// of your credentials.
     #[arg(long, value_enum)]
     pub sandbox: Option<SandboxChoice>,
     /// With `--sandbox local`: seed the sandbox's production side from this file first
@@ -783,7 +784,8 @@ async fn teardown_run(
     let clients = match reconnect(
         r,
         local.as_ref().map(|(e, g)| (e.as_str(), g.as_str())),
-        args.aws.profile.as_deref(),
+        // The profile the run used, unless another is named now.
+        args.aws.profile.as_deref().or(r.profile.as_deref()),
     )
     .await
     {

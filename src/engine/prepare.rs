@@ -285,6 +285,10 @@ async fn begin(
         local_sandbox.map(str::to_owned),
         graph,
         request.account.learning_target(playbook).key(),
+        match &request.account {
+            Account::Configured { profile } => profile.clone(),
+            Account::Local { .. } => None,
+        },
     );
     recorder
         .call(move |j| {
@@ -299,6 +303,7 @@ async fn begin(
                 local_sandbox: row.7.as_deref(),
                 graph: &row.8,
                 target: &row.9,
+                profile: row.10.as_deref(),
             })
         })
         .await

@@ -105,7 +105,10 @@ const MIGRATIONS: &[&str] = &[
     -- `local@0.01`, `endpoint`). Runs of older firedrills: AWS when they named no endpoint and
     -- no local sandbox; the local sandbox at a time scale nobody recorded (so no plan learns
     -- from them); otherwise an endpoint.
+    -- And the shared AWS profile it took its credentials from (`--profile`), which a later
+    -- `firedrill teardown` of it uses unless told another.
     ALTER TABLE runs ADD COLUMN target TEXT;
+    ALTER TABLE runs ADD COLUMN profile TEXT;
     UPDATE runs SET target = CASE
         WHEN local_sandbox IS NOT NULL THEN 'local@unknown'
         WHEN endpoint IS NULL THEN 'aws'
@@ -220,6 +223,8 @@ pub struct RunRecord {
     pub keep_until: Option<String>,
     /// How its teardown went: `done`, `incomplete`, `kept`, `skipped`.
     pub teardown_state: Option<String>,
+    /// The shared AWS profile it used (`--profile`), if one was named.
+    pub profile: Option<String>,
 }
 
 /// A resource a run created or meant to create.
@@ -270,6 +275,8 @@ pub struct NewRun<'a> {
     pub endpoint: Option<&'a str>,
     /// What it runs against (`playbook::learned::Target::key`).
     pub target: &'a str,
+    /// The shared AWS profile named for it, if any.
+    pub profile: Option<&'a str>,
     /// The role assumed, if any.
     pub role_arn: Option<&'a str>,
     /// The start time of the local sandbox it runs against.
@@ -288,6 +295,7 @@ impl Default for NewRun<'_> {
             teardown: "always",
             endpoint: None,
             target: "aws",
+            profile: None,
             role_arn: None,
             local_sandbox: None,
             graph: "{}",
@@ -426,8 +434,8 @@ impl Journal {
     pub fn begin_run(&self, run: &NewRun<'_>) -> Result<(), JournalError> {
         self.conn
             .execute(
-                "INSERT INTO runs (id, playbook, playbook_path, region, teardown, started_at, state, endpoint, role_arn, local_sandbox, graph, target)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'running', ?7, ?8, ?9, ?10, ?11)",
+                "INSERT INTO runs (id, playbook, playbook_path, region, teardown, started_at, state, endpoint, role_arn, local_sandbox, graph, target, profile)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'running', ?7, ?8, ?9, ?10, ?11, ?12)",
                 params![
                     run.id,
                     run.playbook,
@@ -439,7 +447,8 @@ impl Journal {
                     run.role_arn,
                     run.local_sandbox,
                     run.graph,
-                    run.target
+                    run.target,
+                    run.profile
                 ],
             )
             .map_err(self.fail())?;
@@ -677,7 +686,7 @@ impl Journal {
     pub fn run(&self, run_id: &str) -> Result<Option<RunRecord>, JournalError> {
         self.conn
             .query_row(
-                "SELECT id, playbook, playbook_path, account, region, teardown, started_at, finished_at, state, endpoint, role_arn, local_sandbox, graph, keep_until, teardown_state FROM runs WHERE id = ?1",
+                "SELECT id, playbook, playbook_path, account, region, teardown, started_at, finished_at, state, endpoint, role_arn, local_sandbox, graph, keep_until, teardown_state, profile FROM runs WHERE id = ?1",
                 params![run_id],
                 run_record,
             )
@@ -705,7 +714,7 @@ impl Journal {
         let mut stmt = self
             .conn
             .prepare(
-                "SELECT id, playbook, playbook_path, account, region, teardown, started_at, finished_at, state, endpoint, role_arn, local_sandbox, graph, keep_until, teardown_state
+                "SELECT id, playbook, playbook_path, account, region, teardown, started_at, finished_at, state, endpoint, role_arn, local_sandbox, graph, keep_until, teardown_state, profile
                  FROM runs ORDER BY started_at DESC, id DESC",
             )
             .map_err(self.fail())?;
@@ -897,6 +906,7 @@ fn run_record(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunRecord> {
         graph: r.get(12)?,
         keep_until: r.get(13)?,
         teardown_state: r.get(14)?,
+        profile: r.get(15)?,
     })
 }
 
@@ -920,6 +930,27 @@ mod tests {
                 ..NewRun::default()
             })
             .expect("begin");
+    }
+
+    #[test]
+    fn a_run_keeps_what_it_ran_against_and_the_profile_it_used() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let journal = Journal::open(dir.path()).expect("open");
+        journal
+            .begin_run(&NewRun {
+                id: "r1",
+                target: "local@0.01",
+                profile: Some("drills"),
+                ..NewRun::default()
+            })
+            .expect("begin");
+        let r = journal.run("r1").expect("query").expect("recorded");
+        assert_eq!(r.profile.as_deref(), Some("drills"));
+        let target: String = journal
+            .conn
+            .query_row("SELECT target FROM runs WHERE id = 'r1'", [], |r| r.get(0))
+            .expect("target");
+        assert_eq!(target, "local@0.01");
     }
 
     #[test]
