@@ -1,13 +1,17 @@
 //! Benchmark program (not a timed test) of the dispatcher: a generated layered DAG of `run`
-//! steps (`sleep 0.05`), each step needing two steps of the layer before, is run by
-//! `firedrill run` and, in the same benchmark run, by `make -j<width>` from a Makefile
-//! generated from the same graph. Prints both wall times as ratios to the critical path
-//! (layers × 50 ms); the median of several runs each, alternated.
+//! steps (`sleep 0.05 && echo ID done`: a sleep and a log line), each step needing two steps
+//! of the layer before, is run by `firedrill run` and, in the same benchmark run, by
+//! `make -j<width>` and `ninja -j<width>` from a Makefile and a build.ninja generated from the
+//! same graph. Prints the wall times as ratios to the critical path (layers × 50 ms); the
+//! median of several runs each, the tools taking turns.
 //!
 //! Two floors are measured with them, to tell firedrill's overhead from this machine's: the
-//! critical path's processes alone (one `sleep 0.05` after another, nothing else running), and
-//! the same graph run by a bare executor (one loop: spawn what is ready, wait for any child; no
-//! journal, no output capture, nothing else).
+//! critical path's processes alone (one step's command after another, nothing else running),
+//! and the same graph run by a bare executor (one loop: spawn what is ready, wait for any
+//! child; no journal, no output capture, nothing else).
+//!
+//! ninja is taken from `PATH`, else from PyPI's `ninja` package installed once into
+//! `~/.cache/firedrill-bench/ninja-venv` (the benchmark says so when it cannot).
 //!
 //! `cargo bench --bench dispatch` (200 steps: width 20, 10 layers; then 2,000 steps: width 20,
 //! 100 layers). `-- --reps N` sets the runs per tool.
@@ -15,11 +19,16 @@
 #![allow(clippy::cast_precision_loss)]
 
 use std::fmt::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const SLEEP: &str = "0.05";
+
+/// A step's command: the sleep, then its log line.
+fn command(id: &str) -> String {
+    format!("sleep {SLEEP} && echo {id} done")
+}
 
 fn id(layer: usize, w: usize) -> String {
     format!("s{layer}_{w}")
@@ -42,8 +51,9 @@ fn playbook(width: usize, layers: usize) -> String {
         for w in 0..width {
             let _ = writeln!(
                 y,
-                "  {}:\n    uses: run\n    with: {{ command: 'sleep {SLEEP}' }}",
-                id(layer, w)
+                "  {}:\n    uses: run\n    with: {{ command: '{}' }}",
+                id(layer, w),
+                command(&id(layer, w))
             );
             let d = deps(layer, w, width);
             if !d.is_empty() {
@@ -67,13 +77,68 @@ fn makefile(width: usize, layers: usize) -> String {
         for w in 0..width {
             let _ = writeln!(
                 m,
-                "{}: {}\n\t@sleep {SLEEP}",
+                "{}: {}\n\t@{}",
                 id(layer, w),
-                deps(layer, w, width).join(" ")
+                deps(layer, w, width).join(" "),
+                command(&id(layer, w))
             );
         }
     }
     m
+}
+
+/// The same graph for ninja: outputs that are never written, so every step runs every time.
+fn build_ninja(width: usize, layers: usize) -> String {
+    let mut n = String::from("rule step\n  command = sleep 0.05 && echo $out done\n");
+    for layer in 0..layers {
+        for w in 0..width {
+            let d = deps(layer, w, width);
+            let _ = writeln!(n, "build {}: step {}", id(layer, w), d.join(" "));
+        }
+    }
+    let all: Vec<String> = (0..width).map(|w| id(layers - 1, w)).collect();
+    let _ = writeln!(n, "build all: phony {}\ndefault all", all.join(" "));
+    n
+}
+
+/// A ninja binary: the one on `PATH`, else PyPI's, installed once into a cache venv.
+fn ninja() -> Result<PathBuf, String> {
+    let works = |p: &Path| {
+        Command::new(p)
+            .arg("--version")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    if works(Path::new("ninja")) {
+        return Ok(PathBuf::from("ninja"));
+    }
+    let home = std::env::var_os("HOME").ok_or("no $HOME for the ninja venv")?;
+    let venv = Path::new(&home).join(".cache/firedrill-bench/ninja-venv");
+    let bin = venv.join("bin/ninja");
+    if works(&bin) {
+        return Ok(bin);
+    }
+    let quiet = |c: &mut Command| {
+        c.stdout(Stdio::null())
+            .status()
+            .map_err(|e| e.to_string())
+            .and_then(|s| {
+                if s.success() {
+                    Ok(())
+                } else {
+                    Err(format!("{c:?}: {s}"))
+                }
+            })
+    };
+    quiet(Command::new("python3").arg("-m").arg("venv").arg(&venv))?;
+    quiet(Command::new(venv.join("bin/pip")).args(["install", "-q", "ninja"]))?;
+    if works(&bin) {
+        Ok(bin)
+    } else {
+        Err(format!("{} does not run", bin.display()))
+    }
 }
 
 fn time(cmd: &mut Command) -> Duration {
@@ -88,12 +153,14 @@ fn time(cmd: &mut Command) -> Duration {
     took
 }
 
-/// The critical path's processes alone: `layers` sleeps one after another.
+/// The critical path's processes alone: `layers` steps' commands one after another.
 fn sequence(layers: usize) -> Duration {
     let began = Instant::now();
-    for _ in 0..layers {
-        let status = Command::new("sleep")
-            .arg(SLEEP)
+    for layer in 0..layers {
+        let status = Command::new("sh")
+            .arg("-c")
+            .arg(command(&id(layer, 0)))
+            .stdout(Stdio::null())
             .status()
             .expect("sleep runs");
         assert!(status.success());
@@ -126,8 +193,10 @@ fn bare(width: usize, layers: usize) -> Duration {
         }
     }
     let spawn = |i: usize, running: &mut HashMap<i32, usize>| {
-        let child = Command::new("sleep")
-            .arg(SLEEP)
+        let (layer, w) = steps[i];
+        let child = Command::new("sh")
+            .arg("-c")
+            .arg(command(&id(layer, w)))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .spawn()
@@ -160,40 +229,25 @@ fn median(mut v: Vec<Duration>) -> Duration {
     v[v.len() / 2]
 }
 
-fn bench(dir: &Path, width: usize, layers: usize, reps: usize) {
-    let pb = dir.join(format!("dag-{width}x{layers}.yaml"));
-    let mk = dir.join(format!("Makefile-{width}x{layers}"));
-    std::fs::write(&pb, playbook(width, layers)).expect("write");
-    std::fs::write(&mk, makefile(width, layers)).expect("write");
-    let state = dir.join("state");
-    let (mut fd, mut make, mut floor_bare, mut floor_seq) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    for _ in 0..reps {
-        floor_seq.push(sequence(layers));
-        floor_bare.push(bare(width, layers));
-        fd.push(time(
-            Command::new(env!("CARGO_BIN_EXE_firedrill"))
-                .arg("--state-dir")
-                .arg(&state)
-                .arg("run")
-                .arg(&pb),
-        ));
-        make.push(time(
-            Command::new("make")
-                .arg(format!("-j{width}"))
-                .arg("-f")
-                .arg(&mk)
-                .arg("all"),
-        ));
-    }
+/// What one more firedrill run, with JSON events, says of where the time goes.
+struct Breakdown {
+    /// From the last dependency's end to the dependent's start, seconds.
+    latency: Vec<f64>,
+    /// Each step's duration, seconds.
+    durations: Vec<f64>,
+    /// The longest path over the steps' measured durations, seconds.
+    floor: f64,
+}
+
+fn breakdown(pb: &Path, state: &Path, width: usize, layers: usize) -> Breakdown {
     // One more firedrill run with JSON events, to see where the time goes: the dispatch
     // latency (the last dependency done to the dependent started) is firedrill's own; a step's
     // duration beyond the sleep is the cost of a process on this machine, which make pays too.
     let out = Command::new(env!("CARGO_BIN_EXE_firedrill"))
         .arg("--state-dir")
-        .arg(&state)
+        .arg(state)
         .args(["run", "--log-format", "json"])
-        .arg(&pb)
+        .arg(pb)
         .stderr(Stdio::null())
         .output()
         .expect("runs");
@@ -242,11 +296,62 @@ fn bench(dir: &Path, width: usize, layers: usize, reps: usize) {
         }
     }
     let floor = finish.values().copied().fold(0.0, f64::max);
+
+    Breakdown {
+        latency,
+        durations,
+        floor,
+    }
+}
+
+fn bench(dir: &Path, width: usize, layers: usize, reps: usize, ninja: Option<&Path>) {
+    let pb = dir.join(format!("dag-{width}x{layers}.yaml"));
+    let mk = dir.join(format!("Makefile-{width}x{layers}"));
+    let nj = dir.join(format!("ninja-{width}x{layers}"));
+    std::fs::write(&pb, playbook(width, layers)).expect("write");
+    std::fs::write(&mk, makefile(width, layers)).expect("write");
+    std::fs::create_dir_all(&nj).expect("mkdir");
+    std::fs::write(nj.join("build.ninja"), build_ninja(width, layers)).expect("write");
+    let state = dir.join("state");
+    let (mut fd, mut make, mut nin, mut floor_bare, mut floor_seq) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..reps {
+        floor_seq.push(sequence(layers));
+        floor_bare.push(bare(width, layers));
+        fd.push(time(
+            Command::new(env!("CARGO_BIN_EXE_firedrill"))
+                .arg("--state-dir")
+                .arg(&state)
+                .arg("run")
+                .arg(&pb),
+        ));
+        make.push(time(
+            Command::new("make")
+                .arg(format!("-j{width}"))
+                .arg("-f")
+                .arg(&mk)
+                .arg("all"),
+        ));
+        if let Some(ninja) = ninja {
+            nin.push(time(
+                Command::new(ninja)
+                    .arg(format!("-j{width}"))
+                    .arg("-C")
+                    .arg(&nj),
+            ));
+        }
+    }
+    let Breakdown {
+        latency,
+        durations,
+        floor,
+    } = breakdown(&pb, &state, width, layers);
     let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
     let max = |v: &[f64]| v.iter().copied().fold(0.0, f64::max);
 
     let critical = Duration::from_secs_f64(SLEEP.parse::<f64>().expect("a number") * layers as f64);
     let (fd, make) = (median(fd), median(make));
+    let nin = (!nin.is_empty()).then(|| median(nin));
     let (floor_bare, floor_seq) = (median(floor_bare), median(floor_seq));
     let ratio = |d: Duration| d.as_secs_f64() / critical.as_secs_f64();
     println!(
@@ -264,6 +369,14 @@ fn bench(dir: &Path, width: usize, layers: usize, reps: usize) {
         make.as_secs_f64() * 1000.0,
         ratio(make)
     );
+    match nin {
+        Some(nin) => println!(
+            "  ninja -j{width:<7} {:>8.0} ms  {:.3}x the critical path",
+            nin.as_secs_f64() * 1000.0,
+            ratio(nin)
+        ),
+        None => println!("  ninja           not run (see above)"),
+    }
     println!(
         "  bare executor   {:>8.0} ms  {:.3}x the critical path (spawn what is ready, wait for any child; nothing else)",
         floor_bare.as_secs_f64() * 1000.0,
@@ -275,11 +388,19 @@ fn bench(dir: &Path, width: usize, layers: usize, reps: usize) {
         ratio(floor_seq)
     );
     println!(
-        "  firedrill dispatch latency: mean {:.2} ms, max {:.1} ms; a `sleep {SLEEP}` step takes {:.1} ms on average, {:.1} ms at most",
+        "  firedrill dispatch latency: mean {:.2} ms, max {:.1} ms; a step's process takes {:.1} ms on average, {:.1} ms at most",
         mean(&latency) * 1000.0,
         max(&latency) * 1000.0,
         mean(&durations) * 1000.0,
         max(&durations) * 1000.0
+    );
+    println!(
+        "  firedrill / make {:.3}, firedrill / ninja {}",
+        fd.as_secs_f64() / make.as_secs_f64(),
+        nin.map_or_else(
+            || "-".to_owned(),
+            |n| format!("{:.3}", fd.as_secs_f64() / n.as_secs_f64())
+        )
     );
     println!(
         "  the process floor (longest path over the steps' measured durations): {:.0} ms, {:.3}x the critical path",
@@ -296,7 +417,10 @@ fn main() {
         .and_then(|i| args.get(i + 1))
         .and_then(|n| n.parse().ok())
         .unwrap_or(5);
+    let ninja = ninja()
+        .inspect_err(|why| println!("ninja is not available, so not measured: {why}"))
+        .ok();
     let dir = tempfile::tempdir().expect("tempdir");
-    bench(dir.path(), 20, 10, reps);
-    bench(dir.path(), 20, 100, reps.min(3));
+    bench(dir.path(), 20, 10, reps, ninja.as_deref());
+    bench(dir.path(), 20, 100, reps.min(3), ninja.as_deref());
 }

@@ -33,7 +33,8 @@ pub struct Spec {
     pub env: Vec<(String, String)>,
     /// The working directory.
     pub dir: PathBuf,
-    /// An existing directory for the outputs file (one per run, shared by its processes).
+    /// An existing private directory for the outputs files (one per run, shared by its
+    /// processes).
     pub scratch: PathBuf,
     /// How long the group has between SIGTERM and SIGKILL when cancelled.
     pub grace: Duration,
@@ -79,7 +80,7 @@ pub enum Error {
         /// Why.
         source: std::io::Error,
     },
-    /// The outputs file could not be made or read.
+    /// The outputs file could not be read.
     #[error("the outputs file: {0}")]
     Outputs(std::io::Error),
     /// The working directory is not there.
@@ -152,11 +153,9 @@ pub async fn run(
     if !spec.dir.is_dir() {
         return Err(Error::NoDir(spec.dir.clone()));
     }
-    // A new empty file of its own in the run's scratch directory, removed when dropped.
-    let outputs_file = tempfile::Builder::new()
-        .prefix("outputs-")
-        .tempfile_in(&spec.scratch)
-        .map_err(Error::Outputs)?;
+    // A name of its own in the run's private scratch directory; the process creates the
+    // file if it has outputs (most have none, and pay nothing for it).
+    let outputs_file = OutputsFile::new(&spec.scratch);
     let (program, args): (String, Vec<String>) = match &spec.program {
         Program::Shell(s) if let Some(words) = simple_words(s) => {
             let (first, rest) = words.split_first().ok_or(Error::Empty)?;
@@ -179,7 +178,7 @@ pub async fn run(
     let mut cmd = tokio::process::Command::new(resolve(&program, &path_env));
     cmd.args(&args)
         .current_dir(&spec.dir)
-        .env("FIREDRILL_OUTPUTS", outputs_file.path())
+        .env("FIREDRILL_OUTPUTS", &outputs_file.0)
         .envs(spec.env.iter().map(|(k, v)| (k, v)))
         // After the step's own variables: the mark that proves the process is the run's.
         .env(super::reaper::MARKER, &spec.run_id)
@@ -196,8 +195,13 @@ pub async fn run(
     // If this future is dropped (the run stopped waiting), nothing the process started
     // outlives it either.
     let _group = GroupGuard(pid);
-    let stdout = tokio::spawn(tail(child.stdout.take().expect("piped")));
-    let stderr = tokio::spawn(tail(child.stderr.take().expect("piped")));
+    let (stdout, stderr) = (child.stdout.take(), child.stderr.take());
+    let tails = tokio::spawn(async move {
+        let (Some(stdout), Some(stderr)) = (stdout, stderr) else {
+            return (String::new(), String::new());
+        };
+        tokio::join!(tail(stdout), tail(stderr))
+    });
     let mut cancelled = false;
     let status = tokio::select! {
         status = child.wait() => status,
@@ -215,12 +219,10 @@ pub async fn run(
     // Whatever the leader did, nothing it started outlives the step.
     signal_group(pid, rustix::process::Signal::KILL);
     let status = status.map_err(|source| Error::Spawn { program, source })?;
-    let outputs =
-        parse_outputs(&std::fs::read_to_string(outputs_file.path()).map_err(Error::Outputs)?);
+    let outputs = parse_outputs(&outputs_file.read()?);
     // A process that escaped the group (`setsid`) may hold the pipes open: the step does not
     // wait for it beyond the grace period.
-    let stdout = drain(stdout, spec.grace).await;
-    let stderr = drain(stderr, spec.grace).await;
+    let (stdout, stderr) = drain(tails, spec.grace).await;
     Ok(Outcome {
         exit_code: status.code(),
         signal: std::os::unix::process::ExitStatusExt::signal(&status),
@@ -264,13 +266,46 @@ fn resolve(program: &str, path: &str) -> PathBuf {
     }
 }
 
-/// What a tail reader collected, waiting at most `limit` for the stream to close.
-async fn drain(mut reader: tokio::task::JoinHandle<String>, limit: Duration) -> String {
+/// What the tail readers collected (standard output, standard error), waiting at most `limit`
+/// for the streams to close.
+async fn drain(
+    mut reader: tokio::task::JoinHandle<(String, String)>,
+    limit: Duration,
+) -> (String, String) {
     if let Ok(joined) = tokio::time::timeout(limit, &mut reader).await {
         joined.unwrap_or_default()
     } else {
         reader.abort();
-        "(the output stream stayed open: a process outside the step's group holds it)".into()
+        let open = "(the output stream stayed open: a process outside the step's group holds it)";
+        (open.to_owned(), open.to_owned())
+    }
+}
+
+/// The path `$FIREDRILL_OUTPUTS` names: unique in the run's scratch directory (a private
+/// temporary directory), created by the process if it writes outputs, removed when dropped.
+struct OutputsFile(PathBuf);
+
+impl OutputsFile {
+    fn new(scratch: &std::path::Path) -> Self {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        Self(scratch.join(format!("outputs-{}-{n}", std::process::id())))
+    }
+
+    /// What the process wrote: nothing when it made no file.
+    fn read(&self) -> Result<String, Error> {
+        match std::fs::read_to_string(&self.0) {
+            Ok(text) => Ok(text),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
+            Err(e) => Err(Error::Outputs(e)),
+        }
+    }
+}
+
+impl Drop for OutputsFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
     }
 }
 
@@ -342,6 +377,38 @@ mod tests {
             .await,
             Err(Error::Spawn { .. })
         ));
+    }
+
+    #[tokio::test]
+    async fn outputs_files_are_made_by_the_process_and_removed_after_it() {
+        let scratch = tempfile::tempdir().expect("tempdir");
+        let with_scratch = |command: &str| Spec {
+            scratch: scratch.path().to_path_buf(),
+            ..spec(Program::Shell(command.into()))
+        };
+        let wrote = run(
+            &with_scratch(
+                "test ! -e \"$FIREDRILL_OUTPUTS\" && echo 'a=1' > \"$FIREDRILL_OUTPUTS\"",
+            ),
+            std::future::pending(),
+        )
+        .await
+        .expect("runs");
+        assert_eq!(
+            wrote.exit_code,
+            Some(0),
+            "no file before the process makes one"
+        );
+        assert_eq!(wrote.outputs.get("a").map(String::as_str), Some("1"));
+        let none = run(&with_scratch("exit 0"), std::future::pending())
+            .await
+            .expect("runs");
+        assert!(none.outputs.is_empty());
+        let left: Vec<_> = std::fs::read_dir(scratch.path()).expect("dir").collect();
+        assert!(
+            left.is_empty(),
+            "nothing is left in the scratch directory: {left:?}"
+        );
     }
 
     #[test]
