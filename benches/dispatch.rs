@@ -89,7 +89,7 @@ fn makefile(width: usize, layers: usize) -> String {
 
 /// The same graph for ninja: outputs that are never written, so every step runs every time.
 fn build_ninja(width: usize, layers: usize) -> String {
-    let mut n = String::from("rule step\n  command = sleep 0.05 && echo $out done\n");
+    let mut n = format!("rule step\n  command = sleep {SLEEP} && echo $out done\n");
     for layer in 0..layers {
         for w in 0..width {
             let d = deps(layer, w, width);

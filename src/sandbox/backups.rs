@@ -10,6 +10,8 @@
 
 use std::collections::{BTreeMap, HashSet};
 
+use quick_xml::escape::escape;
+
 use super::xml::{Document, Element};
 
 /// The actions the layer answers itself.
@@ -98,7 +100,7 @@ pub fn describe_answer<S: std::hash::BuildHasher>(
         members.push_str(&format!(
             "<DBClusterAutomatedBackup><DBClusterIdentifier>{}</DBClusterIdentifier><DbClusterResourceId>{}</DbClusterResourceId><Engine>{}</Engine><Status>{status}</Status></DBClusterAutomatedBackup>",
             escape(&b.cluster),
-            escape(&resource_id(&b.cluster)),
+            escape(resource_id(&b.cluster)),
             escape(&b.engine)
         ));
     }
@@ -112,7 +114,7 @@ pub fn delete_answer(b: &Backups, request_id: &str) -> String {
     format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<DeleteDBClusterAutomatedBackupResponse xmlns=\"http://rds.amazonaws.com/doc/2014-10-31/\"><DeleteDBClusterAutomatedBackupResult><DBClusterAutomatedBackup><DBClusterIdentifier>{}</DBClusterIdentifier><DbClusterResourceId>{}</DbClusterResourceId><Engine>{}</Engine><Status>deleting</Status></DBClusterAutomatedBackup></DeleteDBClusterAutomatedBackupResult><ResponseMetadata><RequestId>{request_id}</RequestId></ResponseMetadata></DeleteDBClusterAutomatedBackupResponse>",
         escape(&b.cluster),
-        escape(&resource_id(&b.cluster)),
+        escape(resource_id(&b.cluster)),
         escape(&b.engine)
     )
 }
@@ -126,12 +128,6 @@ pub fn error_answer(status: u16, code: &str, message: &str, request_id: &str) ->
             escape(message)
         ),
     )
-}
-
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
 }
 
 #[cfg(test)]
@@ -159,5 +155,19 @@ mod tests {
         assert!(xml.contains("<Status>retained</Status>"));
         assert_eq!(cluster_of(&resource_id("fd-a")), Some("fd-a"));
         assert_eq!(cluster_of("cluster-ABC"), None);
+    }
+
+    #[test]
+    fn answers_escape_what_they_quote() {
+        let (_, xml) = error_answer(400, "InvalidParameterValue", "<a> & \"b\"", "r1");
+        let doc = Document::parse(xml.as_bytes()).expect("well-formed XML");
+        // The text as written, entities kept: unescaped, it is the message again.
+        let message = doc.root.at(&["Error", "Message"]).map(Element::text);
+        let message = message.map(|m| {
+            quick_xml::escape::unescape(&m)
+                .expect("known entities")
+                .into_owned()
+        });
+        assert_eq!(message.as_deref(), Some("<a> & \"b\""));
     }
 }
