@@ -34,6 +34,11 @@ fn id(layer: usize, w: usize) -> String {
     format!("s{layer}_{w}")
 }
 
+/// The steps of the last layer: what "all" needs.
+fn last_layer(width: usize, layers: usize) -> Vec<String> {
+    (0..width).map(|w| id(layers - 1, w)).collect()
+}
+
 fn deps(layer: usize, w: usize, width: usize) -> Vec<String> {
     if layer == 0 {
         return Vec::new();
@@ -66,13 +71,12 @@ fn playbook(width: usize, layers: usize) -> String {
 
 fn makefile(width: usize, layers: usize) -> String {
     let mut m = String::from(".PHONY: all");
-    let all: Vec<String> = (0..width).map(|w| id(layers - 1, w)).collect();
     for layer in 0..layers {
         for w in 0..width {
             let _ = write!(m, " {}", id(layer, w));
         }
     }
-    let _ = writeln!(m, "\nall: {}", all.join(" "));
+    let _ = writeln!(m, "\nall: {}", last_layer(width, layers).join(" "));
     for layer in 0..layers {
         for w in 0..width {
             let _ = writeln!(
@@ -89,15 +93,19 @@ fn makefile(width: usize, layers: usize) -> String {
 
 /// The same graph for ninja: outputs that are never written, so every step runs every time.
 fn build_ninja(width: usize, layers: usize) -> String {
-    let mut n = format!("rule step\n  command = sleep {SLEEP} && echo $out done\n");
+    // `$out` is ninja's name for the step being built.
+    let mut n = format!("rule step\n  command = {}\n", command("$out"));
     for layer in 0..layers {
         for w in 0..width {
             let d = deps(layer, w, width);
             let _ = writeln!(n, "build {}: step {}", id(layer, w), d.join(" "));
         }
     }
-    let all: Vec<String> = (0..width).map(|w| id(layers - 1, w)).collect();
-    let _ = writeln!(n, "build all: phony {}\ndefault all", all.join(" "));
+    let _ = writeln!(
+        n,
+        "build all: phony {}\ndefault all",
+        last_layer(width, layers).join(" ")
+    );
     n
 }
 

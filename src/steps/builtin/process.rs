@@ -195,13 +195,11 @@ pub async fn run(
     // If this future is dropped (the run stopped waiting), nothing the process started
     // outlives it either.
     let _group = GroupGuard(pid);
-    let (stdout, stderr) = (child.stdout.take(), child.stderr.take());
-    let tails = tokio::spawn(async move {
-        let (Some(stdout), Some(stderr)) = (stdout, stderr) else {
-            return (String::new(), String::new());
-        };
-        tokio::join!(tail(stdout), tail(stderr))
-    });
+    let (stdout, stderr) = (
+        child.stdout.take().expect("piped"),
+        child.stderr.take().expect("piped"),
+    );
+    let tails = tokio::spawn(async move { tokio::join!(tail(stdout), tail(stderr)) });
     let mut cancelled = false;
     let status = tokio::select! {
         status = child.wait() => status,
@@ -290,7 +288,7 @@ impl OutputsFile {
         use std::sync::atomic::{AtomicU64, Ordering};
         static NEXT: AtomicU64 = AtomicU64::new(0);
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        Self(scratch.join(format!("outputs-{}-{n}", std::process::id())))
+        Self(scratch.join(format!("outputs-{n}")))
     }
 
     /// What the process wrote: nothing when it made no file.
