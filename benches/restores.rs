@@ -57,7 +57,7 @@ async fn main() {
                 time_scale: 0.01,
                 ..ProxyConfig::default()
             },
-            port: 0,
+            ..SandboxOptions::default()
         },
         dir.path(),
     )

@@ -27,7 +27,7 @@ async fn main() {
             time_scale: 0.0,
             ..ProxyConfig::default()
         },
-        port: 0,
+        ..SandboxOptions::default()
     };
 
     let mut starts = Vec::new();

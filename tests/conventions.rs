@@ -115,6 +115,7 @@ fn verbose_flags_and_a_bad_filter_are_understood() {
 
 /// The local sandbox, started with `--state-dir` and stopped when dropped.
 struct Sandbox {
+    _stop: support::sandbox::StopSandbox,
     state: tempfile::TempDir,
 }
 
@@ -128,19 +129,12 @@ impl Sandbox {
             ])
             .args(["sandbox", "start", "--time-scale", "0"])
             .run();
-        (Self { state }, out.stdout)
+        let stop = support::sandbox::StopSandbox(state.path().to_path_buf());
+        (Self { _stop: stop, state }, out.stdout)
     }
 
     fn dir(&self) -> &str {
         self.state.path().to_str().expect("utf-8")
-    }
-}
-
-impl Drop for Sandbox {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new(env!("CARGO_BIN_EXE_firedrill"))
-            .args(["--state-dir", self.dir(), "sandbox", "stop"])
-            .output();
     }
 }
 

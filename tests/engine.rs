@@ -155,6 +155,7 @@ where
         )),
         ssm: Arc::default(),
         scratch: Arc::new(tempfile::tempdir().expect("scratch")),
+        names: firedrill::steps::probe::names::Names::System,
     });
     let (controller, commands) = command::channel();
     let drill = Drill {

@@ -431,7 +431,7 @@ fn runs_on_the_local_sandbox_teach_only_plans_for_the_local_sandbox() {
     .expect("write");
     let state = dir.path().join("state");
     let env = ("FIREDRILL_STATE_DIR", state.to_str().expect("utf-8"));
-    let stop = Stop(state.clone());
+    let stop = support::sandbox::StopSandbox(state.clone());
     Test::new()
         .env(env.0, env.1)
         .args([
@@ -465,17 +465,4 @@ fn runs_on_the_local_sandbox_teach_only_plans_for_the_local_sandbox() {
         "{text}"
     );
     drop(stop);
-}
-
-/// Stops the local sandbox of a state directory when dropped.
-struct Stop(std::path::PathBuf);
-
-impl Drop for Stop {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new(env!("CARGO_BIN_EXE_firedrill"))
-            .arg("--state-dir")
-            .arg(&self.0)
-            .args(["sandbox", "stop"])
-            .output();
-    }
 }

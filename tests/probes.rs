@@ -1,5 +1,5 @@
 //! Probes against real servers the test starts, with no AWS in the drill: `probe.dns` asking
-//! a given name server (dnsmasq), and `probe.http` over TLS (a rustls server with a
+//! a given name server (the local sandbox's, answering the zone the test seeded), and `probe.http` over TLS (a rustls server with a
 //! certificate from a certificate authority the test made): verified by default, against a
 //! given `ca_file`, or not at all.
 
@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use firedrill::engine::exit;
 use support::db::Tls;
-use support::dns::Dnsmasq;
+use support::sandbox::TestSandbox;
 use support::{Test, failures, step};
 
 /// Runs `steps` as a drill; returns the JSON report.
@@ -23,13 +23,25 @@ fn drill(steps: &str, code: u8) -> serde_json::Value {
 
 #[test]
 fn a_dns_probe_asks_the_given_name_server() {
-    let ns = Dnsmasq::start(&[
-        "--host-record=www.shop.internal,10.0.1.10",
-        "--host-record=www.shop.internal,10.0.1.11",
-        "--cname=api.shop.internal,www.shop.internal",
-        "--txt-record=shop.internal,v=spf1 -all",
-    ]);
-    let server = &ns.address;
+    // The sandbox's own tasks run on this runtime's threads while the drill runs.
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let sandbox = runtime.block_on(async {
+        let sandbox = TestSandbox::start(firedrill::sandbox::ProxyConfig::default()).await;
+        sandbox
+            .seed(
+                r#"region: us-east-1
+hosted_zones:
+  - name: shop.internal.
+    records:
+      - { name: www, type: A, values: [10.0.1.10, 10.0.1.11] }
+      - { name: api, type: CNAME, values: [www.shop.internal.] }
+      - { name: shop.internal., type: TXT, values: ['"v=spf1 -all"'] }
+"#,
+            )
+            .await;
+        sandbox
+    });
+    let server = &sandbox.sandbox.dns_addr().to_string();
     let report = drill(
         &format!(
             r"  both:
@@ -44,7 +56,7 @@ fn a_dns_probe_asks_the_given_name_server() {
   wrong:
     uses: probe.dns
     on_failure: continue
-    retry: {{ interval: 10ms, until: 100ms }}
+    retry: {{ interval: 10ms, until: 2s }}
     with: {{ name: www.shop.internal, server: '{server}', expect: 10.9.9.9 }}
   unknown:
     uses: probe.dns
@@ -75,7 +87,7 @@ fn a_dns_probe_asks_the_given_name_server() {
     let unknown = failures(&report, "unknown");
     assert!(
         unknown.contains(&format!(
-            "nowhere.shop.internal A does not resolve at {server}"
+            "nowhere.shop.internal A does not resolve at {server}: no such name (NXDOMAIN)"
         )),
         "{unknown}"
     );

@@ -32,6 +32,20 @@ fn start_status_seed_stop_leaves_no_process_behind() {
         .run();
     let record = SandboxRecord::load(state.path()).expect("start leaves a record");
     assert!(started.stdout.contains(&record.endpoint));
+    let dns = record.dns.expect("a name server");
+    assert!(dns.ip().is_loopback(), "loopback only: {dns}");
+    assert!(
+        started
+            .stdout
+            .contains(&format!("its Route53 zones answer DNS at {dns}\n")),
+        "{}",
+        started.stdout
+    );
+    sandbox(&["status"])
+        .stdout_has(&format!(
+            "  dns          {dns} (Route53 zones, UDP and TCP)\n"
+        ))
+        .run();
     assert!(alive(record.serve_pid) && alive(record.moto_pid));
     assert!(
         record.endpoint.starts_with("http://127.0.0.1:"),
@@ -92,6 +106,10 @@ fn start_status_seed_stop_leaves_no_process_behind() {
         .run();
     assert!(!alive(record.serve_pid), "the background process is gone");
     assert!(!alive(record.moto_pid), "moto is gone");
+    assert!(
+        std::net::UdpSocket::bind(dns).is_ok() && std::net::TcpListener::bind(dns).is_ok(),
+        "nothing listens on the name server's port"
+    );
     assert!(SandboxRecord::load(state.path()).is_none());
     sandbox(&["stop"])
         .stdout_has("no local sandbox is running")

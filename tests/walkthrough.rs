@@ -134,7 +134,7 @@ fn a_walkthrough_forward_and_back_records_notes_concerns_and_estimates() {
     pty.wait_for("step 1 of 4");
     pty.keys("g");
     pty.wait_for("go to step");
-    pty.keys("sm\r");
+    pty.keys("rec\r");
     pty.wait_for("step 4 of 4");
     pty.keys("q");
     let quit = pty.wait_for("Save this walkthrough");
@@ -150,7 +150,7 @@ fn a_walkthrough_forward_and_back_records_notes_concerns_and_estimates() {
     assert_eq!(record.playbook, "quickstart");
     assert!(record.finished_at.is_some());
     let ids: Vec<&str> = record.steps.iter().map(|s| s.id.as_str()).collect();
-    assert_eq!(ids, ["db", "app", "dns", "smoke"], "execution order");
+    assert_eq!(ids, ["db", "app", "dns", "recovered"], "execution order");
     let app = record.step("app").expect("app");
     assert_eq!(app.notes.len(), 1);
     assert_eq!(

@@ -470,6 +470,7 @@ async fn run_async(
             region: record.region.clone(),
             identity: record.identity(),
             time_scale: record.config.time_scale,
+            dns: record.dns,
         }
     } else {
         Account::Configured {

@@ -78,6 +78,10 @@ pub struct StartArgs {
     /// The port of the sandbox endpoint (default: a free one).
     #[arg(long, default_value_t = 0)]
     port: u16,
+    /// The port of the name server that answers the sandbox's Route53 zones, UDP and TCP
+    /// (default: a free one).
+    #[arg(long, default_value_t = 0)]
+    dns_port: u16,
     /// The region drills against the sandbox use unless their playbook names one.
     #[arg(long, default_value = "us-east-1")]
     region: String,
@@ -98,6 +102,8 @@ impl StartArgs {
                 },
             },
             port: self.port,
+            dns_port: self.dns_port,
+            region: self.region.clone(),
         };
         options.proxy.validate()?;
         Ok(options)
@@ -113,6 +119,7 @@ impl StartArgs {
             format!("--latency-rate={}", self.latency_rate),
             format!("--latency-ms={}", self.latency_ms),
             format!("--port={}", self.port),
+            format!("--dns-port={}", self.dns_port),
             format!("--region={}", self.region),
         ]
     }
@@ -249,6 +256,7 @@ fn start(args: &StartArgs, state_dir: &Path, out: fn(&str)) -> u8 {
         {
             out(&format!(
                 "local sandbox running at {} (moto {} at {}, account {}, region {}; time scale {}, seed {}), ready in {}\n\
+                 its Route53 zones answer DNS at {}\n\
                  drills find it with `{}`; stop it with `{}`\n",
                 record.endpoint,
                 record.moto_version,
@@ -258,6 +266,9 @@ fn start(args: &StartArgs, state_dir: &Path, out: fn(&str)) -> u8 {
                 record.config.time_scale,
                 record.config.seed,
                 crate::language::duration::human(began.elapsed().as_secs_f64()),
+                record
+                    .dns
+                    .map_or_else(|| "no name server".to_owned(), |a| a.to_string()),
                 super::again::firedrill(state_dir, "run --sandbox local PLAYBOOK"),
                 super::again::firedrill(state_dir, "sandbox stop"),
             ));
@@ -311,6 +322,7 @@ async fn serve(args: &StartArgs, state_dir: &Path) -> u8 {
     };
     let record = SandboxRecord {
         endpoint: sandbox.endpoint(),
+        dns: Some(sandbox.dns_addr()),
         region: args.region.clone(),
         account: SANDBOX_ACCOUNT.to_owned(),
         serve_pid: std::process::id(),
@@ -405,10 +417,13 @@ async fn status(state_dir: &Path, format: StatusFormat) -> u8 {
         StatusFormat::Text => {
             let c = &record.config;
             let mut text = format!(
-                "local sandbox: running since {}\n  endpoint     {} (realism layer, pid {})\n  moto         {} {} (pid {})\n  account      {}, region {}\n  time scale   {}; seed {}; faults: throttle {}, 500 {}, 503 {}, latency {} x {} ms\n",
+                "local sandbox: running since {}\n  endpoint     {} (realism layer, pid {})\n  dns          {} (Route53 zones, UDP and TCP)\n  moto         {} {} (pid {})\n  account      {}, region {}\n  time scale   {}; seed {}; faults: throttle {}, 500 {}, 503 {}, latency {} x {} ms\n",
                 record.started_at,
                 record.endpoint,
                 record.serve_pid,
+                record
+                    .dns
+                    .map_or_else(|| "none".to_owned(), |a| a.to_string()),
                 record.moto_endpoint,
                 record.moto_version,
                 record.moto_pid,

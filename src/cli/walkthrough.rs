@@ -178,6 +178,7 @@ fn check(
                     region: r.region.clone(),
                     identity: r.identity(),
                     time_scale: r.config.time_scale,
+                    dns: r.dns,
                 }
             }
             None => Account::Configured {

@@ -26,6 +26,7 @@ use crate::playbook::Playbook;
 use crate::steps::builtin::gate::Gates;
 use crate::steps::builtin::prompter::Prompter;
 use crate::steps::context::{Shared, SsmValues};
+use crate::steps::probe::names::Names;
 use crate::steps::resource::{TAG_EXPIRES, TAG_PLAYBOOK, TAG_RUN};
 use crate::store::journal::{Journal, NewRun, RunRecord};
 use crate::store::lock;
@@ -44,6 +45,8 @@ pub enum Account {
         identity: String,
         /// Its time scale (what learned durations are kept apart by).
         time_scale: f64,
+        /// Its name server (Route53's zones over DNS), where probes look names up first.
+        dns: Option<std::net::SocketAddr>,
     },
     /// The account of the caller's credentials (or the playbook's `sandbox.endpoint`).
     Configured {
@@ -431,6 +434,10 @@ pub async fn prepare(request: Request) -> Result<Prepared, PrepareError> {
             .then(|| Arc::new(Gates::default())),
         ssm: Arc::new(ssm),
         scratch: Arc::new(scratch),
+        names: match request.account {
+            Account::Local { dns: Some(dns), .. } => Names::Sandbox(dns),
+            Account::Local { dns: None, .. } | Account::Configured { .. } => Names::System,
+        },
     });
     let (controller, commands) = command::channel();
     let drill = Drill {

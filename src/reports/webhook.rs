@@ -91,8 +91,12 @@ impl Webhook {
     /// Posts `body` as JSON; the answer's status when it is a success.
     pub async fn post(&self, body: &serde_json::Value) -> Result<u16, WebhookError> {
         let shown = self.shown();
-        let client =
-            crate::steps::probe::action::http_client(true, None).map_err(WebhookError::Client)?;
+        let client = crate::steps::probe::action::http_client(
+            crate::steps::probe::names::Names::System,
+            true,
+            None,
+        )
+        .map_err(WebhookError::Client)?;
         let request = http::Request::post(self.uri.clone())
             .header("content-type", "application/json")
             .header(

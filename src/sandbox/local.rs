@@ -1,5 +1,6 @@
 //! Running the local sandbox: moto's server, installed into a Python virtual environment that
-//! firedrill manages, on a free loopback port, with the realism layer in front of it.
+//! firedrill manages, on a free loopback port, with the realism layer in front of it and the
+//! name server of its Route53 zones beside it.
 //!
 //! [`LocalSandbox`] is one running sandbox with its own ports and state; it stops when dropped
 //! (tests start one each). `firedrill sandbox start` runs one in a background process and leaves
@@ -20,6 +21,7 @@ use hyper_util::rt::TokioExecutor;
 use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
 
+use super::dns::{self, RunningDns};
 use super::proxy::{self, ProxyConfig, RunningProxy, Stats};
 
 /// The moto version the sandbox installs (PyPI `moto[server]`).
@@ -155,18 +157,34 @@ fn run_logged(cmd: &mut std::process::Command, say: &mut dyn FnMut(&str)) -> Res
 }
 
 /// How a sandbox is started.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct SandboxOptions {
     /// The realism layer's settings.
     pub proxy: ProxyConfig,
     /// The layer's port (0: any free port).
     pub port: u16,
+    /// The name server's port, UDP and TCP (0: any free port).
+    pub dns_port: u16,
+    /// The sandbox's region (what latency records answer for).
+    pub region: String,
 }
 
-/// A running sandbox: moto and the realism layer. Dropping it stops both.
+impl Default for SandboxOptions {
+    fn default() -> Self {
+        Self {
+            proxy: ProxyConfig::default(),
+            port: 0,
+            dns_port: 0,
+            region: "us-east-1".to_owned(),
+        }
+    }
+}
+
+/// A running sandbox: moto, the realism layer and the name server. Dropping it stops them.
 pub struct LocalSandbox {
     moto: tokio::process::Child,
     proxy: RunningProxy,
+    dns: RunningDns,
     /// moto's own address (behind the layer).
     pub moto_addr: SocketAddr,
     /// moto's log file.
@@ -201,9 +219,11 @@ impl LocalSandbox {
                 Ok(moto_addr) => {
                     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, options.port)).await?;
                     let proxy = proxy::start(listener, moto_addr, options.proxy)?;
+                    let dns = dns::start(options.dns_port, moto_addr, &options.region).await?;
                     return Ok(Self {
                         moto,
                         proxy,
+                        dns,
                         moto_addr,
                         log,
                     });
@@ -225,6 +245,11 @@ impl LocalSandbox {
     /// The endpoint the SDK talks to (the realism layer).
     pub fn endpoint(&self) -> String {
         self.proxy.endpoint()
+    }
+
+    /// Where the name server of the sandbox's Route53 zones answers (UDP and TCP).
+    pub fn dns_addr(&self) -> SocketAddr {
+        self.dns.addr
     }
 
     /// moto's process id.
@@ -352,6 +377,10 @@ pub async fn configure(endpoint: &str, config: &ProxyConfig) -> Result<(), Sandb
 pub struct SandboxRecord {
     /// The endpoint the SDK talks to.
     pub endpoint: String,
+    /// Where the name server of its Route53 zones answers, UDP and TCP (none: a sandbox from
+    /// before it had one).
+    #[serde(default)]
+    pub dns: Option<SocketAddr>,
     /// The default region of drills against it.
     pub region: String,
     /// The account moto emulates.

@@ -3,10 +3,12 @@
 //!
 //! It is moto's server ([`local`] installs and runs it) behind firedrill's realism layer
 //! ([`proxy`]): lifecycle delays ([`lifecycle`]), seeded faults ([`faults`]), call counts, and
-//! Aurora's automated backups as AWS keeps them ([`backups`]).
+//! Aurora's automated backups as AWS keeps them ([`backups`]). Its Route53 zones answer DNS
+//! ([`dns`]).
 //! [`seed`] creates the "production" side that drills restore from.
 
 pub mod backups;
+pub mod dns;
 pub mod faults;
 pub mod lifecycle;
 pub mod local;

@@ -250,6 +250,8 @@ pub struct Shared {
     pub ssm: Arc<SsmValues>,
     /// The run's scratch directory (process outputs files), removed when the run ends.
     pub scratch: Arc<tempfile::TempDir>,
+    /// Where probes look host names up.
+    pub names: crate::steps::probe::names::Names,
 }
 
 /// The context of one step.
@@ -658,6 +660,7 @@ mod tests {
             )),
             ssm: Arc::default(),
             scratch: Arc::new(tempfile::tempdir().expect("tempdir")),
+            names: crate::steps::probe::names::Names::System,
         };
         let mut scope = Scope {
             run_id: run_id.into(),

@@ -102,9 +102,18 @@ impl Walk {
                     before_recovery: before_recovery[i],
                     milestone: s.milestone.clone(),
                     timeout: s.timeout,
-                    retry: s.retry.map(|r| match r.attempts {
-                        Some(n) => format!("{n} attempts, {} apart", r.interval),
-                        None => format!("every {}", r.interval),
+                    retry: s.retry.map(|r| {
+                        let mut text = match r.attempts {
+                            Some(n) => format!("{n} attempts, {} apart", r.interval),
+                            None => format!("every {}", r.interval),
+                        };
+                        if r.backoff > 1.0 {
+                            text.push_str(&format!(", the wait ×{} each time", r.backoff));
+                        }
+                        if let Some(until) = r.until {
+                            text.push_str(&format!(", for up to {until}"));
+                        }
+                        text
                     }),
                 }
             })

@@ -4,7 +4,6 @@
 #![allow(dead_code)]
 
 pub mod db;
-pub mod dns;
 pub mod history;
 pub mod live;
 pub mod mysql;

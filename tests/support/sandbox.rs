@@ -5,6 +5,20 @@ use firedrill::aws::{AwsOptions, Clients, RetrySettings};
 use firedrill::language::diag::SourceFile;
 use firedrill::sandbox::{LocalSandbox, ProxyConfig, SandboxOptions, Stats, local, seed};
 
+/// Stops the background sandbox of a state directory (`firedrill sandbox stop`) when dropped,
+/// so that a failing test leaves no sandbox behind (one would hold the test's pipes and locks).
+pub struct StopSandbox(pub std::path::PathBuf);
+
+impl Drop for StopSandbox {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new(env!("CARGO_BIN_EXE_firedrill"))
+            .arg("--state-dir")
+            .arg(&self.0)
+            .args(["sandbox", "stop"])
+            .output();
+    }
+}
+
 /// A running sandbox and the directory of its logs.
 pub struct TestSandbox {
     pub sandbox: LocalSandbox,
@@ -21,7 +35,7 @@ impl TestSandbox {
         let sandbox = LocalSandbox::start(
             &SandboxOptions {
                 proxy: config,
-                port: 0,
+                ..SandboxOptions::default()
             },
             dir.path(),
         )

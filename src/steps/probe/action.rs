@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use crate::language::template::Tpl;
 use crate::steps::context::{Outputs, Perform, StepCx, StepError};
+use crate::steps::probe::names::{self, Names};
 use crate::steps::probe::{Command, Dns, DnsVia, Http, Method, Tcp};
 use crate::steps::route53::RecordType;
 
@@ -62,8 +63,17 @@ pub async fn tcp(with: &Tcp, cx: &StepCx, attempt: u32) -> Result<Outputs, StepE
     let port: u16 = resolve(cx, &with.port, "port")?;
     let target = format!("{host}:{port}");
     within(with.attempt_timeout.0, &target, async {
+        let addrs: Vec<std::net::SocketAddr> = cx
+            .shared
+            .names
+            .addresses(&host)
+            .await
+            .map_err(|e| StepError::failed(e.to_string()))?
+            .into_iter()
+            .map(|ip| (ip, port).into())
+            .collect();
         tokio::select! {
-            connected = tokio::net::TcpStream::connect(&target) => connected
+            connected = tokio::net::TcpStream::connect(&addrs[..]) => connected
                 .map(|_| healthy(cx, attempt))
                 .map_err(|e| StepError::failed(format!("{target} refused the connection: {e}"))),
             () = cx.cancel.cancelled() => Err(StepError::Cancelled),
@@ -102,46 +112,56 @@ async fn system_resolver(name: &str, record_type: RecordType) -> Result<Vec<Stri
 }
 
 /// The values of `name`'s `record_type` records as the name server at `server`
-/// (`address[:port]`, port 53 by default) answers: one query over UDP (TCP when the answer is
-/// truncated), no cache, no search domains; the step's `retry` does the retrying.
+/// (`address[:port]`, port 53 by default) answers.
 async fn ask(server: &str, name: &str, record_type: RecordType) -> Result<Vec<String>, StepError> {
-    use hickory_resolver::config::{NameServerConfig, ResolverConfig};
-    use hickory_resolver::net::runtime::TokioRuntimeProvider;
-
     let addr = server
         .parse::<std::net::SocketAddr>()
         .or_else(|_| server.parse::<std::net::IpAddr>().map(|ip| (ip, 53).into()))
         .map_err(|_| StepError::failed(format!("the name server `{server}` is not an address")))?;
-    let mut ns = NameServerConfig::udp_and_tcp(addr.ip());
-    for connection in &mut ns.connections {
-        connection.port = addr.port();
-    }
-    let mut builder = hickory_resolver::Resolver::builder_with_config(
-        ResolverConfig::from_name_servers(vec![ns]),
-        TokioRuntimeProvider::default(),
-    );
-    let options = builder.options_mut();
-    options.cache_size = 0;
-    options.attempts = 1;
-    options.ndots = 0;
-    options.timeout = Duration::from_secs(5);
-    let resolver = builder
-        .build()
-        .map_err(|e| StepError::failed(format!("cannot ask {server}: {e}")))?;
-    let wanted: hickory_resolver::proto::rr::RecordType = format!("{record_type:?}")
+    names::query(addr, name, dns_type(record_type)?)
+        .await
+        .map_err(|e| dns_failure(name, record_type, server, &e))
+}
+
+/// The DNS type of a Route53 record type.
+fn dns_type(record_type: RecordType) -> Result<hickory_resolver::proto::rr::RecordType, StepError> {
+    format!("{record_type:?}")
         .parse()
-        .map_err(|_| StepError::failed(format!("{record_type:?} cannot be asked for")))?;
-    let lookup = resolver.lookup(name, wanted).await.map_err(|e| {
-        StepError::failed(format!(
-            "{name} {record_type:?} does not resolve at {server}: {e}"
-        ))
-    })?;
-    Ok(lookup
-        .answers()
-        .iter()
-        .filter(|r| r.record_type() == wanted)
-        .map(|r| r.data.to_string())
-        .collect())
+        .map_err(|_| StepError::failed(format!("{record_type:?} cannot be asked for")))
+}
+
+fn dns_failure(
+    name: &str,
+    record_type: RecordType,
+    server: &str,
+    e: &hickory_resolver::net::NetError,
+) -> StepError {
+    StepError::failed(format!(
+        "{name} {record_type:?} does not resolve at {server}: {}",
+        names::reason(e)
+    ))
+}
+
+/// The values of `name`'s `record_type` records as the run's names say: the local sandbox's
+/// name server for a name in its zones, else the system's resolver.
+async fn look_up(
+    names: Names,
+    name: &str,
+    record_type: RecordType,
+) -> Result<Vec<String>, StepError> {
+    let Names::Sandbox(server) = names else {
+        return system_resolver(name, record_type).await;
+    };
+    match names::query(server, name, dns_type(record_type)?).await {
+        Ok(values) => Ok(values),
+        Err(e) if names::refused(&e) => system_resolver(name, record_type).await,
+        Err(e) => Err(dns_failure(
+            name,
+            record_type,
+            &format!("the local sandbox's name server {server}"),
+            &e,
+        )),
+    }
 }
 
 /// One attempt of a `probe.dns`.
@@ -162,7 +182,7 @@ pub async fn dns(with: &Dns, cx: &StepCx, attempt: u32) -> Result<Outputs, StepE
             if let Some(server) = &with.server {
                 ask(server, &name, with.record_type).await?
             } else {
-                system_resolver(&name, with.record_type).await?
+                look_up(cx.shared.names, &name, with.record_type).await?
             }
         }
     };
@@ -314,12 +334,47 @@ impl rustls::client::danger::ServerCertVerifier for AcceptAnyCertificate {
 }
 
 pub(crate) type HttpClient = hyper_util::client::legacy::Client<
-    hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
+    hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector<NameService>>,
     http_body_util::Full<bytes::Bytes>,
 >;
 
-/// An HTTP(S) client: certificates checked against the system's roots, unless `verify` is off.
+/// Host names of HTTP requests, looked up as the run's [`Names`] say.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct NameService(Names);
+
+impl tower_service::Service<hyper_util::client::legacy::connect::dns::Name> for NameService {
+    type Response = std::vec::IntoIter<std::net::SocketAddr>;
+    type Error = std::io::Error;
+    type Future =
+        std::pin::Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, name: hyper_util::client::legacy::connect::dns::Name) -> Self::Future {
+        let names = self.0;
+        Box::pin(async move {
+            let ips = names
+                .addresses(name.as_str())
+                .await
+                .map_err(|e| std::io::Error::other(e.to_string()))?;
+            Ok(ips
+                .into_iter()
+                .map(|ip| (ip, 0).into())
+                .collect::<Vec<_>>()
+                .into_iter())
+        })
+    }
+}
+
+/// An HTTP(S) client looking names up as `names` say: certificates checked against the
+/// system's roots, unless `verify` is off.
 pub(crate) fn http_client(
+    names: Names,
     verify: bool,
     ca_file: Option<&std::path::Path>,
 ) -> Result<HttpClient, StepError> {
@@ -362,7 +417,10 @@ pub(crate) fn http_client(
             .with_no_client_auth();
         builder.with_tls_config(config)
     };
-    let connector = builder.https_or_http().enable_http1().build();
+    let mut http =
+        hyper_util::client::legacy::connect::HttpConnector::new_with_resolver(NameService(names));
+    http.enforce_http(false);
+    let connector = builder.https_or_http().enable_http1().wrap_connector(http);
     Ok(
         hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
             .build(connector),
@@ -421,7 +479,7 @@ pub async fn http(with: &Http, cx: &StepCx, attempt: u32) -> Result<Outputs, Ste
         .transpose()?;
     let pattern = expected_pattern(with.expect.body_regex.as_deref(), "body_regex")?;
     let ca_file = with.ca_file.as_ref().map(|f| cx.path(f)).transpose()?;
-    let client = http_client(with.tls_verify, ca_file.as_deref())?;
+    let client = http_client(cx.shared.names, with.tls_verify, ca_file.as_deref())?;
     let shown = cx.mask(&url);
     within(with.attempt_timeout.0, &shown, async {
         let response = tokio::select! {

@@ -3,9 +3,11 @@
 //! A probe keeps trying at `retry.interval` until it is healthy or `retry.until` has passed;
 //! its time to healthy is what milestones measure.
 //!
-//! The language side (this file) never imports AWS, store or engine code; the calls are in [`action`], `probe.sql` in [`sql`].
+//! The language side (this file) never imports AWS, store or engine code; the calls are in
+//! [`action`], `probe.sql` in [`sql`], and how names are looked up in [`names`].
 
 pub mod action;
+pub mod names;
 pub mod sql;
 
 use std::collections::BTreeMap;
@@ -209,10 +211,12 @@ impl Kind for Tcp {
 #[derive(Clone, Copy, Debug, Default, Deserialize, JsonSchema, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum DnsVia {
-    /// A DNS query, through the system resolver or `server` (default).
+    /// A DNS query (default): to `server` when it is given, else in a run on the local sandbox
+    /// to its name server (for the names of its Route53 zones), else through the system
+    /// resolver.
     #[default]
     Resolver,
-    /// The record set read through the Route53 API (the local sandbox answers no DNS).
+    /// The record set read through the Route53 API.
     Route53,
 }
 

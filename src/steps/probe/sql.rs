@@ -32,6 +32,8 @@ pub struct Rows {
 struct Target {
     engine: Engine,
     host: String,
+    /// Where the local sandbox's name server says `host` is (none: the driver looks it up).
+    address: Option<std::net::IpAddr>,
     port: u16,
     database: String,
     user: String,
@@ -42,6 +44,12 @@ struct Target {
 }
 
 impl Target {
+    /// Where the driver connects: the address the sandbox gave, else the host.
+    fn connect_host(&self) -> String {
+        self.address
+            .map_or_else(|| self.host.clone(), |ip| ip.to_string())
+    }
+
     fn name(&self) -> String {
         let engine = match self.engine {
             Engine::Postgres => "postgres",
@@ -56,9 +64,17 @@ impl Target {
 
 /// One attempt of a `probe.sql`.
 pub async fn sql(with: &Sql, cx: &StepCx, attempt: u32) -> Result<Outputs, StepError> {
+    let host = cx.render(&with.host)?;
     let target = Target {
         engine: with.engine,
-        host: cx.render(&with.host)?,
+        address: cx
+            .shared
+            .names
+            .sandbox_addresses(&host)
+            .await
+            .map_err(|e| StepError::failed(e.to_string()))?
+            .and_then(|ips| ips.first().copied()),
+        host,
         port: resolve(cx, &with.port, "port")?,
         database: cx.render(&with.database)?,
         user: cx.render(&with.user)?,
@@ -103,7 +119,7 @@ async fn fetch(target: &Target, query: String) -> Result<Rows, sqlx::Error> {
     match target.engine {
         Engine::Postgres => {
             let mut options = PgConnectOptions::new()
-                .host(&target.host)
+                .host(&target.connect_host())
                 .port(target.port)
                 .database(&target.database)
                 .username(&target.user)
@@ -128,7 +144,7 @@ async fn fetch(target: &Target, query: String) -> Result<Rows, sqlx::Error> {
         }
         Engine::Mysql => {
             let mut options = MySqlConnectOptions::new()
-                .host(&target.host)
+                .host(&target.connect_host())
                 .port(target.port)
                 .database(&target.database)
                 .username(&target.user)

@@ -1,0 +1,372 @@
+//! The local sandbox's name server: its Route53 zones answered over DNS as Route53's servers
+//! answer them, every query read from moto afresh, asked through a real DNS client over UDP;
+//! and a drill on the sandbox whose `probe.dns` sees its own cut-over, with the old value back
+//! after the teardown.
+
+mod support;
+
+use std::net::SocketAddr;
+
+use aws_sdk_route53::types::{
+    AliasTarget, Change, ChangeAction, ChangeBatch, HostedZoneConfig, ResourceRecord,
+    ResourceRecordSet, ResourceRecordSetFailover, RrType, Vpc, VpcRegion,
+};
+use firedrill::sandbox::ProxyConfig;
+use firedrill::sandbox::SandboxRecord;
+use firedrill::steps::probe::names;
+use hickory_resolver::proto::rr::RecordType;
+use support::sandbox::{StopSandbox, TestSandbox};
+use support::{Test, step};
+
+/// What the name server at `server` answers for `name`: its values, sorted, or the failure.
+async fn ask(
+    server: SocketAddr,
+    name: &str,
+    record_type: RecordType,
+) -> Result<Vec<String>, String> {
+    match names::query(server, name, record_type).await {
+        Ok(mut values) => {
+            values.sort();
+            Ok(values)
+        }
+        Err(e) if names::refused(&e) => Err("REFUSED".into()),
+        Err(e) if e.is_nx_domain() => Err("NXDOMAIN".into()),
+        Err(e) if e.is_no_records_found() => Err("NODATA".into()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// A successful answer of `v`, to compare with what [`ask`] gives.
+#[expect(clippy::unnecessary_wraps, reason = "compared with `ask`'s result")]
+fn values(v: &[&str]) -> Result<Vec<String>, String> {
+    Ok(v.iter().map(|s| (*s).to_owned()).collect())
+}
+
+/// A record set `name` of `rtype` with `value`, shaped by `more`.
+fn set(
+    name: &str,
+    rtype: RrType,
+    value: &str,
+    more: impl FnOnce(
+        aws_sdk_route53::types::builders::ResourceRecordSetBuilder,
+    ) -> aws_sdk_route53::types::builders::ResourceRecordSetBuilder,
+) -> ResourceRecordSet {
+    more(
+        ResourceRecordSet::builder()
+            .name(name)
+            .r#type(rtype)
+            .ttl(60)
+            .resource_records(
+                ResourceRecord::builder()
+                    .value(value)
+                    .build()
+                    .expect("record"),
+            ),
+    )
+    .build()
+    .expect("record set")
+}
+
+async fn change(
+    route53: &aws_sdk_route53::Client,
+    zone: &str,
+    action: ChangeAction,
+    sets: Vec<ResourceRecordSet>,
+) {
+    let changes = sets
+        .into_iter()
+        .map(|s| {
+            Change::builder()
+                .action(action.clone())
+                .resource_record_set(s)
+                .build()
+                .expect("change")
+        })
+        .collect();
+    route53
+        .change_resource_record_sets()
+        .hosted_zone_id(zone)
+        .change_batch(
+            ChangeBatch::builder()
+                .set_changes(Some(changes))
+                .build()
+                .expect("batch"),
+        )
+        .send()
+        .await
+        .expect("the change is accepted");
+}
+
+async fn zone_id(route53: &aws_sdk_route53::Client, name: &str) -> String {
+    let zones = route53.list_hosted_zones().send().await.expect("zones");
+    zones
+        .hosted_zones()
+        .iter()
+        .find(|z| z.name() == name && !z.config().is_some_and(HostedZoneConfig::private_zone))
+        .map(|z| z.id().to_owned())
+        .expect("the seeded zone")
+}
+
+/// A sandbox seeded with the shop's zone and another, and where its name server answers.
+async fn zones() -> (TestSandbox, SocketAddr) {
+    let sandbox = TestSandbox::start(ProxyConfig::default()).await;
+    sandbox
+        .seed(
+            "region: us-east-1
+hosted_zones:
+  - name: shop.internal.
+    records:
+      - { name: www, type: A, values: [10.0.1.10, 10.0.1.11], ttl: 300 }
+      - { name: api, type: CNAME, values: [www.shop.internal.] }
+      - { name: shop.internal., type: TXT, values: ['\"v=spf1 -all\"'] }
+      - { name: shop.internal., type: MX, values: ['10 mail.shop.internal.'] }
+      - { name: '*.eu', type: A, values: [10.0.9.9] }
+  - name: other.test.
+    records:
+      - { name: app, type: A, values: [10.0.2.20] }
+",
+        )
+        .await;
+    let dns = sandbox.sandbox.dns_addr();
+    assert!(dns.ip().is_loopback(), "{dns}");
+    (sandbox, dns)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_name_server_answers_the_zones_records_as_route53_does() {
+    let (_sandbox, dns) = zones().await;
+    let a = RecordType::A;
+
+    assert_eq!(
+        ask(dns, "www.shop.internal.", a).await,
+        values(&["10.0.1.10", "10.0.1.11"])
+    );
+    assert_eq!(
+        ask(dns, "api.shop.internal.", RecordType::CNAME).await,
+        values(&["www.shop.internal."])
+    );
+    // A CNAME inside the zone is followed to its addresses, in the same answer.
+    assert_eq!(
+        ask(dns, "api.shop.internal.", a).await,
+        values(&["10.0.1.10", "10.0.1.11"])
+    );
+    assert_eq!(
+        ask(dns, "shop.internal.", RecordType::TXT).await,
+        values(&["v=spf1 -all"])
+    );
+    assert_eq!(
+        ask(dns, "shop.internal.", RecordType::MX).await,
+        values(&["10 mail.shop.internal."])
+    );
+    assert_eq!(
+        ask(dns, "shop.eu.shop.internal.", a).await,
+        values(&["10.0.9.9"]),
+        "wildcard"
+    );
+    assert_eq!(ask(dns, "app.other.test.", a).await, values(&["10.0.2.20"]));
+    assert_eq!(
+        ask(dns, "nowhere.shop.internal.", a).await,
+        Err("NXDOMAIN".into())
+    );
+    assert_eq!(
+        ask(dns, "www.shop.internal.", RecordType::AAAA).await,
+        Err("NODATA".into())
+    );
+    assert_eq!(
+        ask(dns, "example.com.", a).await,
+        Err("REFUSED".into()),
+        "not its zone"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn changes_are_answered_at_once_and_routing_policies_as_with_healthy_checks() {
+    let (sandbox, dns) = zones().await;
+    let a = RecordType::A;
+    // Read from moto with every query.
+    let clients = sandbox.clients().await;
+    let route53 = &clients.route53();
+    let zone = zone_id(route53, "shop.internal.").await;
+    change(
+        route53,
+        &zone,
+        ChangeAction::Upsert,
+        vec![set("www.shop.internal.", RrType::A, "10.0.7.7", |b| b)],
+    )
+    .await;
+    assert_eq!(
+        ask(dns, "www.shop.internal.", a).await,
+        values(&["10.0.7.7"])
+    );
+
+    // Routing policies, as when every health check passes.
+    change(
+        route53,
+        &zone,
+        ChangeAction::Create,
+        vec![
+            set("pay.shop.internal.", RrType::A, "10.0.3.1", |b| {
+                b.set_identifier("blue")
+                    .failover(ResourceRecordSetFailover::Secondary)
+            }),
+            set("pay.shop.internal.", RrType::A, "10.0.3.2", |b| {
+                b.set_identifier("green")
+                    .failover(ResourceRecordSetFailover::Primary)
+            }),
+            set("cart.shop.internal.", RrType::A, "10.0.4.1", |b| {
+                b.set_identifier("old").weight(0)
+            }),
+            set("cart.shop.internal.", RrType::A, "10.0.4.2", |b| {
+                b.set_identifier("new").weight(100)
+            }),
+        ],
+    )
+    .await;
+    assert_eq!(
+        ask(dns, "pay.shop.internal.", a).await,
+        values(&["10.0.3.2"]),
+        "primary"
+    );
+    for _ in 0..5 {
+        assert_eq!(
+            ask(dns, "cart.shop.internal.", a).await,
+            values(&["10.0.4.2"]),
+            "weight 0 never answers"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_alias_answers_with_its_targets_records_and_a_private_zone_before_a_public_one() {
+    let (sandbox, dns) = zones().await;
+    let a = RecordType::A;
+    let clients = sandbox.clients().await;
+    let route53 = &clients.route53();
+    let zone = zone_id(route53, "shop.internal.").await;
+    // In this zone or another of the sandbox's.
+    let other = zone_id(route53, "other.test.").await;
+    change(
+        route53,
+        &zone,
+        ChangeAction::Create,
+        vec![
+            ResourceRecordSet::builder()
+                .name("shop.internal.")
+                .r#type(RrType::A)
+                .alias_target(
+                    AliasTarget::builder()
+                        .hosted_zone_id(&zone)
+                        .dns_name("www.shop.internal.")
+                        .evaluate_target_health(false)
+                        .build()
+                        .expect("alias"),
+                )
+                .build()
+                .expect("apex alias"),
+            ResourceRecordSet::builder()
+                .name("away.shop.internal.")
+                .r#type(RrType::A)
+                .alias_target(
+                    AliasTarget::builder()
+                        .hosted_zone_id(&other)
+                        .dns_name("app.other.test.")
+                        .evaluate_target_health(false)
+                        .build()
+                        .expect("alias"),
+                )
+                .build()
+                .expect("alias to another zone"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        ask(dns, "shop.internal.", a).await,
+        values(&["10.0.1.10", "10.0.1.11"]),
+        "apex alias"
+    );
+    assert_eq!(
+        ask(dns, "away.shop.internal.", a).await,
+        values(&["10.0.2.20"])
+    );
+
+    // Of a public and a private zone of one name, the private one answers (the VPC's view).
+    let vpcs = clients.ec2().describe_vpcs().send().await.expect("vpcs");
+    let vpc = vpcs.vpcs()[0].vpc_id().expect("the default VPC").to_owned();
+    let private = route53
+        .create_hosted_zone()
+        .name("shop.internal.")
+        .caller_reference("private-shop")
+        .vpc(
+            Vpc::builder()
+                .vpc_id(vpc)
+                .vpc_region(VpcRegion::UsEast1)
+                .build(),
+        )
+        .hosted_zone_config(HostedZoneConfig::builder().private_zone(true).build())
+        .send()
+        .await
+        .expect("private zone");
+    let private = private.hosted_zone().expect("zone").id().to_owned();
+    change(
+        route53,
+        &private,
+        ChangeAction::Create,
+        vec![set("www.shop.internal.", RrType::A, "172.16.0.5", |b| b)],
+    )
+    .await;
+    assert_eq!(
+        ask(dns, "www.shop.internal.", a).await,
+        values(&["172.16.0.5"])
+    );
+}
+
+/// The quickstart, whose last step checks the cut-over by a DNS query: `probe.dns` with no
+/// `server` asks the sandbox's name server in a run on the sandbox.
+#[test]
+fn a_drill_on_the_sandbox_sees_its_cut_over_by_dns_and_the_old_value_after_teardown() {
+    let state = tempfile::tempdir().expect("state");
+    let state_dir = state.path().to_str().expect("utf-8");
+    let firedrill = || Test::new().env("FIREDRILL_STATE_DIR", state_dir);
+    firedrill()
+        .args(["sandbox", "start", "--time-scale", "0"])
+        .run();
+    let stop = StopSandbox(state.path().to_path_buf());
+    let record = SandboxRecord::load(state.path()).expect("a running sandbox");
+    let dns = record
+        .dns
+        .expect("the sandbox says where its name server is");
+    let quickstart =
+        std::fs::read_to_string(support::root().join("examples/quickstart/playbook.yaml"))
+            .expect("quickstart");
+    let seed = support::root().join("examples/quickstart/seed.yaml");
+    let (_, report) = firedrill()
+        .args(["--sandbox", "local", "--seed"])
+        .args([seed.to_str().expect("utf-8")])
+        .drill(state.path(), &quickstart);
+    let ip = step(&report, "app")["outputs"]["private_ip"]
+        .as_str()
+        .expect("an app address")
+        .to_owned();
+    assert_ne!(ip, "10.0.1.10");
+    assert_eq!(
+        step(&report, "recovered")["outputs"]["values"],
+        ip.as_str(),
+        "{report}"
+    );
+    assert_eq!(report["state"], "passed", "{report}");
+
+    let after = tokio::runtime::Runtime::new()
+        .expect("runtime")
+        .block_on(ask(dns, "www.shop.internal.", RecordType::A));
+    assert_eq!(
+        after,
+        values(&["10.0.1.10"]),
+        "the teardown put the record back"
+    );
+    drop(stop);
+    assert!(SandboxRecord::load(state.path()).is_none(), "stopped");
+    assert!(
+        std::net::UdpSocket::bind(dns).is_ok() && std::net::TcpListener::bind(dns).is_ok(),
+        "the name server's port is free after `sandbox stop`"
+    );
+}
