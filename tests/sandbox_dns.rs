@@ -107,8 +107,18 @@ async fn zone_id(route53: &aws_sdk_route53::Client, name: &str) -> String {
         .expect("the seeded zone")
 }
 
-/// A sandbox seeded with the shop's zone and another, and where its name server answers.
-async fn zones() -> (TestSandbox, SocketAddr) {
+/// A sandbox seeded with the shop's zone and another.
+struct Zones {
+    sandbox: TestSandbox,
+    /// Where its name server answers.
+    dns: SocketAddr,
+    /// A Route53 client of it.
+    route53: aws_sdk_route53::Client,
+    /// The id of the shop's zone.
+    shop: String,
+}
+
+async fn zones() -> Zones {
     let sandbox = TestSandbox::start(ProxyConfig::default()).await;
     sandbox
         .seed(
@@ -129,12 +139,24 @@ hosted_zones:
         .await;
     let dns = sandbox.sandbox.dns_addr();
     assert!(dns.ip().is_loopback(), "{dns}");
-    (sandbox, dns)
+    let route53 = sandbox.clients().await.route53();
+    let shop = zone_id(&route53, "shop.internal.").await;
+    Zones {
+        sandbox,
+        dns,
+        route53,
+        shop,
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_name_server_answers_the_zones_records_as_route53_does() {
-    let (_sandbox, dns) = zones().await;
+    // Named, not `..`: the sandbox must live to the end of the test.
+    let Zones {
+        sandbox: _sandbox,
+        dns,
+        ..
+    } = zones().await;
     let a = RecordType::A;
 
     assert_eq!(
@@ -181,12 +203,15 @@ async fn the_name_server_answers_the_zones_records_as_route53_does() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn changes_are_answered_at_once_and_routing_policies_as_with_healthy_checks() {
-    let (sandbox, dns) = zones().await;
+    let Zones {
+        sandbox: _sandbox,
+        dns,
+        route53,
+        shop: zone,
+    } = zones().await;
+    let route53 = &route53;
     let a = RecordType::A;
     // Read from moto with every query.
-    let clients = sandbox.clients().await;
-    let route53 = &clients.route53();
-    let zone = zone_id(route53, "shop.internal.").await;
     change(
         route53,
         &zone,
@@ -238,11 +263,14 @@ async fn changes_are_answered_at_once_and_routing_policies_as_with_healthy_check
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_alias_answers_with_its_targets_records_and_a_private_zone_before_a_public_one() {
-    let (sandbox, dns) = zones().await;
+    let Zones {
+        sandbox,
+        dns,
+        route53,
+        shop: zone,
+    } = zones().await;
+    let route53 = &route53;
     let a = RecordType::A;
-    let clients = sandbox.clients().await;
-    let route53 = &clients.route53();
-    let zone = zone_id(route53, "shop.internal.").await;
     // In this zone or another of the sandbox's.
     let other = zone_id(route53, "other.test.").await;
     change(
@@ -290,7 +318,14 @@ async fn an_alias_answers_with_its_targets_records_and_a_private_zone_before_a_p
     );
 
     // Of a public and a private zone of one name, the private one answers (the VPC's view).
-    let vpcs = clients.ec2().describe_vpcs().send().await.expect("vpcs");
+    let vpcs = sandbox
+        .clients()
+        .await
+        .ec2()
+        .describe_vpcs()
+        .send()
+        .await
+        .expect("vpcs");
     let vpc = vpcs.vpcs()[0].vpc_id().expect("the default VPC").to_owned();
     let private = route53
         .create_hosted_zone()
