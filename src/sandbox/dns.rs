@@ -136,8 +136,37 @@ impl RequestHandler for Route53Zones {
     }
 }
 
-/// What reading moto failed with.
-type ReadError = String;
+/// Why a zone could not be read from moto (logged; the query is answered `SERVFAIL`).
+#[derive(Debug, thiserror::Error)]
+enum ReadError {
+    /// A Route53 call to moto failed.
+    #[error("moto did not answer: {0}")]
+    Moto(String),
+    /// A name moto gave is not a DNS name.
+    #[error("{name:?} is not a DNS name: {reason}")]
+    Name {
+        /// The name as moto gave it.
+        name: String,
+        /// Why.
+        reason: hickory_server::proto::ProtoError,
+    },
+    /// hickory refused the zone.
+    #[error("zone {zone}: {reason}")]
+    Zone {
+        /// The zone.
+        zone: String,
+        /// What hickory said.
+        reason: String,
+    },
+}
+
+/// A name moto gave, as a DNS name.
+fn moto_name(text: &str) -> Result<Name, ReadError> {
+    route53_name(text).map_err(|reason| ReadError::Name {
+        name: text.to_owned(),
+        reason,
+    })
+}
 
 impl Route53Zones {
     /// A catalog holding the one zone that answers for `name` (none: the name is refused).
@@ -181,7 +210,10 @@ impl Route53Zones {
             ZoneType::Primary,
             AxfrPolicy::Deny,
         )
-        .map_err(|e| format!("zone {origin}: {e}"))?;
+        .map_err(|reason| ReadError::Zone {
+            zone: origin.to_string(),
+            reason,
+        })?;
         catalog.upsert(LowerName::new(&origin), vec![Arc::new(handler)]);
         Ok(catalog)
     }
@@ -197,7 +229,7 @@ impl Route53Zones {
                 .set_marker(marker)
                 .send()
                 .await
-                .map_err(|e| crate::aws::sdk_error(&e))?;
+                .map_err(|e| ReadError::Moto(crate::aws::sdk_error(&e)))?;
             zones.extend(page.hosted_zones().iter().cloned());
             match page.next_marker() {
                 Some(next) if page.is_truncated() => marker = Some(next.to_owned()),
@@ -218,7 +250,10 @@ impl Route53Zones {
                     .start_record_type(rtype)
                     .set_start_record_identifier(identifier);
             }
-            let page = call.send().await.map_err(|e| crate::aws::sdk_error(&e))?;
+            let page = call
+                .send()
+                .await
+                .map_err(|e| ReadError::Moto(crate::aws::sdk_error(&e)))?;
             sets.extend(page.resource_record_sets().iter().cloned());
             match (
                 page.is_truncated(),
@@ -258,7 +293,7 @@ impl Route53Zones {
                 .map(|data| Record::from_rdata(owner.clone(), ttl, data))
                 .collect());
         };
-        let mut target = route53_name(alias.dns_name()).map_err(|e| e.to_string())?;
+        let mut target = moto_name(alias.dns_name())?;
         for _ in 0..MAX_ALIAS_HOPS {
             let other_zone_sets;
             let in_zone = sets.iter().any(|s| same_name(s.name(), &target));
@@ -277,7 +312,7 @@ impl Route53Zones {
                 .collect();
             let chosen = choose(&group, &self.region, dice);
             if let Some(next) = chosen.iter().find_map(|s| s.alias_target()) {
-                target = route53_name(next.dns_name()).map_err(|e| e.to_string())?;
+                target = moto_name(next.dns_name())?;
                 continue;
             }
             return Ok(chosen
@@ -310,7 +345,7 @@ fn private(zone: &HostedZone) -> bool {
 }
 
 fn zone_name(zone: &HostedZone) -> Result<Name, ReadError> {
-    route53_name(zone.name()).map_err(|e| format!("zone name {:?}: {e}", zone.name()))
+    moto_name(zone.name())
 }
 
 fn same_name(route53: &str, name: &Name) -> bool {
