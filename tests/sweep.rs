@@ -91,9 +91,11 @@ async fn a_lost_journals_resources_are_found_and_removed_and_production_is_never
 
     let (state_arg, playbook_arg) = (state.to_str().expect("utf-8").to_owned(), playbook.clone());
     tokio::task::spawn_blocking(move || {
+        // The hint that deletes what it kept names the state directory it was given.
         Test::new()
-            .env("FIREDRILL_STATE_DIR", &state_arg)
-            .args(["run", "--quiet", &playbook_arg])
+            .args(["--state-dir", &state_arg, "run", &playbook_arg])
+            .stdout_has(&format!("`firedrill --state-dir {state_arg} teardown 20"))
+            .stdout_has("` deletes them\n")
             .run();
     })
     .await

@@ -601,7 +601,11 @@ fn finish(
     }
     let mut summary = format!(
         "{}  report: {}\n",
-        crate::reports::summary::render_summary(report, paint),
+        crate::reports::summary::render_summary(
+            report,
+            paint,
+            &super::again::firedrill(state_dir, &format!("teardown {}", report.run_id)),
+        ),
         kept.display()
     );
     for path in written {

@@ -38,9 +38,15 @@ fn measure_line(name: &str, m: &Measure, paint: Paint) -> String {
     }
 }
 
+/// The command that tears a run down when nothing more is known of where it was run from.
+pub fn teardown_command(run_id: &str) -> String {
+    format!("firedrill teardown {run_id}")
+}
+
 /// The summary printed at the end of a run: a pure function of the report, its verdict
-/// words coloured by `paint`.
-pub fn render_summary(r: &Report, paint: Paint) -> String {
+/// words coloured by `paint`; `teardown` is the command that deletes what a run kept (the
+/// caller knows the state directory it must name; [`teardown_command`] otherwise).
+pub fn render_summary(r: &Report, paint: Paint, teardown: &str) -> String {
     let mut out = String::new();
     out.push_str(&format!(
         "drill {} of `{}`: {} in {}\n",
@@ -120,9 +126,8 @@ pub fn render_summary(r: &Report, paint: Paint) -> String {
         }
         TeardownState::NotNeeded => out.push_str("  teardown: nothing was created\n"),
         TeardownState::Kept => out.push_str(&format!(
-            "  teardown: kept ({}); `firedrill teardown {}` deletes them\n",
+            "  teardown: kept ({}); `{teardown}` deletes them\n",
             t.kept.as_deref().unwrap_or("by policy"),
-            r.run_id
         )),
         other @ (TeardownState::Incomplete | TeardownState::Abandoned) => {
             out.push_str(&format!(
@@ -239,7 +244,7 @@ mod tests {
             started_secs: Some(1990.0),
             duration_secs: Some(243.5),
         };
-        insta::assert_snapshot!(render_summary(&report(RunState::Failed, left), Paint::PLAIN), @r"
+        insta::assert_snapshot!(render_summary(&report(RunState::Failed, left), Paint::PLAIN, "unused"), @r"
         drill 20261125-101500-1a2b3c4d of `checkout`: FAILED in 37m14s
           stopped: `db` failed and aborts the run
           RTO 33m (target 30m): MISSED
@@ -263,7 +268,11 @@ mod tests {
             started_secs: None,
             duration_secs: None,
         };
-        let text = render_summary(&report(RunState::Failed, kept), Paint::PLAIN);
+        let text = render_summary(
+            &report(RunState::Failed, kept),
+            Paint::PLAIN,
+            &teardown_command("20261125-101500-1a2b3c4d"),
+        );
         assert!(text.ends_with("teardown: kept (the drill failed and the policy is `on-success`: kept for investigation); `firedrill teardown 20261125-101500-1a2b3c4d` deletes them\n"), "{text}");
     }
 

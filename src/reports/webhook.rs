@@ -142,8 +142,11 @@ impl Webhook {
 /// The message for a finished run: `text` (the run's summary) for chat, and the facts as
 /// fields under `firedrill` for programs.
 pub fn message(report: &Report, report_path: &str) -> serde_json::Value {
-    let summary =
-        crate::reports::summary::render_summary(report, crate::reports::paint::Paint::PLAIN);
+    let summary = crate::reports::summary::render_summary(
+        report,
+        crate::reports::paint::Paint::PLAIN,
+        &crate::reports::summary::teardown_command(&report.run_id),
+    );
     let text = summary.trim_end();
     serde_json::json!({
         "text": text,
@@ -204,8 +207,12 @@ mod tests {
         let text = message["text"].as_str().expect("text");
         assert_eq!(
             text,
-            crate::reports::summary::render_summary(&report, crate::reports::paint::Paint::PLAIN)
-                .trim_end()
+            crate::reports::summary::render_summary(
+                &report,
+                crate::reports::paint::Paint::PLAIN,
+                &crate::reports::summary::teardown_command(&report.run_id),
+            )
+            .trim_end()
         );
         assert!(text.contains("\n    report: failed"), "{text}");
     }
