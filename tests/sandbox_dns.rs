@@ -405,3 +405,67 @@ fn a_drill_on_the_sandbox_sees_its_cut_over_by_dns_and_the_old_value_after_teard
         "the name server's port is free after `sandbox stop`"
     );
 }
+
+/// `probe.http` and `probe.tcp` in a run on the sandbox reach a host by a name of its zones
+/// (the drill points `svc` at loopback itself), other names through the system, and a name of
+/// its zones without an address fails with where it was asked.
+#[test]
+fn probes_on_the_sandbox_reach_hosts_by_the_names_of_its_zones() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let port = support::serve_loopback(|mut stream| async move {
+        let mut request = [0_u8; 1024];
+        let _ = stream.read(&mut request).await;
+        let _ = stream
+            .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok")
+            .await;
+    });
+    let state = tempfile::tempdir().expect("state");
+    let state_dir = state.path().to_str().expect("utf-8");
+    let firedrill = || Test::new().env("FIREDRILL_STATE_DIR", state_dir);
+    firedrill()
+        .args(["sandbox", "start", "--time-scale", "0"])
+        .run();
+    let _stop = StopSandbox(state.path().to_path_buf());
+    let seed = support::root().join("examples/quickstart/seed.yaml");
+    let (_, report) = firedrill()
+        .args(["--sandbox", "local", "--seed"])
+        .args([seed.to_str().expect("utf-8")])
+        .code(firedrill::engine::exit::STEP_FAILED)
+        .drill(
+            state.path(),
+            &format!(
+                r#"version: 1
+name: names
+sandbox: {{ accounts: ["123456789012"] }}
+steps:
+  svc:
+    uses: route53.record
+    with: {{ zone: shop.internal., name: svc, type: A, value: 127.0.0.1, ttl: 60 }}
+  http:
+    uses: probe.http
+    needs: [svc]
+    with: {{ url: "http://svc.shop.internal:{port}/", expect: {{ body_contains: ok }} }}
+  tcp:
+    uses: probe.tcp
+    needs: [svc]
+    with: {{ host: svc.shop.internal, port: {port} }}
+  local:
+    uses: probe.tcp
+    with: {{ host: localhost, port: {port} }}
+  missing:
+    uses: probe.tcp
+    on_failure: continue
+    with: {{ host: nothing.shop.internal, port: {port} }}
+"#
+            ),
+        );
+    for id in ["svc", "http", "tcp", "local"] {
+        assert_eq!(step(&report, id)["state"], "succeeded", "{id}: {report}");
+    }
+    let missing = support::failures(&report, "missing");
+    assert!(
+        missing.contains("nothing.shop.internal has no A or AAAA record at the local sandbox's name server 127.0.0.1:"),
+        "{missing}"
+    );
+}
