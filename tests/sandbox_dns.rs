@@ -18,12 +18,11 @@ use hickory_resolver::proto::rr::RecordType;
 use support::sandbox::{StopSandbox, TestSandbox};
 use support::{Test, step};
 
+/// An answer as [`ask`] gives it: the values, or why there are none.
+type Answer = Result<Vec<String>, String>;
+
 /// What the name server at `server` answers for `name`: its values, sorted, or the failure.
-async fn ask(
-    server: SocketAddr,
-    name: &str,
-    record_type: RecordType,
-) -> Result<Vec<String>, String> {
+async fn ask(server: SocketAddr, name: &str, record_type: RecordType) -> Answer {
     match names::query(server, name, record_type).await {
         Ok(mut values) => {
             values.sort();
@@ -38,7 +37,7 @@ async fn ask(
 
 /// A successful answer of `v`, to compare with what [`ask`] gives.
 #[expect(clippy::unnecessary_wraps, reason = "compared with `ask`'s result")]
-fn values(v: &[&str]) -> Result<Vec<String>, String> {
+fn values(v: &[&str]) -> Answer {
     Ok(v.iter().map(|s| (*s).to_owned()).collect())
 }
 
@@ -157,48 +156,35 @@ async fn the_name_server_answers_the_zones_records_as_route53_does() {
         dns,
         ..
     } = zones().await;
-    let a = RecordType::A;
-
-    assert_eq!(
-        ask(dns, "www.shop.internal.", a).await,
-        values(&["10.0.1.10", "10.0.1.11"])
-    );
-    assert_eq!(
-        ask(dns, "api.shop.internal.", RecordType::CNAME).await,
-        values(&["www.shop.internal."])
-    );
-    // A CNAME inside the zone is followed to its addresses, in the same answer.
-    assert_eq!(
-        ask(dns, "api.shop.internal.", a).await,
-        values(&["10.0.1.10", "10.0.1.11"])
-    );
-    assert_eq!(
-        ask(dns, "shop.internal.", RecordType::TXT).await,
-        values(&["v=spf1 -all"])
-    );
-    assert_eq!(
-        ask(dns, "shop.internal.", RecordType::MX).await,
-        values(&["10 mail.shop.internal."])
-    );
-    assert_eq!(
-        ask(dns, "shop.eu.shop.internal.", a).await,
-        values(&["10.0.9.9"]),
-        "wildcard"
-    );
-    assert_eq!(ask(dns, "app.other.test.", a).await, values(&["10.0.2.20"]));
-    assert_eq!(
-        ask(dns, "nowhere.shop.internal.", a).await,
-        Err("NXDOMAIN".into())
-    );
-    assert_eq!(
-        ask(dns, "www.shop.internal.", RecordType::AAAA).await,
-        Err("NODATA".into())
-    );
-    assert_eq!(
-        ask(dns, "example.com.", a).await,
-        Err("REFUSED".into()),
-        "not its zone"
-    );
+    let (a, nothing) = (RecordType::A, |why: &str| Err(why.to_owned()));
+    let cases: [(&str, RecordType, Answer); 10] = [
+        ("www.shop.internal.", a, values(&["10.0.1.10", "10.0.1.11"])),
+        (
+            "api.shop.internal.",
+            RecordType::CNAME,
+            values(&["www.shop.internal."]),
+        ),
+        // A CNAME inside the zone is followed to its addresses, in the same answer.
+        ("api.shop.internal.", a, values(&["10.0.1.10", "10.0.1.11"])),
+        ("shop.internal.", RecordType::TXT, values(&["v=spf1 -all"])),
+        (
+            "shop.internal.",
+            RecordType::MX,
+            values(&["10 mail.shop.internal."]),
+        ),
+        ("shop.eu.shop.internal.", a, values(&["10.0.9.9"])), // the wildcard
+        ("app.other.test.", a, values(&["10.0.2.20"])),
+        ("nowhere.shop.internal.", a, nothing("NXDOMAIN")),
+        ("www.shop.internal.", RecordType::AAAA, nothing("NODATA")),
+        ("example.com.", a, nothing("REFUSED")), // not its zone
+    ];
+    for (name, record_type, want) in cases {
+        assert_eq!(
+            ask(dns, name, record_type).await,
+            want,
+            "{name} {record_type}"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
