@@ -145,7 +145,13 @@ steps:
     // Two hours old, measured from the drill's start.
     let rpo = secs(&doc, "db", "rpo_secs");
     assert!((7200..7260).contains(&rpo), "{rpo}");
-    assert_eq!(output(&doc, "db", "port"), "5432");
+    // The seeded instance has data: the restored one's endpoint is its own loopback port.
+    assert_eq!(output(&doc, "db", "endpoint"), "127.0.0.1");
+    assert!(
+        output(&doc, "db", "port")
+            .parse::<u16>()
+            .is_ok_and(|p| p != 5432)
+    );
     let id = output(&doc, "db", "id");
     let run = doc["run_id"].as_str().expect("run id");
     assert!(id.starts_with("fd-") && id.len() <= 63, "{id}");

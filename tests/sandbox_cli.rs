@@ -45,6 +45,7 @@ fn start_status_seed_stop_leaves_no_process_behind() {
         .stdout_has(&format!(
             "  dns          {dns} (Route53 zones, UDP and TCP)\n"
         ))
+        .stdout_has("  data plane   PostgreSQL from ")
         .run();
     assert!(alive(record.serve_pid) && alive(record.moto_pid));
     assert!(
@@ -56,6 +57,9 @@ fn start_status_seed_stop_leaves_no_process_behind() {
     sandbox(&["start"]).stdout_has("already running").run();
     sandbox(&["seed", "examples/quickstart/seed.yaml"])
         .stdout_has("rds-snapshot shop-prod-nightly-1")
+        .stdout_has(
+            "  database of shop-prod: 1 table(s), 433 generated row(s), 3 snapshot copy(ies)\n",
+        )
         .run();
     let mutating = || {
         let status = sandbox(&["status", "--format", "json"]).run();
@@ -101,15 +105,17 @@ fn start_status_seed_stop_leaves_no_process_behind() {
     );
     assert_eq!(mutating(), seeded, "a conflicting seed creates nothing");
 
+    let postgres =
+        support::sandbox::with_children(&support::sandbox::processes_under(state.path()));
+    assert!(!postgres.is_empty(), "the seed's data started PostgreSQL");
     sandbox(&["stop"])
         .stdout_has("stopped the local sandbox")
         .run();
+    let left: Vec<u32> = postgres.into_iter().filter(|p| alive(*p)).collect();
+    assert!(left.is_empty(), "no PostgreSQL process is left: {left:?}");
     assert!(!alive(record.serve_pid), "the background process is gone");
     assert!(!alive(record.moto_pid), "moto is gone");
-    assert!(
-        std::net::UdpSocket::bind(dns).is_ok() && std::net::TcpListener::bind(dns).is_ok(),
-        "nothing listens on the name server's port"
-    );
+    support::sandbox::assert_nothing_answers(dns);
     assert!(SandboxRecord::load(state.path()).is_none());
     sandbox(&["stop"])
         .stdout_has("no local sandbox is running")

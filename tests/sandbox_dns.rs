@@ -386,10 +386,7 @@ fn a_drill_on_the_sandbox_sees_its_cut_over_by_dns_and_the_old_value_after_teard
     );
     drop(stop);
     assert!(SandboxRecord::load(state.path()).is_none(), "stopped");
-    assert!(
-        std::net::UdpSocket::bind(dns).is_ok() && std::net::TcpListener::bind(dns).is_ok(),
-        "the name server's port is free after `sandbox stop`"
-    );
+    support::sandbox::assert_nothing_answers(dns);
 }
 
 /// `probe.http` and `probe.tcp` in a run on the sandbox reach a host by a name of its zones

@@ -257,6 +257,7 @@ fn start(args: &StartArgs, state_dir: &Path, out: fn(&str)) -> u8 {
             out(&format!(
                 "local sandbox running at {} (moto {} at {}, account {}, region {}; time scale {}, seed {}), ready in {}\n\
                  its Route53 zones answer DNS at {}\n\
+                 {}\n\
                  drills find it with `{}`; stop it with `{}`\n",
                 record.endpoint,
                 record.moto_version,
@@ -269,6 +270,7 @@ fn start(args: &StartArgs, state_dir: &Path, out: fn(&str)) -> u8 {
                 record
                     .dns
                     .map_or_else(|| "no name server".to_owned(), |a| a.to_string()),
+                data_plane_line(&record),
                 super::again::firedrill(state_dir, "run --sandbox local PLAYBOOK"),
                 super::again::firedrill(state_dir, "sandbox stop"),
             ));
@@ -323,6 +325,8 @@ async fn serve(args: &StartArgs, state_dir: &Path) -> u8 {
     let record = SandboxRecord {
         endpoint: sandbox.endpoint(),
         dns: Some(sandbox.dns_addr()),
+        postgres: sandbox.data_plane().ok().map(Path::to_path_buf),
+        data_plane_off: sandbox.data_plane().err().map(str::to_owned),
         region: args.region.clone(),
         account: SANDBOX_ACCOUNT.to_owned(),
         serve_pid: std::process::id(),
@@ -417,13 +421,18 @@ async fn status(state_dir: &Path, format: StatusFormat) -> u8 {
         StatusFormat::Text => {
             let c = &record.config;
             let mut text = format!(
-                "local sandbox: running since {}\n  endpoint     {} (realism layer, pid {})\n  dns          {} (Route53 zones, UDP and TCP)\n  moto         {} {} (pid {})\n  account      {}, region {}\n  time scale   {}; seed {}; faults: throttle {}, 500 {}, 503 {}, latency {} x {} ms\n",
+                "local sandbox: running since {}\n  endpoint     {} (realism layer, pid {})\n  dns          {} (Route53 zones, UDP and TCP)\n  data plane   {}\n  moto         {} {} (pid {})\n  account      {}, region {}\n  time scale   {}; seed {}; faults: throttle {}, 500 {}, 503 {}, latency {} x {} ms\n",
                 record.started_at,
                 record.endpoint,
                 record.serve_pid,
                 record
                     .dns
                     .map_or_else(|| "none".to_owned(), |a| a.to_string()),
+                match (&record.postgres, &record.data_plane_off) {
+                    (Some(bin), _) => format!("PostgreSQL from {}", bin.display()),
+                    (None, Some(reason)) => format!("off: {reason}"),
+                    (None, None) => "none".to_owned(),
+                },
                 record.moto_endpoint,
                 record.moto_version,
                 record.moto_pid,
@@ -533,6 +542,9 @@ async fn seed(path: &Path, state_dir: &Path, color: bool, out: fn(&str)) -> u8 {
             for c in &seeded.created {
                 text.push_str(&format!("  {c}\n"));
             }
+            for d in &seeded.data {
+                text.push_str(&format!("  {d}\n"));
+            }
             out(&text);
             if let Some(mut now) = running(state_dir)
                 && now.serve_pid == record.serve_pid
@@ -549,6 +561,19 @@ async fn seed(path: &Path, state_dir: &Path, color: bool, out: fn(&str)) -> u8 {
             super::out::error(&e.to_string(), &[]);
             exit::INTERNAL
         }
+    }
+}
+
+/// What `sandbox start` says of the data plane, once.
+fn data_plane_line(record: &SandboxRecord) -> String {
+    match (&record.postgres, &record.data_plane_off) {
+        (Some(_), _) => {
+            "its restored RDS databases answer SQL (PostgreSQL, on loopback)".to_owned()
+        }
+        (None, Some(reason)) => {
+            format!("its data plane is off, so restored RDS databases answer no SQL: {reason}")
+        }
+        (None, None) => "it has no data plane".to_owned(),
     }
 }
 

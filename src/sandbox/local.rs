@@ -21,6 +21,7 @@ use hyper_util::rt::TokioExecutor;
 use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
 
+use super::data::{self, DataPlane};
 use super::dns::{self, RunningDns};
 use super::proxy::{self, ProxyConfig, RunningProxy, Stats};
 
@@ -185,6 +186,7 @@ pub struct LocalSandbox {
     moto: tokio::process::Child,
     proxy: RunningProxy,
     dns: RunningDns,
+    data: std::sync::Arc<DataPlane>,
     /// moto's own address (behind the layer).
     pub moto_addr: SocketAddr,
     /// moto's log file.
@@ -195,10 +197,15 @@ impl LocalSandbox {
     /// Installs moto if needed, starts it on a free loopback port with its log in `log_dir`,
     /// and puts the realism layer in front of it. Returns once both answer.
     pub async fn start(options: &SandboxOptions, log_dir: &Path) -> Result<Self, SandboxError> {
-        let server = tokio::task::spawn_blocking(|| ensure_moto(&mut |line| eprintln!("{line}")))
-            .await
-            .map_err(|e| SandboxError::Start(e.to_string()))??;
+        let (server, postgres) = tokio::task::spawn_blocking(|| {
+            let say = &mut |line: &str| eprintln!("{line}");
+            let server = ensure_moto(say)?;
+            Ok::<_, SandboxError>((server, data::postgres::ensure(&venv_dir(), say)))
+        })
+        .await
+        .map_err(|e| SandboxError::Start(e.to_string()))??;
         std::fs::create_dir_all(log_dir)?;
+        let data = std::sync::Arc::new(DataPlane::new(postgres, log_dir.to_owned()));
         let mut last_error = String::new();
         for attempt in 0..3 {
             let log = log_dir.join(format!("moto-{}-{attempt}.log", std::process::id()));
@@ -218,12 +225,13 @@ impl LocalSandbox {
             match wait_for_moto(&mut moto, &log).await {
                 Ok(moto_addr) => {
                     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, options.port)).await?;
-                    let proxy = proxy::start(listener, moto_addr, options.proxy)?;
+                    let proxy = proxy::start(listener, moto_addr, options.proxy, data.clone())?;
                     let dns = dns::start(options.dns_port, moto_addr, &options.region).await?;
                     return Ok(Self {
                         moto,
                         proxy,
                         dns,
+                        data,
                         moto_addr,
                         log,
                     });
@@ -257,9 +265,21 @@ impl LocalSandbox {
         self.moto.id()
     }
 
-    /// Stops moto and the layer, and waits for moto to exit.
+    /// Where the data plane's PostgreSQL comes from, or why the data plane is off.
+    pub fn data_plane(&self) -> Result<&Path, &str> {
+        self.data.programs()
+    }
+
+    /// Stops moto, the layer and the data plane, and waits for moto to exit.
     pub async fn stop(mut self) {
+        self.data.stop();
         let _ = self.moto.kill().await;
+    }
+}
+
+impl Drop for LocalSandbox {
+    fn drop(&mut self) {
+        self.data.stop();
     }
 }
 
@@ -381,6 +401,12 @@ pub struct SandboxRecord {
     /// before it had one).
     #[serde(default)]
     pub dns: Option<SocketAddr>,
+    /// Where the data plane's PostgreSQL programs are (none: it is off).
+    #[serde(default)]
+    pub postgres: Option<PathBuf>,
+    /// Why the data plane is off.
+    #[serde(default)]
+    pub data_plane_off: Option<String>,
     /// The default region of drills against it.
     pub region: String,
     /// The account moto emulates.

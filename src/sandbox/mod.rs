@@ -4,10 +4,12 @@
 //! It is moto's server ([`local`] installs and runs it) behind firedrill's realism layer
 //! ([`proxy`]): lifecycle delays ([`lifecycle`]), seeded faults ([`faults`]), call counts, and
 //! Aurora's automated backups as AWS keeps them ([`backups`]). Its Route53 zones answer DNS
-//! ([`dns`]).
+//! ([`dns`]). Its restored RDS instances answer SQL with their recovery point's data
+//! ([`data`]: one PostgreSQL server on loopback).
 //! [`seed`] creates the "production" side that drills restore from.
 
 pub mod backups;
+pub mod data;
 pub mod dns;
 pub mod faults;
 pub mod lifecycle;

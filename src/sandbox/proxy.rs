@@ -7,8 +7,13 @@
 //! points with the age the seed file gave them. Aurora clusters' automated backups behave as
 //! AWS's do (`backups`): they go with their cluster unless the delete call keeps them.
 //!
+//! Restores and deletes of RDS instances are told to the data plane (`data`), and each restored
+//! instance's described endpoint is its own loopback port there.
+//!
 //! Control endpoints live under `/__firedrill/`: `health`, `stats` (GET; `stats/reset` POST),
-//! `config` (GET, PUT) and `created-at` (POST `{"id": "RFC 3339 time"}`).
+//! `config` (GET, PUT), `created-at` (POST `{"id": "RFC 3339 time"}`), `data` (GET: whether the
+//! data plane is on), `data/seed` (POST a seed's data for one instance) and `data/stop`,
+//! `data/start` (POST `{"instance": "id"}`: a restored database stops or starts answering).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::convert::Infallible;
@@ -31,6 +36,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::backups;
+use super::data::{DataPlane, Of, Source};
 use super::faults::{self, Decision, Fault, FaultConfig};
 use super::lifecycle::{self, Kind, Phase, Shape};
 use super::xml::{Child, Document, Element};
@@ -154,6 +160,7 @@ struct Inner {
     client: Client<HttpConnector, Full<Bytes>>,
     config: Mutex<ProxyConfig>,
     state: Mutex<State>,
+    data: Arc<DataPlane>,
 }
 
 /// A running realism layer; stops when dropped.
@@ -181,11 +188,13 @@ impl Drop for RunningProxy {
     }
 }
 
-/// Starts the layer on `listener`, in front of moto at `upstream`.
+/// Starts the layer on `listener`, in front of moto at `upstream`, telling `data` what
+/// happens to RDS instances.
 pub fn start(
     listener: TcpListener,
     upstream: SocketAddr,
     config: ProxyConfig,
+    data: Arc<DataPlane>,
 ) -> std::io::Result<RunningProxy> {
     let addr = listener.local_addr()?;
     let mut connector = HttpConnector::new();
@@ -195,6 +204,7 @@ pub fn start(
         client: Client::builder(TokioExecutor::new()).build(connector),
         config: Mutex::new(config),
         state: Mutex::new(State::default()),
+        data,
     });
     let task = tokio::spawn(async move {
         loop {
@@ -376,8 +386,16 @@ impl Inner {
         if action == "DeleteDBCluster" && status.is_success() {
             self.delete_with_cluster(&parts, &params).await;
         }
+        if status.is_success() {
+            self.data_plane(&action, &params).await;
+        }
         let resp_body = self.after(&action, transition, status, &params, resp_body, &config);
         let (status, resp_body) = resp_body;
+        let resp_body = if service == "rds" {
+            self.endpoints(resp_body)
+        } else {
+            resp_body
+        };
         let mut r = Response::new(Full::new(resp_body));
         *r.status_mut() = status;
         for (name, value) in &headers {
@@ -389,6 +407,133 @@ impl Inner {
             }
         }
         r
+    }
+
+    /// Tells the data plane what an RDS call did: a restore makes the instance's or cluster's
+    /// database (before the call is answered), an instance created in a cluster reaches the
+    /// cluster's, a delete drops it.
+    async fn data_plane(&self, action: &str, params: &[(String, String)]) {
+        let param = |name: &str| {
+            params
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+        };
+        let time = |name: &str| {
+            param(name)
+                .and_then(|t| chrono::DateTime::parse_from_rfc3339(&t).ok())
+                .map(|t| t.with_timezone(&chrono::Utc))
+        };
+        let data = &self.data;
+        match action {
+            "RestoreDBInstanceFromDBSnapshot" => {
+                if let (Some(id), Some(snapshot)) =
+                    (param("DBInstanceIdentifier"), param("DBSnapshotIdentifier"))
+                {
+                    data.restored(Of::Instance, &id, &Source::Snapshot(snapshot))
+                        .await;
+                }
+            }
+            "RestoreDBInstanceToPointInTime" => {
+                if let (Some(id), Some(source)) = (
+                    param("TargetDBInstanceIdentifier"),
+                    param("SourceDBInstanceIdentifier"),
+                ) {
+                    let time = time("RestoreTime");
+                    data.restored(Of::Instance, &id, &Source::PointInTime { source, time })
+                        .await;
+                }
+            }
+            "RestoreDBClusterFromSnapshot" => {
+                if let (Some(id), Some(snapshot)) =
+                    (param("DBClusterIdentifier"), param("SnapshotIdentifier"))
+                {
+                    data.restored(Of::Cluster, &id, &Source::Snapshot(snapshot))
+                        .await;
+                }
+            }
+            "RestoreDBClusterToPointInTime" => {
+                if let (Some(id), Some(source)) = (
+                    param("DBClusterIdentifier"),
+                    param("SourceDBClusterIdentifier"),
+                ) {
+                    let time = time("RestoreToTime");
+                    data.restored(Of::Cluster, &id, &Source::PointInTime { source, time })
+                        .await;
+                }
+            }
+            "CreateDBInstance" => {
+                if let (Some(id), Some(cluster)) =
+                    (param("DBInstanceIdentifier"), param("DBClusterIdentifier"))
+                {
+                    data.member(&id, &cluster).await;
+                }
+            }
+            "DeleteDBInstance" => {
+                if let Some(id) = param("DBInstanceIdentifier") {
+                    data.deleted(Of::Instance, &id).await;
+                }
+            }
+            "DeleteDBCluster" => {
+                if let Some(id) = param("DBClusterIdentifier") {
+                    data.deleted(Of::Cluster, &id).await;
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Writes each restored instance's and cluster's own endpoint (loopback, its port) into an
+    /// RDS answer.
+    fn endpoints(&self, body: Bytes) -> Bytes {
+        if !body.windows(9).any(|w| w == b"Endpoint>") {
+            return body;
+        }
+        let Some(mut doc) = Document::parse(&body) else {
+            return body;
+        };
+        let mut changed = false;
+        doc.root.visit_mut(&mut |e| {
+            let cluster = e.name() == "DBCluster";
+            let (of, id_path) = if cluster {
+                (Of::Cluster, "DBClusterIdentifier")
+            } else {
+                (Of::Instance, "DBInstanceIdentifier")
+            };
+            let Some(port) = e
+                .at(&[id_path])
+                .and_then(|id| self.data.port(of, &id.text()))
+            else {
+                return;
+            };
+            let port = port.to_string();
+            if cluster {
+                // A cluster's writer and reader endpoints are one host name and a port.
+                for (path, text) in [
+                    ("Endpoint", "127.0.0.1"),
+                    ("ReaderEndpoint", "127.0.0.1"),
+                    ("Port", port.as_str()),
+                ] {
+                    if let Some(x) = e.at_mut(&[path]) {
+                        x.set_text(text);
+                        changed = true;
+                    }
+                }
+                return;
+            }
+            if let Some(address) = e.at_mut(&["Endpoint", "Address"]) {
+                address.set_text("127.0.0.1");
+                changed = true;
+            }
+            if let Some(p) = e.at_mut(&["Endpoint", "Port"]) {
+                p.set_text(&port);
+            }
+        });
+        if changed {
+            Bytes::from(doc.to_bytes())
+        } else {
+            body
+        }
     }
 
     fn count(&self, service: &str, action: &str, config: &ProxyConfig) -> Decision {
@@ -875,6 +1020,34 @@ impl Inner {
                     Err(err) => response(StatusCode::BAD_REQUEST, "text/plain", err.to_string()),
                 }
             }
+            (Method::GET, "data") => json(&match self.data.programs() {
+                Ok(bin) => serde_json::json!({ "on": true, "postgres": bin }),
+                Err(reason) => serde_json::json!({ "on": false, "reason": reason }),
+            }),
+            (Method::POST, "data/seed") => {
+                match serde_json::from_slice::<super::data::SeedData>(&body) {
+                    Ok(seed) => match self.data.seed(&seed).await {
+                        Ok(()) => json(&seed.instance),
+                        Err(reason) => {
+                            response(StatusCode::UNPROCESSABLE_ENTITY, "text/plain", reason)
+                        }
+                    },
+                    Err(err) => response(StatusCode::BAD_REQUEST, "text/plain", err.to_string()),
+                }
+            }
+            (Method::POST, action @ ("data/stop" | "data/start")) => {
+                match serde_json::from_slice::<DataFault>(&body) {
+                    Ok(fault) => match self
+                        .data
+                        .set_running(&fault.instance, action == "data/start")
+                        .await
+                    {
+                        Ok(()) => json(&fault.instance),
+                        Err(reason) => response(StatusCode::NOT_FOUND, "text/plain", reason),
+                    },
+                    Err(err) => response(StatusCode::BAD_REQUEST, "text/plain", err.to_string()),
+                }
+            }
             _ => response(
                 StatusCode::NOT_FOUND,
                 "text/plain",
@@ -882,6 +1055,13 @@ impl Inner {
             ),
         }
     }
+}
+
+/// A data-plane fault: stop or start a restored instance's database.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DataFault {
+    instance: String,
 }
 
 fn set_status(e: &mut Element, shape: &Shape, status: &str) {

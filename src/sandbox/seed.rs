@@ -1,11 +1,13 @@
 //! Seeding the "production" side of the local sandbox: what drills restore from and must
 //! never change. A seed file (YAML) lists RDS instances with snapshots of given ages, Aurora
 //! clusters with cluster snapshots, tagged AMIs and EBS snapshots, hosted zones with records,
-//! S3 buckets, and SSM parameters. Everything is tagged `environment=production` and
+//! S3 buckets, and SSM parameters; a database's data (tables with generated rows, or a SQL file)
+//! goes to the sandbox's data plane, copied for each snapshot as it was then. Everything is tagged `environment=production` and
 //! `firedrill-sandbox:side=production`; the realism layer shows each recovery point with the
 //! age the file gives it.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 
 use aws_sdk_ec2::types::{
     BlockDeviceMapping, EbsBlockDevice, ResourceType, Tag as Ec2Tag, TagSpecification,
@@ -14,8 +16,10 @@ use aws_sdk_rds::types::Tag as RdsTag;
 use aws_sdk_route53::types::{
     Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType,
 };
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
+use super::data::{SeedData, Table};
 use crate::aws::Clients;
 use crate::language::de::{self, Ctx};
 use crate::language::diag::{Diagnostic, SourceFile};
@@ -51,6 +55,54 @@ pub struct SeedFile {
     /// SSM parameters (what `${secret:ssm:/path}` reads).
     #[serde(default)]
     pub ssm_parameters: Vec<SeedParameter>,
+    /// The directory of the seed file, which `sql` paths are relative to.
+    #[serde(skip)]
+    pub dir: PathBuf,
+}
+
+/// The data of a production database: what its snapshots hold, as it was at their times.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeedDatabase {
+    /// The master user, as drills connect (default `postgres`).
+    #[serde(default = "postgres")]
+    pub user: String,
+    /// Its password (what the drill's secret holds).
+    pub password: String,
+    /// Tables, with generated rows.
+    #[serde(default)]
+    pub tables: Vec<SeedTable>,
+    /// A SQL file to run after the tables are made (relative to the seed file). Its rows are
+    /// cut at a snapshot's time only in tables listed with a `timestamp`.
+    pub sql: Option<PathBuf>,
+}
+
+/// A table of a seeded database.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeedTable {
+    /// Its name.
+    pub name: String,
+    /// Its columns as `name type` (`id bigint`, `item text`); none: the `sql` file makes it.
+    #[serde(default)]
+    pub columns: Vec<String>,
+    /// The column that says when a row was written (a `timestamptz`, added when not listed):
+    /// a snapshot holds the rows written before its time, a point-in-time restore those
+    /// before the restore time.
+    pub timestamp: Option<String>,
+    /// Generated rows: one `every` so long, over the last `for`, the newest at seeding time.
+    pub rows: Option<SeedRows>,
+}
+
+/// How often and for how long rows were written.
+#[derive(Clone, Copy, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeedRows {
+    /// The time between two rows.
+    pub every: Duration,
+    /// How far back the rows go.
+    #[serde(rename = "for")]
+    pub span: Duration,
 }
 
 /// An SSM parameter.
@@ -105,6 +157,8 @@ pub struct SeedDb {
     /// Its snapshots.
     #[serde(default)]
     pub snapshots: Vec<SeedSnapshot>,
+    /// Its data, which restored instances answer SQL with on the local sandbox.
+    pub database: Option<SeedDatabase>,
 }
 
 fn postgres() -> String {
@@ -130,6 +184,8 @@ pub struct SeedCluster {
     /// Its cluster snapshots.
     #[serde(default)]
     pub snapshots: Vec<SeedSnapshot>,
+    /// Its data, which restored clusters answer SQL with on the local sandbox.
+    pub database: Option<SeedDatabase>,
 }
 
 fn aurora() -> String {
@@ -213,6 +269,8 @@ pub struct Seeded {
     pub created: Vec<String>,
     /// Recovery point identifiers and their creation times (RFC 3339).
     pub recovery_points: BTreeMap<String, String>,
+    /// What the data plane made of each database's data (or why it made nothing).
+    pub data: Vec<String>,
 }
 
 /// Reads a seed file; errors are diagnostics with places, like a playbook's.
@@ -222,7 +280,13 @@ pub fn parse(file: &SourceFile) -> Result<SeedFile, Vec<Diagnostic>> {
     let result = de::from_node::<SeedFile>(&root, &ctx);
     let mut diags = ctx.take();
     match result {
-        Ok(seed) if diags.is_empty() => Ok(seed),
+        Ok(mut seed) if diags.is_empty() => {
+            seed.dir = std::path::Path::new(&file.name)
+                .parent()
+                .map(std::path::Path::to_path_buf)
+                .unwrap_or_default();
+            Ok(seed)
+        }
         Ok(_) => Err(diags),
         Err(e) => {
             diags.push(e.into_diagnostic(&[]));
@@ -264,7 +328,7 @@ fn ec2_tags(resource: ResourceType, extra: &BTreeMap<String, Scalar>) -> TagSpec
 /// The oldest recovery point a seed may describe.
 pub const MAX_AGE: Duration = Duration(std::time::Duration::from_hours(100 * 365 * 24));
 
-fn created_at(age: Duration) -> Result<String, SeedError> {
+fn created_at(now: DateTime<Utc>, age: Duration) -> Result<String, SeedError> {
     let too_old = || SeedError {
         what: "a recovery point".into(),
         reason: format!("an age of {age} is over 100 years"),
@@ -274,9 +338,7 @@ fn created_at(age: Duration) -> Result<String, SeedError> {
     }
     let age =
         chrono::Duration::milliseconds(i64::try_from(age.as_millis()).map_err(|_| too_old())?);
-    let at = chrono::Utc::now()
-        .checked_sub_signed(age)
-        .ok_or_else(too_old)?;
+    let at = now.checked_sub_signed(age).ok_or_else(too_old)?;
     Ok(at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
 }
 
@@ -382,8 +444,11 @@ pub async fn apply(
     endpoint: &str,
 ) -> Result<Seeded, SeedError> {
     let mut out = Seeded::default();
-    seed_rds(seed, clients, &mut out).await?;
-    seed_ec2(seed, clients, &mut out).await?;
+    // One "now" for every age, to the second, as the realism layer shows times.
+    let base = chrono::DateTime::from_timestamp(chrono::Utc::now().timestamp(), 0)
+        .unwrap_or_else(chrono::Utc::now);
+    seed_rds(seed, clients, base, &mut out).await?;
+    seed_ec2(seed, clients, base, &mut out).await?;
     seed_route53(seed, clients, &mut out).await?;
     for p in &seed.ssm_parameters {
         clients
@@ -408,7 +473,7 @@ pub async fn apply(
     }
     // The production side exists already: its instances, clusters and volumes are ready at
     // once, and its recovery points have their ages.
-    let now = created_at(Duration(std::time::Duration::ZERO))?;
+    let now = created_at(base, Duration(std::time::Duration::ZERO))?;
     let mut settled = out.recovery_points.clone();
     for created in &out.created {
         if let Some((kind, id)) = created.split_once(' ')
@@ -431,11 +496,139 @@ pub async fn apply(
             reason: e.to_string(),
         })?;
     }
+    let instances = seed
+        .rds_instances
+        .iter()
+        .map(|db| (&db.id, &db.snapshots, &db.database, false));
+    let clusters = seed
+        .aurora_clusters
+        .iter()
+        .map(|c| (&c.id, &c.snapshots, &c.database, true));
+    for (id, snapshots, database, cluster) in instances.chain(clusters) {
+        if let Some(database) = database {
+            let mut data = seed_data(seed, id, snapshots, database, &now, &out)?;
+            data.cluster = cluster;
+            out.data.push(send_data(endpoint, &data).await?);
+        }
+    }
     Ok(out)
 }
 
+/// What the sandbox's data plane is told of `db`'s data.
+fn seed_data(
+    seed: &SeedFile,
+    id: &str,
+    snapshots: &[SeedSnapshot],
+    database: &SeedDatabase,
+    now: &str,
+    out: &Seeded,
+) -> Result<SeedData, SeedError> {
+    let what = || format!("the data of {id}");
+    let sql = match &database.sql {
+        Some(path) => {
+            let path = seed.dir.join(path);
+            Some(std::fs::read_to_string(&path).map_err(|e| SeedError {
+                what: what(),
+                reason: format!("cannot read {}: {e}", path.display()),
+            })?)
+        }
+        None => None,
+    };
+    let mut tables = Vec::new();
+    for t in &database.tables {
+        let mut columns = Vec::new();
+        for c in &t.columns {
+            let Some((name, ty)) = c.trim().split_once(char::is_whitespace) else {
+                return Err(SeedError {
+                    what: what(),
+                    reason: format!(
+                        "column `{c}` of table `{}` is not `name type` (say `{c} text`)",
+                        t.name
+                    ),
+                });
+            };
+            columns.push((name.to_owned(), ty.trim().to_owned()));
+        }
+        let rows = t.rows.map(|r| {
+            let every = r.every.as_secs_f64().max(0.001);
+            // Whole rows only: the newest at now, the oldest no further back than `for`.
+            #[expect(
+                clippy::cast_possible_truncation,
+                clippy::cast_sign_loss,
+                reason = "a non-negative count of rows, floored"
+            )]
+            let count = (r.span.as_secs_f64() / every).floor() as u64 + 1;
+            (every, count)
+        });
+        tables.push(Table {
+            name: t.name.clone(),
+            columns,
+            timestamp: t.timestamp.clone(),
+            rows,
+        });
+    }
+    let snapshots = snapshots
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let snapshot = snapshot_id(id, i, s);
+            let at = out
+                .recovery_points
+                .get(&snapshot)
+                .cloned()
+                .unwrap_or_default();
+            (snapshot, at)
+        })
+        .collect();
+    Ok(SeedData {
+        instance: id.to_owned(),
+        cluster: false,
+        user: database.user.clone(),
+        password: database.password.clone(),
+        tables,
+        sql,
+        now: now.to_owned(),
+        snapshots,
+    })
+}
+
+/// Sends one instance's data to the sandbox: what it says of it.
+async fn send_data(endpoint: &str, data: &SeedData) -> Result<String, SeedError> {
+    let body = serde_json::to_vec(data).expect("seed data serializes");
+    let answer = super::local::request(
+        endpoint,
+        http::Method::POST,
+        "/__firedrill/data/seed",
+        Some(body),
+    )
+    .await;
+    let rows: u64 = data.tables.iter().filter_map(|t| t.rows.map(|r| r.1)).sum();
+    match answer {
+        Ok(_) => Ok(format!(
+            "database of {}: {} table(s), {rows} generated row(s), {} snapshot copy(ies)",
+            data.instance,
+            data.tables.len(),
+            data.snapshots.len()
+        )),
+        Err(super::local::SandboxError::Control { reason, .. })
+            if reason.contains("data plane is off") =>
+        {
+            Ok(format!("no data for {}: {reason}", data.instance))
+        }
+        Err(e) => Err(SeedError {
+            what: format!("the data of {}", data.instance),
+            reason: e.to_string(),
+        }),
+    }
+}
+
 /// The RDS instances and Aurora clusters of `seed`, with their snapshots.
-async fn seed_rds(seed: &SeedFile, clients: &Clients, out: &mut Seeded) -> Result<(), SeedError> {
+async fn seed_rds(
+    seed: &SeedFile,
+    clients: &Clients,
+    now: DateTime<Utc>,
+    out: &mut Seeded,
+) -> Result<(), SeedError> {
     let rds = clients.rds();
     for db in &seed.rds_instances {
         rds.create_db_instance()
@@ -478,7 +671,7 @@ async fn seed_rds(seed: &SeedFile, clients: &Clients, out: &mut Seeded) -> Resul
                 .await
                 .map_err(fail(format!("RDS snapshot {id}")))?;
             out.created.push(format!("rds-snapshot {id}"));
-            out.recovery_points.insert(id, created_at(s.age)?);
+            out.recovery_points.insert(id, created_at(now, s.age)?);
         }
     }
     for cluster in &seed.aurora_clusters {
@@ -519,14 +712,19 @@ async fn seed_rds(seed: &SeedFile, clients: &Clients, out: &mut Seeded) -> Resul
                 .await
                 .map_err(fail(format!("cluster snapshot {id}")))?;
             out.created.push(format!("rds-cluster-snapshot {id}"));
-            out.recovery_points.insert(id, created_at(s.age)?);
+            out.recovery_points.insert(id, created_at(now, s.age)?);
         }
     }
     Ok(())
 }
 
 /// The images and EBS volumes of `seed`, with their snapshots.
-async fn seed_ec2(seed: &SeedFile, clients: &Clients, out: &mut Seeded) -> Result<(), SeedError> {
+async fn seed_ec2(
+    seed: &SeedFile,
+    clients: &Clients,
+    now: DateTime<Utc>,
+    out: &mut Seeded,
+) -> Result<(), SeedError> {
     let ec2 = clients.ec2();
     for image in &seed.images {
         let out_image = ec2
@@ -546,7 +744,7 @@ async fn seed_ec2(seed: &SeedFile, clients: &Clients, out: &mut Seeded) -> Resul
         let id = out_image.image_id().unwrap_or_default().to_owned();
         tag_ec2(&ec2, &id, &image.tags).await?;
         out.created.push(format!("image {id} ({})", image.name));
-        out.recovery_points.insert(id, created_at(image.age)?);
+        out.recovery_points.insert(id, created_at(now, image.age)?);
     }
     let zone = format!("{}a", seed.region);
     for ebs in &seed.ebs_snapshots {
@@ -574,7 +772,7 @@ async fn seed_ec2(seed: &SeedFile, clients: &Clients, out: &mut Seeded) -> Resul
             let id = snap.snapshot_id().unwrap_or_default().to_owned();
             tag_ec2(&ec2, &id, &all).await?;
             out.created.push(format!("ebs-snapshot {id}"));
-            out.recovery_points.insert(id, created_at(s.age)?);
+            out.recovery_points.insert(id, created_at(now, s.age)?);
         }
     }
     Ok(())

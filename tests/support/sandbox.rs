@@ -19,6 +19,77 @@ impl Drop for StopSandbox {
     }
 }
 
+/// Nothing listens on the name server's address any more: a TCP connection is refused, and a
+/// UDP datagram comes back as "port unreachable" (on loopback the kernel says so at once).
+/// Binding the port would not prove it: another test's connection may hold the same number.
+pub fn assert_nothing_answers(dns: std::net::SocketAddr) {
+    let tcp = std::net::TcpStream::connect(dns).map(|_| ());
+    assert_eq!(
+        tcp.map_err(|e| e.kind()),
+        Err(std::io::ErrorKind::ConnectionRefused),
+        "nothing listens for TCP at {dns}"
+    );
+    let udp = std::net::UdpSocket::bind("127.0.0.1:0").expect("a client socket");
+    udp.connect(dns).expect("connect");
+    udp.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .expect("timeout");
+    udp.send(&[0; 12]).expect("send a header");
+    let answer = udp.recv(&mut [0; 512]).map_err(|e| e.kind());
+    assert_eq!(
+        answer,
+        Err(std::io::ErrorKind::ConnectionRefused),
+        "nothing answers UDP at {dns}"
+    );
+}
+
+/// The processes whose command line names `dir` (a sandbox's PostgreSQL runs with its data
+/// directory under the sandbox's state): their pids.
+pub fn processes_under(dir: &std::path::Path) -> Vec<u32> {
+    let needle = dir.to_string_lossy().into_owned();
+    std::fs::read_dir("/proc")
+        .expect("/proc")
+        .filter_map(Result::ok)
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|c| String::from_utf8_lossy(&c).contains(&needle))
+        })
+        .filter(|pid| local::alive(*pid))
+        .collect()
+}
+
+/// `pids` and every live process whose parent is one of them (a PostgreSQL server's workers
+/// rename themselves, so only their parent names the directory).
+pub fn with_children(pids: &[u32]) -> Vec<u32> {
+    let mut all = pids.to_vec();
+    for entry in std::fs::read_dir("/proc")
+        .expect("/proc")
+        .filter_map(Result::ok)
+    {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let parent = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|stat| {
+                stat.rsplit(')')
+                    .next()?
+                    .split_whitespace()
+                    .nth(1)?
+                    .parse()
+                    .ok()
+            });
+        if parent.is_some_and(|p: u32| pids.contains(&p)) {
+            all.push(pid);
+        }
+    }
+    all
+}
+
 /// A running sandbox and the directory of its logs.
 pub struct TestSandbox {
     pub sandbox: LocalSandbox,

@@ -106,7 +106,10 @@ pub async fn sql(with: &Sql, cx: &StepCx, attempt: u32) -> Result<Outputs, StepE
                  be the newest data time (a timestamp, or seconds since 1970)"
             ))
         })?;
-        out.insert("newest_data_time".into(), newest.to_rfc3339());
+        out.insert(
+            "newest_data_time".into(),
+            crate::engine::event::rfc3339(newest),
+        );
         out.insert("rpo_secs".into(), cx.rpo_secs(newest));
     }
     out.extend(healthy(cx, attempt));

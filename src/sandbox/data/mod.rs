@@ -1,0 +1,675 @@
+//! The sandbox's data plane for RDS: databases that answer SQL with the data their recovery
+//! point held.
+//!
+//! One PostgreSQL server ([`postgres`]) holds, as databases: each seeded production instance's
+//! data (`prod/ID`), each of its seeded snapshots as it was at the snapshot's time
+//! (`snapshot/ID`: the rows whose timestamp is later are deleted), and each restored instance
+//! (`instance/ID`), copied from its recovery point as a template. Every restored instance gets
+//! its own endpoint ([`wire`]) on a free loopback port, which the realism layer writes into the
+//! instance's described `Endpoint`; it reaches that instance's database and nothing else's.
+//!
+//! Rules: the server starts with the first seed that gives data; without PostgreSQL the control
+//! plane works as before and every restored instance's endpoint answers with the reason. A
+//! restore's database exists before the restore call is answered. Deleting an instance drops
+//! its database. Roles are the seed's master users, shared by every copy of their data.
+//!
+//! It knows nothing of HTTP or of moto: the realism layer tells it what happened.
+
+pub mod postgres;
+pub mod wire;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use tokio::net::TcpListener;
+
+use postgres::Server;
+use wire::{Endpoint, Route};
+
+/// The data a seed gives one production instance or cluster, as the seed sends it to the
+/// sandbox.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SeedData {
+    /// The production instance (or cluster).
+    pub instance: String,
+    /// Whether it is an Aurora cluster (its snapshots are cluster snapshots).
+    #[serde(default)]
+    pub cluster: bool,
+    /// Its master user.
+    pub user: String,
+    /// The master user's password.
+    pub password: String,
+    /// Tables to create, with generated rows.
+    pub tables: Vec<Table>,
+    /// SQL to run after the tables are made (the text of the seed's `sql` file).
+    pub sql: Option<String>,
+    /// The seed's "now" (RFC 3339): the newest generated row's time.
+    pub now: String,
+    /// Its snapshots: identifier and time (RFC 3339).
+    pub snapshots: Vec<(String, String)>,
+}
+
+/// A table of seeded data.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Table {
+    /// Its name.
+    pub name: String,
+    /// Columns to create (name, SQL type); none: the seed's SQL creates the table.
+    pub columns: Vec<(String, String)>,
+    /// The column that says when a row was written: what snapshots and point-in-time
+    /// restores cut at.
+    pub timestamp: Option<String>,
+    /// Rows to generate: one every this many seconds, this many, the newest at the seed's now.
+    pub rows: Option<(f64, u64)>,
+}
+
+/// What has an endpoint: a DB instance or an Aurora cluster.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Of {
+    /// A DB instance.
+    Instance,
+    /// An Aurora DB cluster.
+    Cluster,
+}
+
+impl Of {
+    fn word(self) -> &'static str {
+        match self {
+            Self::Instance => "instance",
+            Self::Cluster => "cluster",
+        }
+    }
+
+    fn snapshot_word(self) -> &'static str {
+        match self {
+            Self::Instance => "snapshot",
+            Self::Cluster => "cluster snapshot",
+        }
+    }
+}
+
+/// Where a restored instance's or cluster's data comes from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// A DB snapshot or cluster snapshot.
+    Snapshot(String),
+    /// An instance or cluster at a time (none: its latest restorable time).
+    PointInTime {
+        /// The source.
+        source: String,
+        /// The restore time.
+        time: Option<DateTime<Utc>>,
+    },
+}
+
+/// A recovery point's key: production instances and clusters, and their snapshots.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct PointKey {
+    of: Of,
+    snapshot: bool,
+    id: String,
+}
+
+/// A recovery point the data plane holds.
+struct Point {
+    database: String,
+    owner: String,
+    /// (table, timestamp column) of the tables a point in time cuts.
+    stamps: Vec<(String, String)>,
+}
+
+struct Served {
+    port: u16,
+    route: Route,
+    /// None while the database is stopped.
+    endpoint: Option<Endpoint>,
+}
+
+#[derive(Default)]
+struct State {
+    points: HashMap<PointKey, Point>,
+    served: HashMap<(Of, String), Served>,
+}
+
+/// The data plane of one sandbox.
+pub struct DataPlane {
+    programs: Result<PathBuf, String>,
+    dir: PathBuf,
+    server: tokio::sync::OnceCell<Result<Arc<Server>, String>>,
+    state: Mutex<State>,
+}
+
+impl DataPlane {
+    /// A data plane whose server (not started yet) runs `programs` with its data under `dir`;
+    /// `Err` says why there is none.
+    pub fn new(programs: Result<PathBuf, String>, dir: PathBuf) -> Self {
+        Self {
+            programs,
+            dir,
+            server: tokio::sync::OnceCell::new(),
+            state: Mutex::new(State::default()),
+        }
+    }
+
+    /// Where PostgreSQL comes from, or why the data plane is off.
+    pub fn programs(&self) -> Result<&Path, &str> {
+        self.programs.as_deref().map_err(String::as_str)
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    async fn server(&self) -> Result<Arc<Server>, String> {
+        let started = self
+            .server
+            .get_or_init(|| async {
+                let programs = self.programs.clone()?;
+                let dir = self.dir.join(format!("postgres-{}", std::process::id()));
+                let _ = std::fs::remove_dir_all(&dir);
+                Server::start(&programs, dir).await.map(Arc::new)
+            })
+            .await;
+        started
+            .clone()
+            .map_err(|e| format!("the local sandbox's data plane is off: {e}"))
+    }
+
+    /// Stops the server, if it was started (its databases go with it).
+    pub fn stop(&self) {
+        if let Some(Ok(server)) = self.server.get() {
+            server.stop();
+        }
+        self.state().served.clear();
+    }
+
+    /// The port of the endpoint of the instance or cluster `id`, when it has one.
+    pub fn port(&self, of: Of, id: &str) -> Option<u16> {
+        self.state()
+            .served
+            .get(&(of, id.to_owned()))
+            .map(|s| s.port)
+    }
+
+    /// Creates a production instance's data and its snapshots' copies.
+    pub async fn seed(&self, data: &SeedData) -> Result<(), String> {
+        let server = self.server().await?;
+        let now = time(&data.now)?;
+        let fail = |what: &str, e: sqlx::Error| {
+            format!(
+                "seeding the data of `{}`: {what}: {}",
+                data.instance,
+                message(&e)
+            )
+        };
+        let mut admin = server
+            .connect("postgres")
+            .await
+            .map_err(|e| fail("connect", e))?;
+        let role = ident(&data.user);
+        let exists: Option<i32> = sqlx::query_scalar("select 1 from pg_roles where rolname = $1")
+            .bind(&data.user)
+            .fetch_optional(&mut admin)
+            .await
+            .map_err(|e| fail("roles", e))?;
+        let verb = if exists.is_some() { "ALTER" } else { "CREATE" };
+        raw(&format!(
+            "{verb} ROLE {role} LOGIN PASSWORD {}",
+            literal(&data.password)
+        ))
+        .execute(&mut admin)
+        .await
+        .map_err(|e| fail("the master user", e))?;
+        let of = if data.cluster {
+            Of::Cluster
+        } else {
+            Of::Instance
+        };
+        let prod = db_name(&format!("prod-{}", of.word()), &data.instance);
+        let quoted = ident(&prod);
+        for sql in [
+            format!("DROP DATABASE IF EXISTS {quoted} WITH (FORCE)"),
+            format!("CREATE DATABASE {quoted} OWNER {role}"),
+            format!("REVOKE CONNECT ON DATABASE {quoted} FROM PUBLIC"),
+        ] {
+            raw(&sql)
+                .execute(&mut admin)
+                .await
+                .map_err(|e| fail("its database", e))?;
+        }
+        let mut conn = server
+            .connect(&prod)
+            .await
+            .map_err(|e| fail("connect", e))?;
+        raw(&format!("SET ROLE {role}"))
+            .execute(&mut conn)
+            .await
+            .map_err(|e| fail("the master user", e))?;
+        for table in &data.tables {
+            if let Some(sql) = create_table(table, now) {
+                raw(&sql)
+                    .execute(&mut conn)
+                    .await
+                    .map_err(|e| fail(&format!("table `{}`", table.name), e))?;
+            }
+        }
+        if let Some(sql) = &data.sql {
+            raw(sql)
+                .execute(&mut conn)
+                .await
+                .map_err(|e| fail("its SQL file", e))?;
+        }
+        Server::close(conn).await;
+        let stamps: Vec<(String, String)> = data
+            .tables
+            .iter()
+            .filter_map(|t| Some((t.name.clone(), t.timestamp.clone()?)))
+            .collect();
+        let point = |database: String| Point {
+            database,
+            owner: data.user.clone(),
+            stamps: stamps.clone(),
+        };
+        for (id, at) in &data.snapshots {
+            let copy = db_name(&format!("{}-snapshot", of.word()), id);
+            copy_database(
+                &server,
+                &mut admin,
+                &prod,
+                &copy,
+                &data.user,
+                Some(time(at)?),
+                &stamps,
+            )
+            .await
+            .map_err(|e| fail(&format!("snapshot `{id}`"), e))?;
+            raw(&format!(
+                "REVOKE CONNECT ON DATABASE {} FROM PUBLIC",
+                ident(&copy)
+            ))
+            .execute(&mut admin)
+            .await
+            .map_err(|e| fail(&format!("snapshot `{id}`"), e))?;
+            let key = PointKey {
+                of,
+                snapshot: true,
+                id: id.clone(),
+            };
+            self.state().points.insert(key, point(copy));
+        }
+        Server::close(admin).await;
+        self.state().points.insert(
+            PointKey {
+                of,
+                snapshot: false,
+                id: data.instance.clone(),
+            },
+            point(prod),
+        );
+        Ok(())
+    }
+
+    /// A restored instance or cluster: its database, copied from where it comes from, and its
+    /// endpoint. A failure leaves an endpoint that says why.
+    pub async fn restored(&self, of: Of, id: &str, from: &Source) {
+        let route = match self.restore(of, id, from).await {
+            Ok(route) => route,
+            Err(reason) => Route::Refuse(reason),
+        };
+        self.listen(of, id, route).await;
+    }
+
+    /// An instance created in cluster `cluster`: an endpoint of its own to the cluster's data,
+    /// when the cluster has data.
+    pub async fn member(&self, instance: &str, cluster: &str) {
+        let route = self
+            .state()
+            .served
+            .get(&(Of::Cluster, cluster.to_owned()))
+            .map(|s| s.route.clone());
+        if let Some(route) = route {
+            self.listen(Of::Instance, instance, route).await;
+        }
+    }
+
+    async fn listen(&self, of: Of, id: &str, route: Route) {
+        let Ok(listener) = TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0)).await else {
+            return;
+        };
+        let Ok(port) = listener.local_addr().map(|a| a.port()) else {
+            return;
+        };
+        let endpoint = wire::serve(listener, route.clone());
+        self.state().served.insert(
+            (of, id.to_owned()),
+            Served {
+                port,
+                route,
+                endpoint: Some(endpoint),
+            },
+        );
+    }
+
+    async fn restore(&self, of: Of, id: &str, from: &Source) -> Result<Route, String> {
+        let (key, cut) = match from {
+            Source::Snapshot(snapshot) => (
+                PointKey {
+                    of,
+                    snapshot: true,
+                    id: snapshot.clone(),
+                },
+                None,
+            ),
+            Source::PointInTime { source, time } => (
+                PointKey {
+                    of,
+                    snapshot: false,
+                    id: source.clone(),
+                },
+                *time,
+            ),
+        };
+        let found = self
+            .state()
+            .points
+            .get(&key)
+            .map(|p| (p.database.clone(), p.owner.clone(), p.stamps.clone()));
+        let Some((template, owner, stamps)) = found else {
+            let what = if key.snapshot {
+                of.snapshot_word()
+            } else {
+                of.word()
+            };
+            // Without PostgreSQL, that is the reason.
+            self.programs()?;
+            return Err(format!(
+                "{what} `{}` holds no data in the local sandbox: give its {} a `database:` in \
+                 the seed file",
+                key.id,
+                of.word()
+            ));
+        };
+        let server = self.server().await?;
+        let target = db_name(of.word(), id);
+        let fail = |e: sqlx::Error| format!("restoring the data of `{id}`: {}", message(&e));
+        let mut admin = server.connect("postgres").await.map_err(fail)?;
+        copy_database(
+            &server, &mut admin, &template, &target, &owner, cut, &stamps,
+        )
+        .await
+        .map_err(fail)?;
+        // Its master user connects; another instance's does not.
+        raw(&format!(
+            "REVOKE CONNECT ON DATABASE {} FROM PUBLIC",
+            ident(&target)
+        ))
+        .execute(&mut admin)
+        .await
+        .map_err(fail)?;
+        Server::close(admin).await;
+        Ok(Route::Database {
+            server: server.addr,
+            database: target,
+        })
+    }
+
+    /// A deleted instance or cluster: its endpoint closes and its database goes (a cluster
+    /// member's endpoint only closes: its data is the cluster's).
+    pub async fn deleted(&self, of: Of, id: &str) {
+        if self.state().served.remove(&(of, id.to_owned())).is_none() {
+            return;
+        }
+        let Ok(server) = self.server().await else {
+            return;
+        };
+        if let Ok(mut admin) = server.connect("postgres").await {
+            let _ = raw(&format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                ident(&db_name(of.word(), id))
+            ))
+            .execute(&mut admin)
+            .await;
+            Server::close(admin).await;
+        }
+    }
+
+    /// Stops or starts a restored instance's database: stopped, its endpoint refuses
+    /// connections and those open are ended. `Err` when the instance has no endpoint.
+    pub async fn set_running(&self, instance: &str, running: bool) -> Result<(), String> {
+        let key = (Of::Instance, instance.to_owned());
+        let (port, route) = {
+            let state = self.state();
+            let served = state
+                .served
+                .get(&key)
+                .ok_or_else(|| format!("`{instance}` is no restored instance of the data plane"))?;
+            (served.port, served.route.clone())
+        };
+        if running {
+            let listener = TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, port))
+                .await
+                .map_err(|e| format!("cannot listen on port {port} again: {e}"))?;
+            if let Some(s) = self.state().served.get_mut(&key) {
+                s.endpoint = Some(wire::serve(listener, route));
+            }
+            return Ok(());
+        }
+        if let Some(s) = self.state().served.get_mut(&key) {
+            s.endpoint = None;
+        }
+        if let Route::Database { database, .. } = route
+            && let Ok(server) = self.server().await
+            && let Ok(mut admin) = server.connect("postgres").await
+        {
+            let _ = sqlx::query(
+                "select pg_terminate_backend(pid) from pg_stat_activity where datname = $1",
+            )
+            .bind(&database)
+            .execute(&mut admin)
+            .await;
+            Server::close(admin).await;
+        }
+        Ok(())
+    }
+}
+
+/// Copies `template` to a new database `target` owned by `owner`, then deletes the rows of
+/// `stamps` written after `cut`.
+async fn copy_database(
+    server: &Server,
+    admin: &mut sqlx::PgConnection,
+    template: &str,
+    target: &str,
+    owner: &str,
+    cut: Option<DateTime<Utc>>,
+    stamps: &[(String, String)],
+) -> Result<(), sqlx::Error> {
+    // One statement each: neither may run inside a transaction block.
+    raw(&format!(
+        "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+        ident(target)
+    ))
+    .execute(&mut *admin)
+    .await?;
+    raw(&format!(
+        "CREATE DATABASE {} TEMPLATE {} OWNER {}",
+        ident(target),
+        ident(template),
+        ident(owner)
+    ))
+    .execute(&mut *admin)
+    .await?;
+    let Some(cut) = cut.filter(|_| !stamps.is_empty()) else {
+        return Ok(());
+    };
+    let mut conn = server.connect(target).await?;
+    let at = literal(&cut.to_rfc3339_opts(chrono::SecondsFormat::Micros, true));
+    for (table, column) in stamps {
+        raw(&format!(
+            "DELETE FROM {} WHERE {} > {at}::timestamptz",
+            ident(table),
+            ident(column)
+        ))
+        .execute(&mut conn)
+        .await?;
+    }
+    Server::close(conn).await;
+    Ok(())
+}
+
+/// `CREATE TABLE` and `INSERT` of a seeded table (none when the seed's SQL makes it).
+fn create_table(table: &Table, now: DateTime<Utc>) -> Option<String> {
+    if table.columns.is_empty() {
+        return None;
+    }
+    let mut columns = table.columns.clone();
+    if let Some(stamp) = &table.timestamp
+        && !columns.iter().any(|(name, _)| name == stamp)
+    {
+        columns.push((stamp.clone(), "timestamptz".to_owned()));
+    }
+    let defs: Vec<String> = columns
+        .iter()
+        .map(|(name, ty)| format!("{} {ty}", ident(name)))
+        .collect();
+    let mut sql = format!("CREATE TABLE {} ({});", ident(&table.name), defs.join(", "));
+    if let Some((every, count)) = table.rows
+        && count > 0
+    {
+        let now = literal(&now.to_rfc3339_opts(chrono::SecondsFormat::Micros, true));
+        let names: Vec<String> = columns.iter().map(|(n, _)| ident(n)).collect();
+        let values: Vec<String> = columns
+            .iter()
+            .map(|(name, ty)| {
+                let when = format!("({now}::timestamptz - g * make_interval(secs => {every}))");
+                let n = format!("({count} - g)");
+                let value = if table.timestamp.as_deref() == Some(name.as_str()) {
+                    when
+                } else {
+                    generated(name, ty, &n, &when)
+                };
+                format!("({value})::{ty}")
+            })
+            .collect();
+        sql.push_str(&format!(
+            " INSERT INTO {} ({}) SELECT {} FROM generate_series(0, {}) AS g;",
+            ident(&table.name),
+            names.join(", "),
+            values.join(", "),
+            count - 1
+        ));
+    }
+    Some(sql)
+}
+
+/// The generated value of a column of type `ty` in row number `n` written at `when`.
+fn generated(name: &str, ty: &str, n: &str, when: &str) -> String {
+    let ty = ty.to_ascii_lowercase();
+    let starts = |prefixes: &[&str]| prefixes.iter().any(|p| ty.starts_with(p));
+    if starts(&[
+        "int",
+        "bigint",
+        "smallint",
+        "serial",
+        "bigserial",
+        "smallserial",
+    ]) {
+        n.to_owned()
+    } else if starts(&["numeric", "decimal", "real", "double", "float", "money"]) {
+        format!("{n} * 1.25")
+    } else if starts(&["bool"]) {
+        format!("{n} % 2 = 0")
+    } else if starts(&["timestamp", "date", "time"]) {
+        when.to_owned()
+    } else if starts(&["uuid"]) {
+        format!("md5({n}::text)")
+    } else if starts(&["json"]) {
+        format!("json_build_object('n', {n})")
+    } else if starts(&["text", "varchar", "character", "char", "citext", "name"]) {
+        format!("{} || ' ' || {n}", literal(name))
+    } else {
+        "NULL".to_owned()
+    }
+}
+
+/// A database name for `id` of `kind`, within PostgreSQL's 63 bytes.
+fn db_name(kind: &str, id: &str) -> String {
+    let name = format!("{kind}/{id}");
+    if name.len() <= 63 {
+        return name;
+    }
+    let hash = crate::util::hash(0, &[&name]);
+    let keep: String = id.chars().take(30).collect();
+    format!("{kind}/{keep}-{hash:016x}")
+}
+
+/// SQL made here from quoted identifiers and literals, or the seed's own SQL file.
+fn raw(sql: &str) -> sqlx::RawSql {
+    sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
+}
+
+/// A quoted SQL identifier.
+fn ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// A quoted SQL string literal.
+fn literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
+fn time(text: &str) -> Result<DateTime<Utc>, String> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| format!("`{text}` is not an RFC 3339 time"))
+}
+
+/// What the server said, without the driver's wrapping.
+fn message(e: &sqlx::Error) -> String {
+    match e {
+        sqlx::Error::Database(db) => db.message().to_owned(),
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_names_fit_postgres() {
+        assert_eq!(db_name("instance", "fd-1-db"), "instance/fd-1-db");
+        let long = db_name("snapshot", &"x".repeat(63));
+        assert!(long.len() <= 63, "{long}");
+        assert_ne!(long, db_name("snapshot", &"x".repeat(62)));
+    }
+
+    #[test]
+    fn quoting() {
+        assert_eq!(ident("a\"b"), "\"a\"\"b\"");
+        assert_eq!(literal("it's"), "'it''s'");
+    }
+
+    #[test]
+    fn generated_tables_have_their_timestamp_and_rows() {
+        let table = Table {
+            name: "orders".into(),
+            columns: vec![
+                ("id".into(), "bigint".into()),
+                ("item".into(), "text".into()),
+            ],
+            timestamp: Some("placed_at".into()),
+            rows: Some((600.0, 3)),
+        };
+        let now = time("2026-12-01T00:00:00Z").expect("time");
+        let sql = create_table(&table, now).expect("a table");
+        assert!(sql.starts_with(
+            "CREATE TABLE \"orders\" (\"id\" bigint, \"item\" text, \"placed_at\" timestamptz);"
+        ));
+        assert!(sql.contains("generate_series(0, 2)"), "{sql}");
+        assert!(sql.contains("make_interval(secs => 600)"), "{sql}");
+    }
+}

@@ -1,0 +1,225 @@
+//! One RDS instance's endpoint: a loopback listener that speaks the start of PostgreSQL's wire
+//! protocol and hands each connection to the sandbox's server with the instance's own database
+//! in its startup message, whatever database the client asked for.
+//!
+//! Rules: no TLS (an `SSLRequest` or `GSSENCRequest` is answered `N`, as a server without TLS
+//! does); a cancel request goes to the server as it is; an endpoint whose instance has no data
+//! answers every connection with a FATAL error that says why, so a probe fails with the reason.
+//! After the startup message the bytes flow both ways untouched.
+//!
+//! It knows nothing of RDS or of which databases exist: `data/mod.rs` says where to go.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinHandle;
+
+const SSL_REQUEST: u32 = 80_877_103;
+const GSSENC_REQUEST: u32 = 80_877_104;
+const CANCEL_REQUEST: u32 = 80_877_102;
+const PROTOCOL_3: u32 = 196_608;
+
+/// Where an endpoint's connections go.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Route {
+    /// To `database` on the server at `server`.
+    Database {
+        /// The server.
+        server: SocketAddr,
+        /// The instance's database.
+        database: String,
+    },
+    /// Nowhere: every connection is told this.
+    Refuse(String),
+}
+
+/// A listening endpoint; stops listening when dropped (connections already handed over go on
+/// until the server ends them).
+pub struct Endpoint {
+    task: JoinHandle<()>,
+}
+
+impl Drop for Endpoint {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Listens on `listener`, sending every connection along `route`.
+pub fn serve(listener: TcpListener, route: Route) -> Endpoint {
+    let route = Arc::new(route);
+    let task = tokio::spawn(async move {
+        loop {
+            let Ok((client, _)) = listener.accept().await else {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                continue;
+            };
+            let _ = client.set_nodelay(true);
+            let route = route.clone();
+            tokio::spawn(async move {
+                let _ = connection(client, &route).await;
+            });
+        }
+    });
+    Endpoint { task }
+}
+
+async fn connection(mut client: TcpStream, route: &Route) -> std::io::Result<()> {
+    loop {
+        let message = read_startup(&mut client).await?;
+        let code = u32::from_be_bytes([message[0], message[1], message[2], message[3]]);
+        match code {
+            SSL_REQUEST | GSSENC_REQUEST => client.write_all(b"N").await?,
+            CANCEL_REQUEST => {
+                if let Route::Database { server, .. } = route {
+                    let mut upstream = TcpStream::connect(server).await?;
+                    upstream.write_all(&framed(&message)).await?;
+                }
+                return Ok(());
+            }
+            PROTOCOL_3 => {
+                return match route {
+                    Route::Refuse(reason) => {
+                        client.write_all(&fatal(reason)).await?;
+                        client.shutdown().await
+                    }
+                    Route::Database { server, database } => {
+                        let Ok(mut upstream) = TcpStream::connect(server).await else {
+                            client
+                                .write_all(&fatal("the sandbox's PostgreSQL server is not running"))
+                                .await?;
+                            return client.shutdown().await;
+                        };
+                        let _ = upstream.set_nodelay(true);
+                        upstream
+                            .write_all(&framed(&with_database(&message, database)))
+                            .await?;
+                        tokio::io::copy_bidirectional(&mut client, &mut upstream).await?;
+                        Ok(())
+                    }
+                };
+            }
+            _ => {
+                client
+                    .write_all(&fatal(&format!("unsupported protocol {code}")))
+                    .await?;
+                return client.shutdown().await;
+            }
+        }
+    }
+}
+
+/// A startup-phase message without its length word.
+async fn read_startup(client: &mut TcpStream) -> std::io::Result<Vec<u8>> {
+    let len = client.read_u32().await?;
+    if !(8..=10_000).contains(&len) {
+        return Err(std::io::Error::other("not a startup message"));
+    }
+    let mut body = vec![0; len as usize - 4];
+    client.read_exact(&mut body).await?;
+    Ok(body)
+}
+
+fn framed(body: &[u8]) -> Vec<u8> {
+    let len = u32::try_from(body.len() + 4).unwrap_or(u32::MAX);
+    let mut out = len.to_be_bytes().to_vec();
+    out.extend_from_slice(body);
+    out
+}
+
+/// The startup message `body` (protocol word, then name and value pairs) with `database` set.
+fn with_database(body: &[u8], database: &str) -> Vec<u8> {
+    let mut fields = body[4..].split(|b| *b == 0).collect::<Vec<_>>();
+    // The list ends with an empty name; split leaves empty pieces after it.
+    while fields.last().is_some_and(|f| f.is_empty()) {
+        fields.pop();
+    }
+    let mut out = body[..4].to_vec();
+    let mut set = false;
+    for pair in fields.chunks(2) {
+        let (name, value) = (pair[0], pair.get(1).copied().unwrap_or_default());
+        out.extend_from_slice(name);
+        out.push(0);
+        if name == b"database" {
+            out.extend_from_slice(database.as_bytes());
+            set = true;
+        } else {
+            out.extend_from_slice(value);
+        }
+        out.push(0);
+    }
+    if !set {
+        out.extend_from_slice(b"database\0");
+        out.extend_from_slice(database.as_bytes());
+        out.push(0);
+    }
+    out.push(0);
+    out
+}
+
+/// An `ErrorResponse` of severity FATAL saying `message` (SQLSTATE 08001: the client could not
+/// establish the connection).
+fn fatal(message: &str) -> Vec<u8> {
+    let mut fields = Vec::new();
+    for (code, text) in [
+        (b'S', "FATAL"),
+        (b'V', "FATAL"),
+        (b'C', "08001"),
+        (b'M', message),
+    ] {
+        fields.push(code);
+        fields.extend_from_slice(text.replace('\0', " ").as_bytes());
+        fields.push(0);
+    }
+    fields.push(0);
+    let mut out = vec![b'E'];
+    out.extend_from_slice(&framed(&fields));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn startup(pairs: &[(&str, &str)]) -> Vec<u8> {
+        let mut body = PROTOCOL_3.to_be_bytes().to_vec();
+        for (k, v) in pairs {
+            body.extend_from_slice(k.as_bytes());
+            body.push(0);
+            body.extend_from_slice(v.as_bytes());
+            body.push(0);
+        }
+        body.push(0);
+        body
+    }
+
+    #[test]
+    fn the_database_asked_for_is_replaced_or_added() {
+        assert_eq!(
+            with_database(&startup(&[("user", "shop"), ("database", "other")]), "i_db"),
+            startup(&[("user", "shop"), ("database", "i_db")])
+        );
+        assert_eq!(
+            with_database(
+                &startup(&[("user", "shop"), ("application_name", "")]),
+                "i_db"
+            ),
+            startup(&[
+                ("user", "shop"),
+                ("application_name", ""),
+                ("database", "i_db")
+            ])
+        );
+    }
+
+    #[test]
+    fn a_fatal_error_is_one_framed_message() {
+        let e = fatal("no data");
+        assert_eq!(e[0], b'E');
+        let len = u32::from_be_bytes([e[1], e[2], e[3], e[4]]) as usize;
+        assert_eq!(len + 1, e.len());
+        assert!(e.ends_with(b"Mno data\0\0"));
+    }
+}

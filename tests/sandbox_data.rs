@@ -1,0 +1,339 @@
+//! The local sandbox's data plane: a restored RDS instance's described endpoint answers SQL,
+//! through a real PostgreSQL server, with the rows its recovery point held and nothing else's;
+//! asked through the real SDK and a real PostgreSQL client, and through the quickstart drill,
+//! whose data-level RPO is the seeded gap.
+
+mod support;
+
+use aws_sdk_rds::primitives::DateTime as AwsTime;
+use chrono::{DateTime, Utc};
+use firedrill::sandbox::{ProxyConfig, SandboxRecord, local};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgSslMode};
+use sqlx::{ConnectOptions, Connection};
+use support::sandbox::{StopSandbox, TestSandbox, processes_under, with_children};
+use support::{Test, step};
+
+/// Two production databases with snapshots (an order every ten minutes for two days, the
+/// newest at seeding time), and one instance without data.
+const SEED: &str = r"
+region: us-east-1
+rds_instances:
+  - id: books-prod
+    snapshots:
+      - { id: books-old, age: 26h }
+      - { id: books-new, age: 2h }
+    database:
+      user: books
+      password: pw-books
+      tables:
+        - name: orders
+          columns: [id bigint, item text, total numeric]
+          timestamp: placed_at
+          rows: { every: 10m, for: 2d }
+  - id: other-prod
+    snapshots: [{ id: other-1, age: 1h }]
+    database:
+      user: other
+      password: pw-other
+      tables:
+        - { name: secrets, columns: [v text], timestamp: at, rows: { every: 1h, for: 3h } }
+  - id: bare-prod
+    snapshots: [{ id: bare-1, age: 1h }]
+";
+
+async fn sandbox() -> (TestSandbox, firedrill::sandbox::seed::Seeded) {
+    let sandbox = TestSandbox::start(ProxyConfig {
+        time_scale: 0.0,
+        ..ProxyConfig::default()
+    })
+    .await;
+    let seeded = sandbox.seed(SEED).await;
+    (sandbox, seeded)
+}
+
+fn time(text: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(text)
+        .expect("an RFC 3339 time")
+        .with_timezone(&Utc)
+}
+
+/// The endpoint the SDK describes for instance `id`.
+async fn endpoint(sandbox: &TestSandbox, id: &str) -> (String, u16) {
+    let described = sandbox
+        .clients()
+        .await
+        .rds()
+        .describe_db_instances()
+        .db_instance_identifier(id)
+        .send()
+        .await
+        .expect("describe");
+    let e = described.db_instances()[0].endpoint().expect("an endpoint");
+    let port = u16::try_from(e.port().expect("a port")).expect("a port number");
+    (e.address().expect("an address").to_owned(), port)
+}
+
+async fn restore(sandbox: &TestSandbox, snapshot: &str, id: &str) -> (String, u16) {
+    sandbox
+        .clients()
+        .await
+        .rds()
+        .restore_db_instance_from_db_snapshot()
+        .db_instance_identifier(id)
+        .db_snapshot_identifier(snapshot)
+        .send()
+        .await
+        .expect("restore");
+    endpoint(sandbox, id).await
+}
+
+async fn connect(
+    (host, port): &(String, u16),
+    user: &str,
+    password: &str,
+) -> Result<PgConnection, sqlx::Error> {
+    PgConnectOptions::new()
+        .host(host)
+        .port(*port)
+        .username(user)
+        .password(password)
+        .database("books")
+        .ssl_mode(PgSslMode::Prefer)
+        .disable_statement_logging()
+        .connect()
+        .await
+}
+
+/// The newest order's time and the number of orders.
+async fn orders(conn: &mut PgConnection) -> (DateTime<Utc>, i64) {
+    let (newest, count): (Option<i64>, i64) =
+        sqlx::query_as("select extract(epoch from max(placed_at))::bigint, count(*) from orders")
+            .fetch_one(conn)
+            .await
+            .expect("the orders");
+    let newest = newest.map_or(DateTime::UNIX_EPOCH, |s| {
+        DateTime::from_timestamp(s, 0).expect("a time")
+    });
+    (newest, count)
+}
+
+fn message(e: &sqlx::Error) -> String {
+    match e {
+        sqlx::Error::Database(db) => db.message().to_owned(),
+        other => other.to_string(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_snapshot_restore_answers_with_the_snapshots_rows_and_not_newer_ones() {
+    let (sandbox, seeded) = sandbox().await;
+    let old_at = time(&seeded.recovery_points["books-old"]);
+    let new_at = time(&seeded.recovery_points["books-new"]);
+
+    let old = restore(&sandbox, "books-old", "drill-old").await;
+    let new = restore(&sandbox, "books-new", "drill-new").await;
+    assert_eq!(old.0, "127.0.0.1", "a loopback endpoint");
+    assert_ne!(old.1, new.1, "each instance has its own endpoint");
+
+    let mut a = connect(&old, "books", "pw-books").await.expect("connects");
+    let mut b = connect(&new, "books", "pw-books").await.expect("connects");
+    // Orders every 10 minutes from 48 h ago: the snapshot 26 h old holds 22 h of them, the
+    // newest placed as it was taken.
+    assert_eq!(orders(&mut a).await, (old_at, 22 * 6 + 1));
+    assert_eq!(orders(&mut b).await, (new_at, 46 * 6 + 1));
+
+    // Each instance's data is its own.
+    sqlx::query("insert into orders (id, item, placed_at) values (0, 'drill', now())")
+        .execute(&mut a)
+        .await
+        .expect("insert");
+    assert_eq!(
+        orders(&mut b).await.1,
+        46 * 6 + 1,
+        "the other copy is untouched"
+    );
+    let names: (String, String) = (
+        sqlx::query_scalar("select current_database()")
+            .fetch_one(&mut a)
+            .await
+            .expect("name"),
+        sqlx::query_scalar("select current_database()")
+            .fetch_one(&mut b)
+            .await
+            .expect("name"),
+    );
+    assert_ne!(names.0, names.1);
+
+    // Wrong credentials, and another database's master user, are refused.
+    let wrong = connect(&old, "books", "nope").await.expect_err("refused");
+    assert!(
+        message(&wrong).contains("password authentication failed"),
+        "{wrong}"
+    );
+    let other = connect(&old, "other", "pw-other")
+        .await
+        .expect_err("refused");
+    assert!(message(&other).contains("permission denied"), "{other}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_point_in_time_restore_holds_the_rows_up_to_its_time() {
+    let (sandbox, seeded) = sandbox().await;
+    // The newest order was placed at seeding time, 2 h after the newest snapshot.
+    let seeded_at = time(&seeded.recovery_points["books-new"]) + chrono::Duration::hours(2);
+    let cut = seeded_at - chrono::Duration::minutes(5 * 60 + 3);
+    let rds = sandbox.clients().await.rds();
+    rds.restore_db_instance_to_point_in_time()
+        .source_db_instance_identifier("books-prod")
+        .target_db_instance_identifier("drill-pitr")
+        .restore_time(AwsTime::from_secs(cut.timestamp()))
+        .send()
+        .await
+        .expect("restore to a point in time");
+    rds.restore_db_instance_to_point_in_time()
+        .source_db_instance_identifier("books-prod")
+        .target_db_instance_identifier("drill-latest")
+        .use_latest_restorable_time(true)
+        .send()
+        .await
+        .expect("restore to the latest time");
+
+    let at = endpoint(&sandbox, "drill-pitr").await;
+    let mut conn = connect(&at, "books", "pw-books").await.expect("connects");
+    // Orders from 48 h to 5 h 10 min ago: the one 5 h ago came after the restore time.
+    assert_eq!(
+        orders(&mut conn).await,
+        (
+            seeded_at - chrono::Duration::minutes(5 * 60 + 10),
+            288 - 31 + 1
+        )
+    );
+    let latest = endpoint(&sandbox, "drill-latest").await;
+    let mut conn = connect(&latest, "books", "pw-books")
+        .await
+        .expect("connects");
+    assert_eq!(orders(&mut conn).await, (seeded_at, 288 + 1));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_deleted_instance_takes_its_data_and_a_stopped_one_answers_nothing() {
+    let (sandbox, _) = sandbox().await;
+    let rds = sandbox.clients().await.rds();
+    let at = restore(&sandbox, "books-new", "drill-a").await;
+    let mut conn = connect(&at, "books", "pw-books").await.expect("connects");
+    sqlx::query("delete from orders")
+        .execute(&mut conn)
+        .await
+        .expect("delete");
+
+    // Stopped through the control endpoint: open sessions end, new ones are refused.
+    local::request(
+        &sandbox.endpoint,
+        http::Method::POST,
+        "/__firedrill/data/stop",
+        Some(br#"{"instance": "drill-a"}"#.to_vec()),
+    )
+    .await
+    .expect("stop");
+    assert!(sqlx::query("select 1").execute(&mut conn).await.is_err());
+    let refused = connect(&at, "books", "pw-books")
+        .await
+        .expect_err("stopped");
+    assert!(matches!(refused, sqlx::Error::Io(_)), "{refused}");
+    local::request(
+        &sandbox.endpoint,
+        http::Method::POST,
+        "/__firedrill/data/start",
+        Some(br#"{"instance": "drill-a"}"#.to_vec()),
+    )
+    .await
+    .expect("start");
+    let mut conn = connect(&at, "books", "pw-books")
+        .await
+        .expect("started again");
+    assert_eq!(orders(&mut conn).await.1, 0, "its data is as it was");
+    conn.close().await.expect("close");
+
+    rds.delete_db_instance()
+        .db_instance_identifier("drill-a")
+        .skip_final_snapshot(true)
+        .send()
+        .await
+        .expect("delete");
+    let gone = connect(&at, "books", "pw-books")
+        .await
+        .expect_err("deleted");
+    assert!(matches!(gone, sqlx::Error::Io(_)), "{gone}");
+    let again = restore(&sandbox, "books-new", "drill-a").await;
+    let mut conn = connect(&again, "books", "pw-books")
+        .await
+        .expect("connects");
+    assert_eq!(
+        orders(&mut conn).await.1,
+        46 * 6 + 1,
+        "a fresh copy of the snapshot"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_snapshot_without_data_says_so_to_whoever_connects() {
+    let (sandbox, _) = sandbox().await;
+    let at = restore(&sandbox, "bare-1", "drill-bare").await;
+    let e = connect(&at, "postgres", "x").await.expect_err("no data");
+    assert!(
+        message(&e).contains(
+            "snapshot `bare-1` holds no data in the local sandbox: give its instance a \
+             `database:` in the seed file"
+        ),
+        "{e}"
+    );
+}
+
+/// The quickstart restores the shop's newest snapshot and asks it for the newest order: the
+/// data-level RPO is the snapshot's, to the second. `sandbox stop` leaves no PostgreSQL.
+#[test]
+fn the_quickstarts_data_level_rpo_is_the_seeded_gap() {
+    let state = tempfile::tempdir().expect("state");
+    let state_dir = state.path().to_str().expect("utf-8");
+    let firedrill = || Test::new().env("FIREDRILL_STATE_DIR", state_dir);
+    firedrill()
+        .args(["sandbox", "start", "--time-scale", "0"])
+        .stdout_has("its restored RDS databases answer SQL (PostgreSQL, on loopback)")
+        .run();
+    let stop = StopSandbox(state.path().to_path_buf());
+    let quickstart =
+        std::fs::read_to_string(support::root().join("examples/quickstart/playbook.yaml"))
+            .expect("quickstart");
+    let seed = support::root().join("examples/quickstart/seed.yaml");
+    let (_, report) = firedrill()
+        .args(["--sandbox", "local", "--seed"])
+        .args([seed.to_str().expect("utf-8")])
+        .drill(state.path(), &quickstart);
+    assert_eq!(report["state"], "passed", "{report}");
+    let db = &step(&report, "db")["outputs"];
+    let data = &step(&report, "data")["outputs"];
+    assert_eq!(data["newest_data_time"], db["snapshot_time"], "{report}");
+    assert_eq!(data["rpo_secs"], db["rpo_secs"], "{report}");
+    let rpo: i64 = data["rpo_secs"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .expect("seconds");
+    assert!(
+        (7200..7200 + 120).contains(&rpo),
+        "the snapshot is 2 h old: {rpo}"
+    );
+
+    let servers = with_children(&processes_under(state.path()));
+    assert!(
+        !servers.is_empty(),
+        "a PostgreSQL server runs under the state directory"
+    );
+    let record = SandboxRecord::load(state.path()).expect("running");
+    assert!(
+        record.postgres.is_some(),
+        "the record says where PostgreSQL is"
+    );
+    drop(stop);
+    let left: Vec<u32> = servers.into_iter().filter(|p| local::alive(*p)).collect();
+    assert!(left.is_empty(), "no PostgreSQL process is left: {left:?}");
+}
