@@ -145,7 +145,7 @@ steps:
     // Two hours old, measured from the drill's start.
     let rpo = secs(&doc, "db", "rpo_secs");
     assert!((7200..7260).contains(&rpo), "{rpo}");
-    // The seeded instance has data: the restored one's endpoint is its own loopback port.
+    // A restored instance's endpoint is its own loopback port on the sandbox.
     assert_eq!(output(&doc, "db", "endpoint"), "127.0.0.1");
     assert!(
         output(&doc, "db", "port")
@@ -155,7 +155,6 @@ steps:
     let id = output(&doc, "db", "id");
     let run = doc["run_id"].as_str().expect("run id");
     assert!(id.starts_with("fd-") && id.len() <= 63, "{id}");
-    assert!(output(&doc, "db", "endpoint").starts_with(id));
 
     // What it made is tagged with the run, the playbook, the token and when it expires.
     let rds = sandbox.clients().await.rds();
@@ -248,8 +247,11 @@ async fn point_in_time_and_aurora_restores_give_their_endpoints_and_leave_nothin
     assert!(secs(&doc, "pitr", "rpo_secs") < 600, "{doc}");
     assert!(output(&doc, "pitr", "restore_time").starts_with("20"));
     let cluster = output(&doc, "orders", "id");
-    assert!(output(&doc, "orders", "endpoint").starts_with(cluster));
-    assert!(output(&doc, "orders", "reader_endpoint").contains("cluster-ro"));
+    // A restored cluster answers on its own loopback port (this one says its snapshot holds no
+    // data: the seed gives it none).
+    assert_eq!(output(&doc, "orders", "endpoint"), "127.0.0.1");
+    assert_eq!(output(&doc, "orders", "reader_endpoint"), "127.0.0.1");
+    assert!(output(&doc, "orders", "port").parse::<u16>().is_ok());
     let instances: Vec<&str> = output(&doc, "orders", "instance_ids").split(',').collect();
     assert_eq!(
         instances,

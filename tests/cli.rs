@@ -98,7 +98,7 @@ fn validate_json_lists_diagnostics_with_places() {
     );
     assert_eq!(d["hint"], "did you mean `timeout`?");
     assert_eq!(files[1]["valid"], true);
-    assert_eq!(files[1]["steps"], 5);
+    assert_eq!(files[1]["steps"], 6);
 }
 
 #[test]

@@ -39,6 +39,17 @@ rds_instances:
         - { name: secrets, columns: [v text], timestamp: at, rows: { every: 1h, for: 3h } }
   - id: bare-prod
     snapshots: [{ id: bare-1, age: 1h }]
+aurora_clusters:
+  - id: ledger-prod
+    snapshots: [{ id: ledger-1, age: 3h }]
+    database:
+      user: books
+      password: pw-books
+      tables:
+        - name: orders
+          columns: [id bigint]
+          timestamp: placed_at
+          rows: { every: 1h, for: 10h }
 ";
 
 async fn sandbox() -> (TestSandbox, firedrill::sandbox::seed::Seeded) {
@@ -273,6 +284,81 @@ async fn a_deleted_instance_takes_its_data_and_a_stopped_one_answers_nothing() {
         46 * 6 + 1,
         "a fresh copy of the snapshot"
     );
+}
+
+/// An Aurora cluster restored from its cluster snapshot: its endpoint and each instance created
+/// in it reach the cluster's one copy of the data; deleting the cluster drops it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cluster_restore_answers_at_the_cluster_and_its_instances() {
+    let (sandbox, seeded) = sandbox().await;
+    let at = time(&seeded.recovery_points["ledger-1"]);
+    let rds = sandbox.clients().await.rds();
+    rds.restore_db_cluster_from_snapshot()
+        .db_cluster_identifier("drill-ledger")
+        .snapshot_identifier("ledger-1")
+        .engine("aurora-postgresql")
+        .send()
+        .await
+        .expect("restore the cluster");
+    rds.create_db_instance()
+        .db_instance_identifier("drill-ledger-1")
+        .db_cluster_identifier("drill-ledger")
+        .engine("aurora-postgresql")
+        .db_instance_class("db.r6g.large")
+        .send()
+        .await
+        .expect("an instance in it");
+    let cluster = rds
+        .describe_db_clusters()
+        .db_cluster_identifier("drill-ledger")
+        .send()
+        .await
+        .expect("describe");
+    let c = &cluster.db_clusters()[0];
+    assert_eq!(c.endpoint(), Some("127.0.0.1"));
+    assert_eq!(c.reader_endpoint(), Some("127.0.0.1"));
+    let writer = (
+        "127.0.0.1".to_owned(),
+        u16::try_from(c.port().expect("a port")).expect("a port"),
+    );
+    let member = endpoint(&sandbox, "drill-ledger-1").await;
+    assert_ne!(writer.1, member.1, "the instance has its own endpoint");
+
+    let mut w = connect(&writer, "books", "pw-books")
+        .await
+        .expect("connects");
+    // Rows every hour for 10 h, the snapshot 3 h old: 8 of them.
+    assert_eq!(orders(&mut w).await, (at, 8));
+    sqlx::query("insert into orders (id, placed_at) values (0, now())")
+        .execute(&mut w)
+        .await
+        .expect("write at the writer");
+    let mut m = connect(&member, "books", "pw-books")
+        .await
+        .expect("connects");
+    assert_eq!(
+        orders(&mut m).await.1,
+        9,
+        "the instance reads the cluster's data"
+    );
+    drop((w, m));
+
+    rds.delete_db_instance()
+        .db_instance_identifier("drill-ledger-1")
+        .skip_final_snapshot(true)
+        .send()
+        .await
+        .expect("delete the instance");
+    rds.delete_db_cluster()
+        .db_cluster_identifier("drill-ledger")
+        .skip_final_snapshot(true)
+        .send()
+        .await
+        .expect("delete the cluster");
+    let gone = connect(&writer, "books", "pw-books")
+        .await
+        .expect_err("deleted");
+    assert!(matches!(gone, sqlx::Error::Io(_)), "{gone}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -370,7 +370,7 @@ fn a_drill_on_the_sandbox_sees_its_cut_over_by_dns_and_the_old_value_after_teard
         .to_owned();
     assert_ne!(ip, "10.0.1.10");
     assert_eq!(
-        step(&report, "recovered")["outputs"]["values"],
+        step(&report, "www")["outputs"]["values"],
         ip.as_str(),
         "{report}"
     );

@@ -58,7 +58,7 @@ fn quickstart_walk(state: &Path, cols: u16, rows: u16) -> Pty {
         cols,
         rows,
     );
-    pty.wait_for("step 1 of 4");
+    pty.wait_for("step 1 of 6");
     pty
 }
 
@@ -110,13 +110,13 @@ fn a_walkthrough_forward_and_back_records_notes_concerns_and_estimates() {
         80,
         24,
     );
-    let first = pty.wait_for("step 1 of 4");
+    let first = pty.wait_for("step 1 of 6");
     insta::assert_snapshot!("first_step_80x24", stable(&first));
     // Values are resolved: the var's value, and where a run-time output comes from.
     assert!(first.contains("of `shop-prod`"), "{first}");
 
     pty.keys(RIGHT);
-    pty.wait_for("step 2 of 4");
+    pty.wait_for("step 2 of 6");
     pty.keys("a");
     pty.wait_for("note ›");
     pty.keys("the AMI id comes from the build pipeline\r");
@@ -127,15 +127,16 @@ fn a_walkthrough_forward_and_back_records_notes_concerns_and_estimates() {
     insta::assert_snapshot!("app_with_notes_80x24", stable(&app));
 
     pty.keys("n");
-    let dns = pty.wait_for("step 3 of 4");
+    pty.wait_for("step 3 of 6");
+    pty.keys("n");
+    let dns = pty.wait_for("step 4 of 6");
     assert!(dns.contains("← app.private_ip"), "{dns}");
-    pty.keys(LEFT);
-    pty.keys(LEFT);
-    pty.wait_for("step 1 of 4");
+    pty.keys(&LEFT.repeat(3));
+    pty.wait_for("step 1 of 6");
     pty.keys("g");
     pty.wait_for("go to step");
     pty.keys("rec\r");
-    pty.wait_for("step 4 of 4");
+    pty.wait_for("step 6 of 6");
     pty.keys("q");
     let quit = pty.wait_for("Save this walkthrough");
     insta::assert_snapshot!("quit_80x24", stable(&quit));
@@ -150,7 +151,11 @@ fn a_walkthrough_forward_and_back_records_notes_concerns_and_estimates() {
     assert_eq!(record.playbook, "quickstart");
     assert!(record.finished_at.is_some());
     let ids: Vec<&str> = record.steps.iter().map(|s| s.id.as_str()).collect();
-    assert_eq!(ids, ["db", "app", "dns", "recovered"], "execution order");
+    assert_eq!(
+        ids,
+        ["db", "app", "data", "dns", "www", "recovered"],
+        "execution order"
+    );
     let app = record.step("app").expect("app");
     assert_eq!(app.notes.len(), 1);
     assert_eq!(
@@ -218,7 +223,7 @@ fn a_walkthrough_forward_and_back_records_notes_concerns_and_estimates() {
         .env("FIREDRILL_STATE_DIR", state.to_str().expect("utf-8"))
         .args(["history"])
         .stdout_has("Walkthroughs (newest first)")
-        .stdout_has("rehearsed 1/4, 1 note(s), 1 estimate(s), 1 open concern(s)")
+        .stdout_has("rehearsed 1/6, 1 note(s), 1 estimate(s), 1 open concern(s)")
         .run();
 }
 
@@ -244,7 +249,7 @@ fn the_screen_reflows_when_the_terminal_is_resized_and_says_when_it_is_too_small
     let small = pty.wait_for("This terminal is 50×12");
     insta::assert_snapshot!("too_small_50x12", stable(&small));
     pty.resize(80, 24);
-    pty.wait_for("step 1 of 4");
+    pty.wait_for("step 1 of 6");
     pty.keys("q");
     pty.wait_for("Save this walkthrough");
     pty.keys("n");

@@ -21,6 +21,7 @@ use hyper_util::rt::TokioExecutor;
 use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
 
+use super::apps::Apps;
 use super::data::{self, DataPlane};
 use super::dns::{self, RunningDns};
 use super::proxy::{self, ProxyConfig, RunningProxy, Stats};
@@ -187,6 +188,7 @@ pub struct LocalSandbox {
     proxy: RunningProxy,
     dns: RunningDns,
     data: std::sync::Arc<DataPlane>,
+    apps: std::sync::Arc<Apps>,
     /// moto's own address (behind the layer).
     pub moto_addr: SocketAddr,
     /// moto's log file.
@@ -206,6 +208,7 @@ impl LocalSandbox {
         .map_err(|e| SandboxError::Start(e.to_string()))??;
         std::fs::create_dir_all(log_dir)?;
         let data = std::sync::Arc::new(DataPlane::new(postgres, log_dir.to_owned()));
+        let apps = std::sync::Arc::new(Apps::new(log_dir.to_owned()));
         let mut last_error = String::new();
         for attempt in 0..3 {
             let log = log_dir.join(format!("moto-{}-{attempt}.log", std::process::id()));
@@ -225,13 +228,18 @@ impl LocalSandbox {
             match wait_for_moto(&mut moto, &log).await {
                 Ok(moto_addr) => {
                     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, options.port)).await?;
-                    let proxy = proxy::start(listener, moto_addr, options.proxy, data.clone())?;
+                    let planes = proxy::Planes {
+                        data: data.clone(),
+                        apps: apps.clone(),
+                    };
+                    let proxy = proxy::start(listener, moto_addr, options.proxy, planes)?;
                     let dns = dns::start(options.dns_port, moto_addr, &options.region).await?;
                     return Ok(Self {
                         moto,
                         proxy,
                         dns,
                         data,
+                        apps,
                         moto_addr,
                         log,
                     });
@@ -273,6 +281,7 @@ impl LocalSandbox {
     /// Stops moto, the layer and the data plane, and waits for moto to exit.
     pub async fn stop(mut self) {
         self.data.stop();
+        self.apps.stop();
         let _ = self.moto.kill().await;
     }
 }
@@ -280,6 +289,7 @@ impl LocalSandbox {
 impl Drop for LocalSandbox {
     fn drop(&mut self) {
         self.data.stop();
+        self.apps.stop();
     }
 }
 

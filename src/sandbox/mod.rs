@@ -5,9 +5,11 @@
 //! ([`proxy`]): lifecycle delays ([`lifecycle`]), seeded faults ([`faults`]), call counts, and
 //! Aurora's automated backups as AWS keeps them ([`backups`]). Its Route53 zones answer DNS
 //! ([`dns`]). Its restored RDS instances answer SQL with their recovery point's data
-//! ([`data`]: one PostgreSQL server on loopback).
+//! ([`data`]: one PostgreSQL server on loopback), and instances launched from an image that
+//! serves an app run it on an address of their own ([`apps`]).
 //! [`seed`] creates the "production" side that drills restore from.
 
+pub mod apps;
 pub mod backups;
 pub mod data;
 pub mod dns;

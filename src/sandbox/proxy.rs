@@ -12,8 +12,11 @@
 //!
 //! Control endpoints live under `/__firedrill/`: `health`, `stats` (GET; `stats/reset` POST),
 //! `config` (GET, PUT), `created-at` (POST `{"id": "RFC 3339 time"}`), `data` (GET: whether the
-//! data plane is on), `data/seed` (POST a seed's data for one instance) and `data/stop`,
-//! `data/start` (POST `{"instance": "id"}`: a restored database stops or starts answering).
+//! data plane is on), `data/seed` (POST a seed's data for one instance), `apps/image` (POST
+//! what an image's instances serve), and `data/stop`, `data/start`, `apps/stop`, `apps/start`
+//! (POST `{"instance": "id", "for_secs": 30}`: a restored database or an app stops or starts,
+//! for a while or until told). Launches from an image that serves an app start it (`apps`),
+//! on an address of its own that describes show as the instance's private IP.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::convert::Infallible;
@@ -35,6 +38,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+use super::apps::{Apps, ImageApp};
 use super::backups;
 use super::data::{DataPlane, Of, Source};
 use super::faults::{self, Decision, Fault, FaultConfig};
@@ -161,6 +165,7 @@ struct Inner {
     config: Mutex<ProxyConfig>,
     state: Mutex<State>,
     data: Arc<DataPlane>,
+    apps: Arc<Apps>,
 }
 
 /// A running realism layer; stops when dropped.
@@ -188,13 +193,21 @@ impl Drop for RunningProxy {
     }
 }
 
-/// Starts the layer on `listener`, in front of moto at `upstream`, telling `data` what
-/// happens to RDS instances.
+/// The sandbox's emulations behind the API: what the layer tells of RDS and EC2 calls.
+pub struct Planes {
+    /// Databases behind RDS.
+    pub data: Arc<DataPlane>,
+    /// Apps behind EC2.
+    pub apps: Arc<Apps>,
+}
+
+/// Starts the layer on `listener`, in front of moto at `upstream`, telling `planes` what
+/// happens to RDS and EC2 instances.
 pub fn start(
     listener: TcpListener,
     upstream: SocketAddr,
     config: ProxyConfig,
-    data: Arc<DataPlane>,
+    planes: Planes,
 ) -> std::io::Result<RunningProxy> {
     let addr = listener.local_addr()?;
     let mut connector = HttpConnector::new();
@@ -204,7 +217,8 @@ pub fn start(
         client: Client::builder(TokioExecutor::new()).build(connector),
         config: Mutex::new(config),
         state: Mutex::new(State::default()),
-        data,
+        data: planes.data,
+        apps: planes.apps,
     });
     let task = tokio::spawn(async move {
         loop {
@@ -388,13 +402,14 @@ impl Inner {
         }
         if status.is_success() {
             self.data_plane(&action, &params).await;
+            self.app_plane(&action, &params, &resp_body);
         }
         let resp_body = self.after(&action, transition, status, &params, resp_body, &config);
         let (status, resp_body) = resp_body;
-        let resp_body = if service == "rds" {
-            self.endpoints(resp_body)
-        } else {
-            resp_body
+        let resp_body = match service.as_str() {
+            "rds" => self.endpoints(resp_body),
+            "ec2" => self.private_ips(resp_body),
+            _ => resp_body,
         };
         let mut r = Response::new(Full::new(resp_body));
         *r.status_mut() = status;
@@ -480,6 +495,78 @@ impl Inner {
                 }
             }
             _ => {}
+        }
+    }
+
+    /// Tells the apps what an EC2 call did: a launch from an image that serves something
+    /// starts its app, a stop or start stops or starts it, a termination ends it.
+    fn app_plane(&self, action: &str, params: &[(String, String)], body: &Bytes) {
+        let ids: Vec<String> = params
+            .iter()
+            .filter(|(k, _)| k.starts_with("InstanceId."))
+            .map(|(_, v)| v.clone())
+            .collect();
+        match action {
+            "RunInstances" => {
+                let param = |name: &str| {
+                    params
+                        .iter()
+                        .find(|(k, _)| k == name)
+                        .map(|(_, v)| v.as_str())
+                };
+                let Some(image) = param("ImageId") else {
+                    return;
+                };
+                let Some(doc) = Document::parse(body) else {
+                    return;
+                };
+                let mut launched = Vec::new();
+                doc.root.visit(&mut |e| {
+                    if let (Some(id), Some(ip)) =
+                        (e.at(&["instanceId"]), e.at(&["privateIpAddress"]))
+                    {
+                        launched.push((id.text(), ip.text()));
+                    }
+                });
+                self.apps.launched(image, &launched, param("UserData"));
+            }
+            "StopInstances" | "StartInstances" => {
+                let _ = self.apps.set_running(&ids, action == "StartInstances");
+            }
+            "TerminateInstances" => self.apps.terminated(&ids),
+            _ => {}
+        }
+    }
+
+    /// Writes each app instance's own loopback address into an EC2 answer, wherever moto's
+    /// address for it appears in its description.
+    fn private_ips(&self, body: Bytes) -> Bytes {
+        if !body.windows(16).any(|w| w == b"privateIpAddress") {
+            return body;
+        }
+        let Some(mut doc) = Document::parse(&body) else {
+            return body;
+        };
+        let mut changed = false;
+        doc.root.visit_mut(&mut |e| {
+            let Some((moto_ip, ip)) = e
+                .at(&["instanceId"])
+                .and_then(|id| self.apps.address(&id.text()))
+            else {
+                return;
+            };
+            let ip = ip.to_string();
+            e.visit_mut(&mut |x| {
+                if x.children.len() == 1 && x.text() == moto_ip {
+                    x.set_text(&ip);
+                    changed = true;
+                }
+            });
+        });
+        if changed {
+            Bytes::from(doc.to_bytes())
+        } else {
+            body
         }
     }
 
@@ -960,6 +1047,15 @@ impl Inner {
         (status, Bytes::from(doc.to_bytes()))
     }
 
+    async fn set_running(&self, apps: bool, instance: &str, running: bool) -> Result<(), String> {
+        if apps {
+            self.apps
+                .set_running(std::slice::from_ref(&instance.to_owned()), running)
+        } else {
+            self.data.set_running(instance, running).await
+        }
+    }
+
     async fn control(&self, req: Request<Incoming>) -> Response<Full<Bytes>> {
         let path = req
             .uri()
@@ -1035,19 +1131,43 @@ impl Inner {
                     Err(err) => response(StatusCode::BAD_REQUEST, "text/plain", err.to_string()),
                 }
             }
-            (Method::POST, action @ ("data/stop" | "data/start")) => {
-                match serde_json::from_slice::<DataFault>(&body) {
-                    Ok(fault) => match self
-                        .data
-                        .set_running(&fault.instance, action == "data/start")
-                        .await
-                    {
-                        Ok(()) => json(&fault.instance),
-                        Err(reason) => response(StatusCode::NOT_FOUND, "text/plain", reason),
-                    },
-                    Err(err) => response(StatusCode::BAD_REQUEST, "text/plain", err.to_string()),
+            (Method::POST, action @ ("data/stop" | "data/start" | "apps/stop" | "apps/start")) => {
+                let fault = match serde_json::from_slice::<PlaneFault>(&body) {
+                    Ok(fault) => fault,
+                    Err(err) => {
+                        return response(StatusCode::BAD_REQUEST, "text/plain", err.to_string());
+                    }
+                };
+                let apps = action.starts_with("apps/");
+                let running = action.ends_with("/start");
+                match self.set_running(apps, &fault.instance, running).await {
+                    Ok(()) => {}
+                    Err(reason) => return response(StatusCode::NOT_FOUND, "text/plain", reason),
                 }
+                if let Some(secs) = fault.for_secs {
+                    // For a while: then back as it was.
+                    let (data, apps_plane) = (self.data.clone(), self.apps.clone());
+                    let instance = fault.instance.clone();
+                    tokio::spawn(async move {
+                        tokio::time::sleep(Duration::from_secs_f64(secs.clamp(0.0, 86_400.0)))
+                            .await;
+                        let _ = if apps {
+                            apps_plane.set_running(std::slice::from_ref(&instance), !running)
+                        } else {
+                            data.set_running(&instance, !running).await
+                        };
+                    });
+                }
+                json(&fault.instance)
             }
+            (Method::POST, "apps/image") => match serde_json::from_slice::<ImageApp>(&body) {
+                Ok(app) => {
+                    let image = app.image.clone();
+                    self.apps.image(app);
+                    json(&image)
+                }
+                Err(err) => response(StatusCode::BAD_REQUEST, "text/plain", err.to_string()),
+            },
             _ => response(
                 StatusCode::NOT_FOUND,
                 "text/plain",
@@ -1057,11 +1177,14 @@ impl Inner {
     }
 }
 
-/// A data-plane fault: stop or start a restored instance's database.
+/// A fault of a restored database or an app: stop or start it, for a while or for good.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct DataFault {
+struct PlaneFault {
+    /// The RDS or EC2 instance.
     instance: String,
+    /// How long until it is undone (none: until told).
+    for_secs: Option<f64>,
 }
 
 fn set_status(e: &mut Element, shape: &Shape, status: &str) {

@@ -19,6 +19,7 @@ use aws_sdk_route53::types::{
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
+use super::apps::ImageApp;
 use super::data::{SeedData, Table};
 use crate::aws::Clients;
 use crate::language::de::{self, Ctx};
@@ -203,6 +204,19 @@ pub struct SeedImage {
     pub tags: BTreeMap<String, Scalar>,
     /// How old it is.
     pub age: Duration,
+    /// What instances launched from it serve, on the local sandbox.
+    pub serves: Option<SeedServes>,
+}
+
+/// An app that instances of an image run: a command (relative paths are the seed file's),
+/// started for each instance with its address, port and user data in its environment.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeedServes {
+    /// The program and its arguments (`[python3, app.py]`).
+    pub command: Vec<String>,
+    /// The port it listens on at its instance's address.
+    pub port: u16,
 }
 
 /// An EBS volume and its snapshots.
@@ -448,7 +462,7 @@ pub async fn apply(
     let base = chrono::DateTime::from_timestamp(chrono::Utc::now().timestamp(), 0)
         .unwrap_or_else(chrono::Utc::now);
     seed_rds(seed, clients, base, &mut out).await?;
-    seed_ec2(seed, clients, base, &mut out).await?;
+    let served = seed_ec2(seed, clients, base, &mut out).await?;
     seed_route53(seed, clients, &mut out).await?;
     for p in &seed.ssm_parameters {
         clients
@@ -495,6 +509,26 @@ pub async fn apply(
             what: "recovery point ages".into(),
             reason: e.to_string(),
         })?;
+    }
+    for app in &served {
+        let body = serde_json::to_vec(app).expect("an app serializes");
+        super::local::request(
+            endpoint,
+            http::Method::POST,
+            "/__firedrill/apps/image",
+            Some(body),
+        )
+        .await
+        .map_err(|e| SeedError {
+            what: format!("the app of image {}", app.image),
+            reason: e.to_string(),
+        })?;
+        out.data.push(format!(
+            "app of image {}: `{}` on port {}",
+            app.image,
+            app.command.join(" "),
+            app.port
+        ));
     }
     let instances = seed
         .rds_instances
@@ -724,8 +758,9 @@ async fn seed_ec2(
     clients: &Clients,
     now: DateTime<Utc>,
     out: &mut Seeded,
-) -> Result<(), SeedError> {
+) -> Result<Vec<ImageApp>, SeedError> {
     let ec2 = clients.ec2();
+    let mut served = Vec::new();
     for image in &seed.images {
         let out_image = ec2
             .register_image()
@@ -744,6 +779,19 @@ async fn seed_ec2(
         let id = out_image.image_id().unwrap_or_default().to_owned();
         tag_ec2(&ec2, &id, &image.tags).await?;
         out.created.push(format!("image {id} ({})", image.name));
+        if let Some(serves) = &image.serves {
+            served.push(ImageApp {
+                image: id.clone(),
+                command: serves.command.clone(),
+                dir: std::fs::canonicalize(if seed.dir.as_os_str().is_empty() {
+                    std::path::Path::new(".")
+                } else {
+                    &seed.dir
+                })
+                .unwrap_or_else(|_| seed.dir.clone()),
+                port: serves.port,
+            });
+        }
         out.recovery_points.insert(id, created_at(now, image.age)?);
     }
     let zone = format!("{}a", seed.region);
@@ -775,7 +823,7 @@ async fn seed_ec2(
             out.recovery_points.insert(id, created_at(now, s.age)?);
         }
     }
-    Ok(())
+    Ok(served)
 }
 
 /// The hosted zones of `seed`, with their records.

@@ -128,10 +128,17 @@ impl TestSandbox {
             ..ProxyConfig::default()
         })
         .await;
-        let seed = std::fs::read_to_string(super::root().join("examples/quickstart/seed.yaml"))
-            .expect("seed file");
-        sandbox.seed(&seed).await;
         sandbox
+            .seed_file(&super::root().join("examples/quickstart/seed.yaml"))
+            .await;
+        sandbox
+    }
+
+    /// Creates the production side the seed file at `path` describes (its relative paths,
+    /// such as an app's, are its directory's).
+    pub async fn seed_file(&self, path: &std::path::Path) -> seed::Seeded {
+        let text = std::fs::read_to_string(path).expect("seed file");
+        self.seed_named(&path.to_string_lossy(), &text).await
     }
 
     /// Clients for it, with the standard retry policy.
@@ -154,8 +161,12 @@ impl TestSandbox {
 
     /// Creates the production side described by seed-file `text`.
     pub async fn seed(&self, text: &str) -> seed::Seeded {
+        self.seed_named("seed.yaml", text).await
+    }
+
+    async fn seed_named(&self, name: &str, text: &str) -> seed::Seeded {
         let file = SourceFile {
-            name: "seed.yaml".into(),
+            name: name.into(),
             text: text.into(),
         };
         let seed_file = seed::parse(&file).expect("a valid seed");
