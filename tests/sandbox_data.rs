@@ -423,3 +423,63 @@ fn the_quickstarts_data_level_rpo_is_the_seeded_gap() {
     let left: Vec<u32> = servers.into_iter().filter(|p| local::alive(*p)).collect();
     assert!(left.is_empty(), "no PostgreSQL process is left: {left:?}");
 }
+
+/// Without PostgreSQL the sandbox says once why the data plane is off, works otherwise, and a
+/// drill's `probe.sql` of a restored database fails with that reason.
+#[test]
+fn without_postgres_the_sandbox_says_why_and_a_sql_probe_fails_with_it() {
+    let state = tempfile::tempdir().expect("state");
+    let state_dir = state.path().to_str().expect("utf-8");
+    let missing = state.path().join("no-postgres-here");
+    let firedrill = || {
+        Test::new()
+            .env("FIREDRILL_STATE_DIR", state_dir)
+            .env("FIREDRILL_POSTGRES_BIN", missing.to_str().expect("utf-8"))
+    };
+    firedrill()
+        .args(["sandbox", "start", "--time-scale", "0"])
+        .stdout_has(&format!(
+            "its data plane is off, so restored RDS databases answer no SQL: \
+             FIREDRILL_POSTGRES_BIN is {}, which holds no `initdb` and `postgres`",
+            missing.display()
+        ))
+        .run();
+    let _stop = StopSandbox(state.path().to_path_buf());
+    firedrill()
+        .args(["sandbox", "status"])
+        .stdout_has("  data plane   off: FIREDRILL_POSTGRES_BIN is ")
+        .run();
+    let seed = support::root().join("examples/quickstart/seed.yaml");
+    firedrill()
+        .args(["sandbox", "seed", seed.to_str().expect("utf-8")])
+        .stdout_has("  no data for shop-prod: ")
+        .run();
+    let drill = "version: 1
+name: sql-without-postgres
+sandbox: { accounts: ['123456789012'], region: us-east-1, teardown: always }
+steps:
+  db:
+    uses: rds.restore-snapshot
+    with: { source: shop-prod, snapshot: latest }
+  data:
+    uses: probe.sql
+    with:
+      engine: postgres
+      host: ${steps.db.outputs.endpoint}
+      port: ${steps.db.outputs.port}
+      database: shop
+      user: shop
+      password: ${secret:ssm:/shop/db/password}
+      query: select 1
+      tls: false
+";
+    let (_, report) = firedrill()
+        .args(["--sandbox", "local"])
+        .code(firedrill::engine::exit::STEP_FAILED)
+        .drill(state.path(), drill);
+    let failures = support::failures(&report, "data");
+    assert!(
+        failures.contains("the local sandbox's data plane is off: FIREDRILL_POSTGRES_BIN is "),
+        "{failures}"
+    );
+}

@@ -207,7 +207,7 @@ impl LocalSandbox {
         .await
         .map_err(|e| SandboxError::Start(e.to_string()))??;
         std::fs::create_dir_all(log_dir)?;
-        let data = std::sync::Arc::new(DataPlane::new(postgres, log_dir.to_owned()));
+        let data = std::sync::Arc::new(DataPlane::new(postgres, venv_dir(), log_dir.to_owned()));
         let apps = std::sync::Arc::new(Apps::new(log_dir.to_owned()));
         let mut last_error = String::new();
         for attempt in 0..3 {

@@ -137,17 +137,19 @@ struct State {
 /// The data plane of one sandbox.
 pub struct DataPlane {
     programs: Result<PathBuf, String>,
+    cache: PathBuf,
     dir: PathBuf,
     server: tokio::sync::OnceCell<Result<Arc<Server>, String>>,
     state: Mutex<State>,
 }
 
 impl DataPlane {
-    /// A data plane whose server (not started yet) runs `programs` with its data under `dir`;
-    /// `Err` says why there is none.
-    pub fn new(programs: Result<PathBuf, String>, dir: PathBuf) -> Self {
+    /// A data plane whose server (not started yet) runs `programs` with its data under `dir`,
+    /// from a cluster made once under `cache`; `Err` says why there is none.
+    pub fn new(programs: Result<PathBuf, String>, cache: PathBuf, dir: PathBuf) -> Self {
         Self {
             programs,
+            cache,
             dir,
             server: tokio::sync::OnceCell::new(),
             state: Mutex::new(State::default()),
@@ -170,7 +172,9 @@ impl DataPlane {
                 let programs = self.programs.clone()?;
                 let dir = self.dir.join(format!("postgres-{}", std::process::id()));
                 let _ = std::fs::remove_dir_all(&dir);
-                Server::start(&programs, dir).await.map(Arc::new)
+                Server::start(&programs, &self.cache, dir)
+                    .await
+                    .map(Arc::new)
             })
             .await;
         started
@@ -384,7 +388,8 @@ impl DataPlane {
                 of.word()
             };
             // Without PostgreSQL, that is the reason.
-            self.programs()?;
+            self.programs()
+                .map_err(|e| format!("the local sandbox's data plane is off: {e}"))?;
             return Err(format!(
                 "{what} `{}` holds no data in the local sandbox: give its {} a `database:` in \
                  the seed file",

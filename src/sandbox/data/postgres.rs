@@ -5,7 +5,8 @@
 //! virtual environment beside moto (no root, no apt), or the directory `FIREDRILL_POSTGRES_BIN`
 //! names (the system's, say). PostgreSQL refuses to run as root: as root the server runs in a
 //! user namespace as `nobody` (its files stay root's). Everyone authenticates by password over
-//! TCP; there is no Unix socket. The server is shut down (immediate mode) when stopped or
+//! TCP; there is no Unix socket. initdb runs once per set of programs; each server starts from a
+//! copy of that cluster. The server is shut down (immediate mode) when stopped or
 //! dropped; it is in the process group of the sandbox's process, which `sandbox stop` ends.
 //!
 //! It knows nothing of RDS: `data/mod.rs` says which databases exist.
@@ -104,42 +105,25 @@ pub struct Server {
 }
 
 impl Server {
-    /// Creates a cluster in `dir` (which must not exist) and starts it on a free port. Returns
-    /// once it accepts connections.
-    pub async fn start(bin: &Path, dir: PathBuf) -> Result<Self, String> {
+    /// Starts a server on a free port with its cluster in `dir` (which must not exist): a copy
+    /// of the cluster made once per set of programs under `cache` (initdb takes most of a
+    /// second; the copy a few milliseconds). Returns once it accepts connections.
+    pub async fn start(bin: &Path, cache: &Path, dir: PathBuf) -> Result<Self, String> {
         let root = rustix::process::geteuid().is_root();
-        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-        let password = random_hex()?;
-        let pwfile = dir.join("superuser-password");
-        std::fs::write(&pwfile, &password).map_err(|e| format!("{}: {e}", pwfile.display()))?;
+        let (bin_owned, cache_owned, dir_owned) = (bin.to_owned(), cache.to_owned(), dir.clone());
+        let password = tokio::task::spawn_blocking(move || {
+            let template = template(&bin_owned, &cache_owned, root)?;
+            std::fs::create_dir_all(&dir_owned)
+                .map_err(|e| format!("{}: {e}", dir_owned.display()))?;
+            copy_dir(&template.join("data"), &dir_owned.join("data"))
+                .map_err(|e| format!("copying the cluster to {}: {e}", dir_owned.display()))?;
+            std::fs::read_to_string(template.join("superuser-password"))
+                .map_err(|e| format!("{}: {e}", template.display()))
+        })
+        .await
+        .map_err(|e| e.to_string())??;
         let data = dir.join("data");
         let log = dir.join("postgres.log");
-        let initdb = tokio::process::Command::from(command(bin, "initdb", root))
-            .args([
-                "--no-sync",
-                "--auth=scram-sha-256",
-                "--encoding=UTF8",
-                "--locale=C",
-            ])
-            .arg(format!("--username={SUPERUSER}"))
-            .arg(format!("--pwfile={}", pwfile.display()))
-            .arg("-D")
-            .arg(&data)
-            .stdin(Stdio::null())
-            .output()
-            .await
-            .map_err(|e| format!("cannot run initdb: {e}"))?;
-        if !initdb.status.success() {
-            return Err(format!(
-                "initdb failed{}: {}",
-                if root {
-                    " (as root, through a user namespace)"
-                } else {
-                    ""
-                },
-                last_line(&initdb.stderr)
-            ));
-        }
         let port = free_port().map_err(|e| format!("no free port: {e}"))?;
         let log_file =
             std::fs::File::create(&log).map_err(|e| format!("{}: {e}", log.display()))?;
@@ -250,6 +234,73 @@ impl Drop for Server {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// The cluster every server of `bin` starts from, made by initdb once, under a lock (sandboxes
+/// starting at once share it): its directory, with `data` and `superuser-password`.
+fn template(bin: &Path, cache: &Path, root: bool) -> Result<PathBuf, String> {
+    let key = crate::util::hash(0, &[&bin.display().to_string(), &root.to_string()]);
+    let template = cache.join(format!("postgres-cluster-{key:016x}"));
+    if template.join("ready").exists() {
+        return Ok(template);
+    }
+    std::fs::create_dir_all(cache).map_err(|e| format!("{}: {e}", cache.display()))?;
+    let lock = std::fs::File::create(cache.join(".postgres-cluster.lock"))
+        .map_err(|e| format!("cannot write in {}: {e}", cache.display()))?;
+    lock.lock()
+        .map_err(|e| format!("cannot lock {}: {e}", cache.display()))?;
+    if template.join("ready").exists() {
+        return Ok(template);
+    }
+    let _ = std::fs::remove_dir_all(&template);
+    std::fs::create_dir_all(&template).map_err(|e| format!("{}: {e}", template.display()))?;
+    let pwfile = template.join("superuser-password");
+    std::fs::write(&pwfile, random_hex()?).map_err(|e| format!("{}: {e}", pwfile.display()))?;
+    let initdb = command(bin, "initdb", root)
+        .args([
+            "--no-sync",
+            "--auth=scram-sha-256",
+            "--encoding=UTF8",
+            "--locale=C",
+        ])
+        .arg(format!("--username={SUPERUSER}"))
+        .arg(format!("--pwfile={}", pwfile.display()))
+        .arg("-D")
+        .arg(template.join("data"))
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run initdb: {e}"))?;
+    if !initdb.status.success() {
+        return Err(format!(
+            "initdb failed{}: {}",
+            if root {
+                " (as root, through a user namespace)"
+            } else {
+                ""
+            },
+            last_line(&initdb.stderr)
+        ));
+    }
+    std::fs::write(template.join("ready"), "")
+        .map_err(|e| format!("{}: {e}", template.display()))?;
+    Ok(template)
+}
+
+/// Copies a directory tree; directories are made private (PostgreSQL insists), files keep
+/// their modes.
+fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new().mode(0o700).create(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_dir(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), target)?;
+        }
+    }
+    Ok(())
 }
 
 /// `program` from `bin`, run as `nobody` in a user namespace when we are root.
