@@ -156,6 +156,7 @@ where
         ssm: Arc::default(),
         scratch: Arc::new(tempfile::tempdir().expect("scratch")),
         names: firedrill::steps::probe::names::Names::System,
+        sandbox_ca: None,
     });
     let (controller, commands) = command::channel();
     let drill = Drill {

@@ -187,6 +187,45 @@ async fn a_snapshot_restore_answers_with_the_snapshots_rows_and_not_newer_ones()
     assert!(message(&other).contains("permission denied"), "{other}");
 }
 
+/// The endpoints speak TLS with a certificate the sandbox's own authority signed for 127.0.0.1:
+/// verified against that authority it connects, against the system's roots it does not.
+#[tokio::test(flavor = "multi_thread")]
+async fn endpoints_speak_tls_verified_by_the_sandboxs_authority() {
+    let (sandbox, _) = sandbox().await;
+    let (host, port) = restore(&sandbox, "books-new", "drill-tls").await;
+    let options = || {
+        PgConnectOptions::new()
+            .host(&host)
+            .port(port)
+            .username("books")
+            .password("pw-books")
+            .ssl_mode(PgSslMode::VerifyFull)
+            .disable_statement_logging()
+    };
+    let mut conn = options()
+        .ssl_root_cert(&sandbox.sandbox.ca)
+        .connect()
+        .await
+        .expect("verified TLS");
+    let ssl: bool = sqlx::query_scalar("select ssl from pg_stat_ssl where pid = pg_backend_pid()")
+        .fetch_one(&mut conn)
+        .await
+        .expect("ssl");
+    assert!(
+        !ssl,
+        "TLS ends at the endpoint; the server behind it is on loopback"
+    );
+    assert_eq!(orders(&mut conn).await.1, 46 * 6 + 1);
+    let refused = options()
+        .connect()
+        .await
+        .expect_err("not trusted by the system");
+    assert!(
+        refused.to_string().to_lowercase().contains("certificate"),
+        "{refused}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_point_in_time_restore_holds_the_rows_up_to_its_time() {
     let (sandbox, seeded) = sandbox().await;
@@ -422,6 +461,50 @@ fn the_quickstarts_data_level_rpo_is_the_seeded_gap() {
     drop(stop);
     let left: Vec<u32> = servers.into_iter().filter(|p| local::alive(*p)).collect();
     assert!(left.is_empty(), "no PostgreSQL process is left: {left:?}");
+}
+
+/// `playbooks/checkout-rds.yaml`, written for AWS (its `probe.sql` over verified TLS, the
+/// password from the environment, a backup copy in another region), runs on the sandbox as it is:
+/// its data-level RPO is its snapshot's.
+#[test]
+fn the_checkout_drill_runs_on_the_sandbox_as_written_for_aws() {
+    let state = tempfile::tempdir().expect("state");
+    let state_dir = state.path().to_str().expect("utf-8");
+    let firedrill = || Test::new().env("FIREDRILL_STATE_DIR", state_dir);
+    firedrill()
+        .args([
+            "sandbox",
+            "start",
+            "--time-scale",
+            "0",
+            "--region",
+            "eu-west-1",
+        ])
+        .run();
+    let _stop = StopSandbox(state.path().to_path_buf());
+    let seed = support::root().join("playbooks/seeds/eu-west-1.yaml");
+    firedrill()
+        .args(["sandbox", "seed", seed.to_str().expect("utf-8")])
+        .stdout_has("  rds-snapshot checkout-prod-nightly-1 (copy in eu-central-1)\n")
+        .run();
+    let playbook = support::root().join("playbooks/checkout-rds.yaml");
+    let report = state.path().join("checkout.json");
+    firedrill()
+        .env("CHECKOUT_DB_PASSWORD", "local-sandbox-only")
+        .args(["run", "--sandbox", "local"])
+        .args([playbook.to_str().expect("utf-8"), "--report"])
+        .args([report.to_str().expect("utf-8")])
+        .stdout_has("steps: 7 succeeded")
+        .run();
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).expect("report")).expect("JSON");
+    let answers = &step(&report, "db-answers")["outputs"];
+    assert_eq!(
+        answers["newest_data_time"],
+        step(&report, "db")["outputs"]["snapshot_time"],
+        "{report}"
+    );
+    assert_eq!(report["state"], "passed", "{report}");
 }
 
 /// Without PostgreSQL the sandbox says once why the data plane is off, works otherwise, and a

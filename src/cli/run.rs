@@ -471,6 +471,7 @@ async fn run_async(
             identity: record.identity(),
             time_scale: record.config.time_scale,
             dns: record.dns,
+            ca: record.ca.clone(),
         }
     } else {
         Account::Configured {

@@ -325,6 +325,7 @@ async fn serve(args: &StartArgs, state_dir: &Path) -> u8 {
     let record = SandboxRecord {
         endpoint: sandbox.endpoint(),
         dns: Some(sandbox.dns_addr()),
+        ca: Some(sandbox.ca.clone()),
         postgres: sandbox.data_plane().ok().map(Path::to_path_buf),
         data_plane_off: sandbox.data_plane().err().map(str::to_owned),
         region: args.region.clone(),

@@ -179,6 +179,7 @@ fn check(
                     identity: r.identity(),
                     time_scale: r.config.time_scale,
                     dns: r.dns,
+                    ca: r.ca.clone(),
                 }
             }
             None => Account::Configured {

@@ -47,6 +47,8 @@ pub enum Account {
         time_scale: f64,
         /// Its name server (Route53's zones over DNS), where probes look names up first.
         dns: Option<std::net::SocketAddr>,
+        /// Its certificate authority (a PEM file), which probes trust for its databases' TLS.
+        ca: Option<std::path::PathBuf>,
     },
     /// The account of the caller's credentials (or the playbook's `sandbox.endpoint`).
     Configured {
@@ -437,6 +439,10 @@ pub async fn prepare(request: Request) -> Result<Prepared, PrepareError> {
         names: match request.account {
             Account::Local { dns: Some(dns), .. } => Names::Sandbox(dns),
             Account::Local { dns: None, .. } | Account::Configured { .. } => Names::System,
+        },
+        sandbox_ca: match &request.account {
+            Account::Local { ca, .. } => ca.clone(),
+            Account::Configured { .. } => None,
         },
     });
     let (controller, commands) = command::channel();

@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
 
 use super::apps::Apps;
+use super::authority::Authority;
 use super::data::{self, DataPlane};
 use super::dns::{self, RunningDns};
 use super::proxy::{self, ProxyConfig, RunningProxy, Stats};
@@ -189,6 +190,9 @@ pub struct LocalSandbox {
     dns: RunningDns,
     data: std::sync::Arc<DataPlane>,
     apps: std::sync::Arc<Apps>,
+    /// The certificate (PEM file) of the sandbox's authority, which signed the certificate its
+    /// database endpoints present.
+    pub ca: PathBuf,
     /// moto's own address (behind the layer).
     pub moto_addr: SocketAddr,
     /// moto's log file.
@@ -207,7 +211,15 @@ impl LocalSandbox {
         .await
         .map_err(|e| SandboxError::Start(e.to_string()))??;
         std::fs::create_dir_all(log_dir)?;
-        let data = std::sync::Arc::new(DataPlane::new(postgres, venv_dir(), log_dir.to_owned()));
+        let authority = Authority::new().map_err(SandboxError::Start)?;
+        let ca = log_dir.join("ca.pem");
+        std::fs::write(&ca, &authority.pem)?;
+        let data = std::sync::Arc::new(DataPlane::new(
+            postgres,
+            Some(authority.acceptor()),
+            venv_dir(),
+            log_dir.to_owned(),
+        ));
         let apps = std::sync::Arc::new(Apps::new(log_dir.to_owned()));
         let mut last_error = String::new();
         for attempt in 0..3 {
@@ -240,6 +252,7 @@ impl LocalSandbox {
                         dns,
                         data,
                         apps,
+                        ca: ca.clone(),
                         moto_addr,
                         log,
                     });
@@ -411,6 +424,10 @@ pub struct SandboxRecord {
     /// before it had one).
     #[serde(default)]
     pub dns: Option<SocketAddr>,
+    /// The certificate (PEM file) of the sandbox's authority, which signed the certificate its
+    /// database endpoints present.
+    #[serde(default)]
+    pub ca: Option<PathBuf>,
     /// Where the data plane's PostgreSQL programs are (none: it is off).
     #[serde(default)]
     pub postgres: Option<PathBuf>,

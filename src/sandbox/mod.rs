@@ -10,6 +10,7 @@
 //! [`seed`] creates the "production" side that drills restore from.
 
 pub mod apps;
+pub mod authority;
 pub mod backups;
 pub mod data;
 pub mod dns;

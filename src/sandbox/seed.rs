@@ -138,6 +138,10 @@ pub struct SeedSnapshot {
     /// Extra tags.
     #[serde(default)]
     pub tags: BTreeMap<String, Scalar>,
+    /// Regions that hold a copy of it (an RDS snapshot's cross-region copies, as
+    /// `check.backups` with `copy: { region }` looks for), under the same identifier.
+    #[serde(default)]
+    pub copies: Vec<String>,
 }
 
 /// An RDS DB instance.
@@ -697,7 +701,8 @@ async fn seed_rds(
         }
         for (i, s) in db.snapshots.iter().enumerate() {
             let id = snapshot_id(&db.id, i, s);
-            rds.create_db_snapshot()
+            let made = rds
+                .create_db_snapshot()
                 .db_instance_identifier(&db.id)
                 .db_snapshot_identifier(&id)
                 .set_tags(Some(rds_tags(&s.tags)))
@@ -705,6 +710,24 @@ async fn seed_rds(
                 .await
                 .map_err(fail(format!("RDS snapshot {id}")))?;
             out.created.push(format!("rds-snapshot {id}"));
+            let arn = made
+                .db_snapshot()
+                .and_then(|d| d.db_snapshot_arn())
+                .unwrap_or_default();
+            for region in &s.copies {
+                clients
+                    .in_region(region)
+                    .rds()
+                    .copy_db_snapshot()
+                    .source_db_snapshot_identifier(arn)
+                    .target_db_snapshot_identifier(&id)
+                    .copy_tags(true)
+                    .send()
+                    .await
+                    .map_err(fail(format!("the copy of RDS snapshot {id} in {region}")))?;
+                out.created
+                    .push(format!("rds-snapshot {id} (copy in {region})"));
+            }
             out.recovery_points.insert(id, created_at(now, s.age)?);
         }
     }

@@ -252,6 +252,9 @@ pub struct Shared {
     pub scratch: Arc<tempfile::TempDir>,
     /// Where probes look host names up.
     pub names: crate::steps::probe::names::Names,
+    /// The local sandbox's certificate authority (a PEM file): what `probe.sql` trusts when the
+    /// step names no `ca_file` (none: not on the local sandbox).
+    pub sandbox_ca: Option<std::path::PathBuf>,
 }
 
 /// The context of one step.
@@ -661,6 +664,7 @@ mod tests {
             ssm: Arc::default(),
             scratch: Arc::new(tempfile::tempdir().expect("tempdir")),
             names: crate::steps::probe::names::Names::System,
+            sandbox_ca: None,
         };
         let mut scope = Scope {
             run_id: run_id.into(),

@@ -5,7 +5,7 @@
 //! data (`prod/ID`), each of its seeded snapshots as it was at the snapshot's time
 //! (`snapshot/ID`: the rows whose timestamp is later are deleted), and each restored instance
 //! (`instance/ID`), copied from its recovery point as a template. Every restored instance gets
-//! its own endpoint ([`wire`]) on a free loopback port, which the realism layer writes into the
+//! its own endpoint ([`wire`], with TLS by the sandbox's authority) on a free loopback port, which the realism layer writes into the
 //! instance's described `Endpoint`; it reaches that instance's database and nothing else's.
 //!
 //! Rules: the server starts with the first seed that gives data; without PostgreSQL the control
@@ -137,6 +137,7 @@ struct State {
 /// The data plane of one sandbox.
 pub struct DataPlane {
     programs: Result<PathBuf, String>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
     cache: PathBuf,
     dir: PathBuf,
     server: tokio::sync::OnceCell<Result<Arc<Server>, String>>,
@@ -145,10 +146,17 @@ pub struct DataPlane {
 
 impl DataPlane {
     /// A data plane whose server (not started yet) runs `programs` with its data under `dir`,
-    /// from a cluster made once under `cache`; `Err` says why there is none.
-    pub fn new(programs: Result<PathBuf, String>, cache: PathBuf, dir: PathBuf) -> Self {
+    /// from a cluster made once under `cache`; `Err` says why there is none. Its endpoints
+    /// speak TLS through `tls` to clients that ask.
+    pub fn new(
+        programs: Result<PathBuf, String>,
+        tls: Option<tokio_rustls::TlsAcceptor>,
+        cache: PathBuf,
+        dir: PathBuf,
+    ) -> Self {
         Self {
             programs,
+            tls,
             cache,
             dir,
             server: tokio::sync::OnceCell::new(),
@@ -346,7 +354,7 @@ impl DataPlane {
         let Ok(port) = listener.local_addr().map(|a| a.port()) else {
             return;
         };
-        let endpoint = wire::serve(listener, route.clone());
+        let endpoint = wire::serve(listener, route.clone(), self.tls.clone());
         self.state().served.insert(
             (of, id.to_owned()),
             Served {
@@ -458,7 +466,7 @@ impl DataPlane {
                 .await
                 .map_err(|e| format!("cannot listen on port {port} again: {e}"))?;
             if let Some(s) = self.state().served.get_mut(&key) {
-                s.endpoint = Some(wire::serve(listener, route));
+                s.endpoint = Some(wire::serve(listener, route, self.tls.clone()));
             }
             return Ok(());
         }

@@ -2,8 +2,9 @@
 //! protocol and hands each connection to the sandbox's server with the instance's own database
 //! in its startup message, whatever database the client asked for.
 //!
-//! Rules: no TLS (an `SSLRequest` or `GSSENCRequest` is answered `N`, as a server without TLS
-//! does); a cancel request goes to the server as it is; an endpoint whose instance has no data
+//! Rules: an `SSLRequest` is answered `S` and TLS is spoken with the sandbox's certificate
+//! (`authority.rs`) when there is one, else `N`, as a server without TLS answers; a
+//! `GSSENCRequest` is answered `N`; a cancel request goes to the server as it is; an endpoint whose instance has no data
 //! answers every connection with a FATAL error that says why, so a probe fails with the reason.
 //! After the startup message the bytes flow both ways untouched.
 //!
@@ -12,7 +13,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 
@@ -47,8 +48,13 @@ impl Drop for Endpoint {
     }
 }
 
-/// Listens on `listener`, sending every connection along `route`.
-pub fn serve(listener: TcpListener, route: Route) -> Endpoint {
+/// Listens on `listener`, sending every connection along `route`, with TLS through `tls` when
+/// a client asks for it.
+pub fn serve(
+    listener: TcpListener,
+    route: Route,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+) -> Endpoint {
     let route = Arc::new(route);
     let task = tokio::spawn(async move {
         loop {
@@ -57,62 +63,83 @@ pub fn serve(listener: TcpListener, route: Route) -> Endpoint {
                 continue;
             };
             let _ = client.set_nodelay(true);
-            let route = route.clone();
+            let (route, tls) = (route.clone(), tls.clone());
             tokio::spawn(async move {
-                let _ = connection(client, &route).await;
+                let _ = connection(client, &route, tls).await;
             });
         }
     });
     Endpoint { task }
 }
 
-async fn connection(mut client: TcpStream, route: &Route) -> std::io::Result<()> {
+async fn connection(
+    mut client: TcpStream,
+    route: &Route,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+) -> std::io::Result<()> {
     loop {
         let message = read_startup(&mut client).await?;
-        let code = u32::from_be_bytes([message[0], message[1], message[2], message[3]]);
-        match code {
-            SSL_REQUEST | GSSENC_REQUEST => client.write_all(b"N").await?,
-            CANCEL_REQUEST => {
-                if let Route::Database { server, .. } = route {
-                    let mut upstream = TcpStream::connect(server).await?;
-                    upstream.write_all(&framed(&message)).await?;
-                }
-                return Ok(());
+        match (code(&message), &tls) {
+            (SSL_REQUEST, Some(acceptor)) => {
+                client.write_all(b"S").await?;
+                let mut secure = acceptor.accept(client).await?;
+                let message = read_startup(&mut secure).await?;
+                return startup(secure, message, route).await;
             }
-            PROTOCOL_3 => {
-                return match route {
-                    Route::Refuse(reason) => {
-                        client.write_all(&fatal(reason)).await?;
-                        client.shutdown().await
-                    }
-                    Route::Database { server, database } => {
-                        let Ok(mut upstream) = TcpStream::connect(server).await else {
-                            client
-                                .write_all(&fatal("the sandbox's PostgreSQL server is not running"))
-                                .await?;
-                            return client.shutdown().await;
-                        };
-                        let _ = upstream.set_nodelay(true);
-                        upstream
-                            .write_all(&framed(&with_database(&message, database)))
-                            .await?;
-                        tokio::io::copy_bidirectional(&mut client, &mut upstream).await?;
-                        Ok(())
-                    }
+            (SSL_REQUEST | GSSENC_REQUEST, _) => client.write_all(b"N").await?,
+            _ => return startup(client, message, route).await,
+        }
+    }
+}
+
+fn code(message: &[u8]) -> u32 {
+    u32::from_be_bytes([message[0], message[1], message[2], message[3]])
+}
+
+/// The startup message (or cancel request) `message` from `client`, then the session.
+async fn startup<S>(mut client: S, message: Vec<u8>, route: &Route) -> std::io::Result<()>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    match code(&message) {
+        CANCEL_REQUEST => {
+            if let Route::Database { server, .. } = route {
+                let mut upstream = TcpStream::connect(server).await?;
+                upstream.write_all(&framed(&message)).await?;
+            }
+            Ok(())
+        }
+        PROTOCOL_3 => match route {
+            Route::Refuse(reason) => {
+                client.write_all(&fatal(reason)).await?;
+                client.shutdown().await
+            }
+            Route::Database { server, database } => {
+                let Ok(mut upstream) = TcpStream::connect(server).await else {
+                    client
+                        .write_all(&fatal("the sandbox's PostgreSQL server is not running"))
+                        .await?;
+                    return client.shutdown().await;
                 };
-            }
-            _ => {
-                client
-                    .write_all(&fatal(&format!("unsupported protocol {code}")))
+                let _ = upstream.set_nodelay(true);
+                upstream
+                    .write_all(&framed(&with_database(&message, database)))
                     .await?;
-                return client.shutdown().await;
+                tokio::io::copy_bidirectional(&mut client, &mut upstream).await?;
+                Ok(())
             }
+        },
+        other => {
+            client
+                .write_all(&fatal(&format!("unsupported protocol {other}")))
+                .await?;
+            client.shutdown().await
         }
     }
 }
 
 /// A startup-phase message without its length word.
-async fn read_startup(client: &mut TcpStream) -> std::io::Result<Vec<u8>> {
+async fn read_startup<S: AsyncRead + Unpin>(client: &mut S) -> std::io::Result<Vec<u8>> {
     let len = client.read_u32().await?;
     if !(8..=10_000).contains(&len) {
         return Err(std::io::Error::other("not a startup message"));

@@ -7,6 +7,9 @@
 //! database's own text: expectations compare text, numbers as numbers and booleans by truth.
 //! PostgreSQL sessions use the time zone UTC and MySQL sessions `+00:00`, so a timestamp
 //! without a zone is read as UTC.
+//!
+//! Verified TLS trusts the step's `ca_file`, else (in a run on the local sandbox) the sandbox's
+//! authority, else the system's roots.
 
 use std::path::PathBuf;
 
@@ -81,7 +84,13 @@ pub async fn sql(with: &Sql, cx: &StepCx, attempt: u32) -> Result<Outputs, StepE
         password: with.password.as_ref().map(|p| cx.render(p)).transpose()?,
         tls: with.tls,
         tls_verify: with.tls_verify,
-        ca_file: with.ca_file.as_ref().map(|f| cx.path(f)).transpose()?,
+        // On the local sandbox its authority, unless the step names its own.
+        ca_file: with
+            .ca_file
+            .as_ref()
+            .map(|f| cx.path(f))
+            .transpose()?
+            .or_else(|| cx.shared.sandbox_ca.clone()),
     };
     let query = cx.render(&with.query)?;
     let name = target.name();
