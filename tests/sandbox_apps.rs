@@ -1,7 +1,8 @@
 //! Apps behind the local sandbox's EC2: an instance launched from an image that serves an app
 //! runs it on its own loopback address (its described private IP), and the quickstart's app
 //! answers `/health` once the restored database its user data names answers; stopping the
-//! database (a data-plane fault) or the instance shows in it.
+//! database (a data-plane fault), making the app answer 500, or stopping the instance shows
+//! in it.
 
 mod support;
 
@@ -178,6 +179,22 @@ async fn an_apps_health_follows_its_database() {
     assert!(body.contains("does not answer"), "{body}");
     let (status, body) = health_until(&ip, 200).await.expect("the app answers");
     assert_eq!(status, 200, "the database is back after its while: {body}");
+
+    // The app made to answer 500 for a while, by the sandbox in front of it.
+    control(
+        &sandbox,
+        "/__firedrill/apps/fail",
+        &format!(r#"{{"instance": "{id}", "for_secs": 1}}"#),
+    )
+    .await;
+    let (status, body) = get(&ip, "/").await.expect("the front answers");
+    assert_eq!(status, 500, "{body}");
+    assert!(
+        body.contains("the local sandbox made this app answer 500"),
+        "{body}"
+    );
+    let (status, body) = health_until(&ip, 200).await.expect("the app answers");
+    assert_eq!(status, 200, "healthy again after its while: {body}");
 
     // Another instance has another address; one without a database is unhealthy.
     let (other, other_ip) = launch(&sandbox, &shop, "").await;

@@ -4,10 +4,12 @@
 //!
 //! Rules: each sandbox takes a block `127.A.B.0/24` at random (two sandboxes on one machine do
 //! not collide; 127.0.0.0/16 is left alone) and gives its instances `.1` to `.254` in turn. The
-//! app gets `FIREDRILL_PRIVATE_IP`, `FIREDRILL_PORT`, `FIREDRILL_INSTANCE_ID` and
-//! `FIREDRILL_USER_DATA` (a file with the instance's decoded user data) and runs in the seed
-//! file's directory, its output in the sandbox's logs. Its process stops when the instance
-//! stops or terminates (and starts again when it starts), and with the sandbox.
+//! app gets `FIREDRILL_PRIVATE_IP`, `FIREDRILL_PORT` (where to listen: a port of its own on that
+//! address), `FIREDRILL_INSTANCE_ID` and `FIREDRILL_USER_DATA` (a file with the instance's
+//! decoded user data) and runs in the seed file's directory, its output in the sandbox's logs.
+//! The sandbox listens on the image's port in front of it and passes connections through, or,
+//! while a fault says so, answers each one with HTTP 500 itself. The process and the front stop
+//! when the instance stops or terminates (and start again when it starts), and with the sandbox.
 //!
 //! It knows nothing of HTTP or moto: the realism layer tells it what happened.
 
@@ -15,7 +17,10 @@ use std::collections::HashMap;
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
 use std::process::{Child, Stdio};
-use std::sync::{Mutex, PoisonError};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use tokio::io::AsyncWriteExt;
 
 use serde::{Deserialize, Serialize};
 
@@ -34,6 +39,11 @@ pub struct ImageApp {
 
 struct Instance {
     ip: Ipv4Addr,
+    /// Where the app itself listens, behind the front.
+    inner: u16,
+    /// Whether the front answers 500 instead of passing connections through.
+    failing: Arc<AtomicBool>,
+    front: Option<Front>,
     /// The address moto gave it, which describes show as `ip`.
     moto_ip: String,
     app: ImageApp,
@@ -44,6 +54,12 @@ struct Instance {
 
 impl Instance {
     fn start(&mut self) -> Result<(), String> {
+        if self.front.is_none() {
+            self.front = Some(
+                front(self.ip, self.app.port, self.inner, self.failing.clone())
+                    .map_err(|e| format!("cannot listen on {}:{}: {e}", self.ip, self.app.port))?,
+            );
+        }
         if self.child.is_some() {
             return Ok(());
         }
@@ -61,7 +77,7 @@ impl Instance {
             .args(args)
             .current_dir(&self.app.dir)
             .env("FIREDRILL_PRIVATE_IP", self.ip.to_string())
-            .env("FIREDRILL_PORT", self.app.port.to_string())
+            .env("FIREDRILL_PORT", self.inner.to_string())
             .env("FIREDRILL_USER_DATA", &self.user_data)
             .env(
                 "FIREDRILL_INSTANCE_ID",
@@ -77,11 +93,54 @@ impl Instance {
     }
 
     fn stop(&mut self) {
+        self.front = None;
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
         }
     }
+}
+
+/// The sandbox's listener on an app's address and port; stops listening when dropped.
+struct Front {
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Front {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// What a failing app's front answers.
+const FAILING: &[u8] = b"HTTP/1.1 500 Internal Server Error\r\ncontent-type: text/plain\r\n\
+content-length: 42\r\nconnection: close\r\n\r\nthe local sandbox made this app answer 500\n";
+
+fn front(ip: Ipv4Addr, port: u16, inner: u16, failing: Arc<AtomicBool>) -> std::io::Result<Front> {
+    let listener = std::net::TcpListener::bind((ip, port))?;
+    listener.set_nonblocking(true)?;
+    let listener = tokio::net::TcpListener::from_std(listener)?;
+    let task = tokio::spawn(async move {
+        loop {
+            let Ok((mut client, _)) = listener.accept().await else {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                continue;
+            };
+            let failing = failing.load(Ordering::SeqCst);
+            tokio::spawn(async move {
+                if failing {
+                    let _ = client.write_all(FAILING).await;
+                    let _ = client.shutdown().await;
+                    return;
+                }
+                // An app that does not listen (yet) is a connection closed at once.
+                if let Ok(mut app) = tokio::net::TcpStream::connect((ip, inner)).await {
+                    let _ = tokio::io::copy_bidirectional(&mut client, &mut app).await;
+                }
+            });
+        }
+    });
+    Ok(Front { task })
 }
 
 #[derive(Default)]
@@ -139,8 +198,14 @@ impl Apps {
             let _ = std::fs::create_dir_all(&dir);
             let user_data = dir.join(format!("{id}.user-data"));
             let _ = std::fs::write(&user_data, &text);
+            let inner = std::net::TcpListener::bind((ip, 0))
+                .and_then(|l| l.local_addr())
+                .map_or(0, |a| a.port());
             let mut instance = Instance {
                 ip,
+                inner,
+                failing: Arc::new(AtomicBool::new(false)),
+                front: None,
                 moto_ip: moto_ip.clone(),
                 app: app.clone(),
                 user_data,
@@ -167,6 +232,21 @@ impl Apps {
             } else {
                 instance.stop();
             }
+        }
+        Ok(())
+    }
+
+    /// Makes instances' apps answer every request with HTTP 500 (`failing`), or pass them
+    /// through again.
+    pub fn set_failing(&self, ids: &[String], failing: bool) -> Result<(), String> {
+        let state = self.state();
+        for id in ids {
+            state
+                .instances
+                .get(id)
+                .ok_or_else(|| format!("`{id}` is no instance that serves an app"))?
+                .failing
+                .store(failing, Ordering::SeqCst);
         }
         Ok(())
     }

@@ -13,9 +13,9 @@
 //! Control endpoints live under `/__firedrill/`: `health`, `stats` (GET; `stats/reset` POST),
 //! `config` (GET, PUT), `created-at` (POST `{"id": "RFC 3339 time"}`), `data` (GET: whether the
 //! data plane is on), `data/seed` (POST a seed's data for one instance), `apps/image` (POST
-//! what an image's instances serve), and `data/stop`, `data/start`, `apps/stop`, `apps/start`
-//! (POST `{"instance": "id", "for_secs": 30}`: a restored database or an app stops or starts,
-//! for a while or until told). Launches from an image that serves an app start it (`apps`),
+//! what an image's instances serve), and `data/stop`, `data/start`, `apps/stop`, `apps/start`,
+//! `apps/fail`, `apps/recover` (POST `{"instance": "id", "for_secs": 30}`: a restored database
+//! or an app stops or starts, or an app answers 500 or recovers, for a while or until told). Launches from an image that serves an app start it (`apps`),
 //! on an address of its own that describes show as the instance's private IP.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -1047,13 +1047,52 @@ impl Inner {
         (status, Bytes::from(doc.to_bytes()))
     }
 
-    async fn set_running(&self, apps: bool, instance: &str, running: bool) -> Result<(), String> {
-        if apps {
-            self.apps
-                .set_running(std::slice::from_ref(&instance.to_owned()), running)
-        } else {
-            self.data.set_running(instance, running).await
+    async fn apply(
+        &self,
+        kind: PlaneFaultKind,
+        instance: &str,
+        healthy: bool,
+    ) -> Result<(), String> {
+        Planes {
+            data: self.data.clone(),
+            apps: self.apps.clone(),
         }
+        .apply(kind, instance, healthy)
+        .await
+    }
+
+    /// A fault of a restored database or an app (`data/stop`, `apps/fail`, ...).
+    async fn plane_fault(&self, action: &str, body: &[u8]) -> Response<Full<Bytes>> {
+        let fault = match serde_json::from_slice::<PlaneFault>(body) {
+            Ok(fault) => fault,
+            Err(err) => {
+                return response(StatusCode::BAD_REQUEST, "text/plain", err.to_string());
+            }
+        };
+        let fault_kind = match action {
+            "data/stop" | "data/start" => PlaneFaultKind::Database,
+            "apps/fail" | "apps/recover" => PlaneFaultKind::AppError,
+            _ => PlaneFaultKind::App,
+        };
+        // `healthy`: the state the call asks for is the good one.
+        let healthy = matches!(action, "data/start" | "apps/start" | "apps/recover");
+        match self.apply(fault_kind, &fault.instance, healthy).await {
+            Ok(()) => {}
+            Err(reason) => return response(StatusCode::NOT_FOUND, "text/plain", reason),
+        }
+        if let Some(secs) = fault.for_secs {
+            // For a while: then back as it was.
+            let planes = Planes {
+                data: self.data.clone(),
+                apps: self.apps.clone(),
+            };
+            let instance = fault.instance.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_secs_f64(secs.clamp(0.0, 86_400.0))).await;
+                let _ = planes.apply(fault_kind, &instance, !healthy).await;
+            });
+        }
+        json(&fault.instance)
     }
 
     async fn control(&self, req: Request<Incoming>) -> Response<Full<Bytes>> {
@@ -1131,35 +1170,11 @@ impl Inner {
                     Err(err) => response(StatusCode::BAD_REQUEST, "text/plain", err.to_string()),
                 }
             }
-            (Method::POST, action @ ("data/stop" | "data/start" | "apps/stop" | "apps/start")) => {
-                let fault = match serde_json::from_slice::<PlaneFault>(&body) {
-                    Ok(fault) => fault,
-                    Err(err) => {
-                        return response(StatusCode::BAD_REQUEST, "text/plain", err.to_string());
-                    }
-                };
-                let apps = action.starts_with("apps/");
-                let running = action.ends_with("/start");
-                match self.set_running(apps, &fault.instance, running).await {
-                    Ok(()) => {}
-                    Err(reason) => return response(StatusCode::NOT_FOUND, "text/plain", reason),
-                }
-                if let Some(secs) = fault.for_secs {
-                    // For a while: then back as it was.
-                    let (data, apps_plane) = (self.data.clone(), self.apps.clone());
-                    let instance = fault.instance.clone();
-                    tokio::spawn(async move {
-                        tokio::time::sleep(Duration::from_secs_f64(secs.clamp(0.0, 86_400.0)))
-                            .await;
-                        let _ = if apps {
-                            apps_plane.set_running(std::slice::from_ref(&instance), !running)
-                        } else {
-                            data.set_running(&instance, !running).await
-                        };
-                    });
-                }
-                json(&fault.instance)
-            }
+            (
+                Method::POST,
+                action @ ("data/stop" | "data/start" | "apps/stop" | "apps/start" | "apps/fail"
+                | "apps/recover"),
+            ) => self.plane_fault(action, &body).await,
             (Method::POST, "apps/image") => match serde_json::from_slice::<ImageApp>(&body) {
                 Ok(app) => {
                     let image = app.image.clone();
@@ -1173,6 +1188,34 @@ impl Inner {
                 "text/plain",
                 "unknown control endpoint",
             ),
+        }
+    }
+}
+
+/// What a plane fault does.
+#[derive(Clone, Copy)]
+enum PlaneFaultKind {
+    /// A restored database stops (or starts).
+    Database,
+    /// An app stops (or starts).
+    App,
+    /// An app answers 500 (or passes requests through again).
+    AppError,
+}
+
+impl Planes {
+    /// Puts `instance` in the healthy state of `kind`, or out of it.
+    async fn apply(
+        &self,
+        kind: PlaneFaultKind,
+        instance: &str,
+        healthy: bool,
+    ) -> Result<(), String> {
+        let ids = std::slice::from_ref(&instance.to_owned()).to_vec();
+        match kind {
+            PlaneFaultKind::Database => self.data.set_running(instance, healthy).await,
+            PlaneFaultKind::App => self.apps.set_running(&ids, healthy),
+            PlaneFaultKind::AppError => self.apps.set_failing(&ids, !healthy),
         }
     }
 }
