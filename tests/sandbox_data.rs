@@ -382,6 +382,35 @@ async fn a_cluster_restore_answers_at_the_cluster_and_its_instances() {
     );
     drop((w, m));
 
+    // To a point in time: the rows up to it (the newest at seeding; every hour before).
+    let seeded_at = at + chrono::Duration::hours(3);
+    rds.restore_db_cluster_to_point_in_time()
+        .source_db_cluster_identifier("ledger-prod")
+        .db_cluster_identifier("drill-ledger-pitr")
+        .restore_to_time(AwsTime::from_secs(
+            (seeded_at - chrono::Duration::minutes(90)).timestamp(),
+        ))
+        .send()
+        .await
+        .expect("restore the cluster to a point in time");
+    let described = rds
+        .describe_db_clusters()
+        .db_cluster_identifier("drill-ledger-pitr")
+        .send()
+        .await
+        .expect("describe");
+    let pitr = (
+        "127.0.0.1".to_owned(),
+        u16::try_from(described.db_clusters()[0].port().expect("a port")).expect("a port"),
+    );
+    let mut p = connect(&pitr, "books", "pw-books").await.expect("connects");
+    assert_eq!(
+        orders(&mut p).await,
+        (seeded_at - chrono::Duration::hours(2), 9),
+        "the rows written up to 90 minutes before seeding"
+    );
+    drop(p);
+
     rds.delete_db_instance()
         .db_instance_identifier("drill-ledger-1")
         .skip_final_snapshot(true)
