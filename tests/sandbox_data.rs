@@ -27,7 +27,10 @@ rds_instances:
       password: pw-books
       tables:
         - name: orders
-          columns: [id bigint, item text, total numeric]
+          columns:
+            - id bigserial primary key
+            - item text not null
+            - total numeric(10,2)
           timestamp: placed_at
           rows: { every: 10m, for: 2d }
   - id: other-prod
@@ -154,7 +157,7 @@ async fn a_snapshot_restore_answers_with_the_snapshots_rows_and_not_newer_ones()
     assert_eq!(orders(&mut b).await, (new_at, 46 * 6 + 1));
 
     // Each instance's data is its own.
-    sqlx::query("insert into orders (id, item, placed_at) values (0, 'drill', now())")
+    sqlx::query("insert into orders (item, placed_at) values ('drill', now())")
         .execute(&mut a)
         .await
         .expect("insert");
@@ -427,6 +430,75 @@ async fn a_cluster_restore_answers_at_the_cluster_and_its_instances() {
         .await
         .expect_err("deleted");
     assert!(matches!(gone, sqlx::Error::Io(_)), "{gone}");
+}
+
+/// A snapshot a drill takes of a restored instance holds what it was restored from; a copy of
+/// a seeded snapshot (named by its ARN, as a cross-region copy is) holds what the snapshot does.
+#[tokio::test(flavor = "multi_thread")]
+async fn snapshots_a_drill_takes_or_copies_hold_their_sources_data() {
+    let (sandbox, seeded) = sandbox().await;
+    let rds = sandbox.clients().await.rds();
+    restore(&sandbox, "books-new", "drill-src").await;
+    rds.create_db_snapshot()
+        .db_instance_identifier("drill-src")
+        .db_snapshot_identifier("drill-src-snap")
+        .send()
+        .await
+        .expect("snapshot");
+    let again = restore(&sandbox, "drill-src-snap", "drill-again").await;
+    let mut conn = connect(&again, "books", "pw-books")
+        .await
+        .expect("connects");
+    assert_eq!(orders(&mut conn).await.1, 46 * 6 + 1);
+
+    let arn = rds
+        .describe_db_snapshots()
+        .db_snapshot_identifier("books-old")
+        .send()
+        .await
+        .expect("describe")
+        .db_snapshots()[0]
+        .db_snapshot_arn()
+        .expect("an ARN")
+        .to_owned();
+    rds.copy_db_snapshot()
+        .source_db_snapshot_identifier(arn)
+        .target_db_snapshot_identifier("books-old-copy")
+        .send()
+        .await
+        .expect("copy");
+    let copy = restore(&sandbox, "books-old-copy", "drill-copy").await;
+    let mut conn = connect(&copy, "books", "pw-books").await.expect("connects");
+    assert_eq!(
+        orders(&mut conn).await,
+        (time(&seeded.recovery_points["books-old"]), 22 * 6 + 1)
+    );
+}
+
+/// PostgreSQL's users are the server's: a seed naming a user another database has with another
+/// password is refused, and so is the sandbox's own superuser.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_master_user_is_one_user_with_one_password() {
+    let (sandbox, _) = sandbox().await;
+    let clients = sandbox.clients().await;
+    for (user, says) in [
+        ("books", "which `books-prod` has with another password"),
+        ("firedrill", "it is the sandbox's own"),
+    ] {
+        let text = format!(
+            "rds_instances:\n  - id: second-{user}\n    snapshots: [{{ age: 1h }}]\n    database: {{ user: {user}, password: other }}\n"
+        );
+        let file = firedrill::language::diag::SourceFile {
+            name: "second.yaml".into(),
+            text,
+        };
+        let seed = firedrill::sandbox::seed::parse(&file).expect("a valid seed");
+        let e = firedrill::sandbox::seed::apply(&seed, &clients, &sandbox.endpoint)
+            .await
+            .expect_err("refused");
+        assert!(e.to_string().contains(says), "{e}");
+        assert!(!e.to_string().contains("did not answer"), "{e}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

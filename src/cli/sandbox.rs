@@ -380,6 +380,14 @@ fn stop(state_dir: &Path) -> u8 {
     while (serve(&record) || moto(&record)) && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
     }
+    if serve(&record)
+        && let Some(pgid) = i32::try_from(record.serve_pid)
+            .ok()
+            .and_then(rustix::process::Pid::from_raw)
+    {
+        // It did not end in time: its group (moto, PostgreSQL) goes with it.
+        let _ = rustix::process::kill_process_group(pgid, rustix::process::Signal::KILL);
+    }
     for (pid, ours) in [
         (record.serve_pid, serve(&record)),
         (record.moto_pid, moto(&record)),

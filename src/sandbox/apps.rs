@@ -20,7 +20,9 @@ use std::process::{Child, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use tokio::io::AsyncWriteExt;
+use std::os::unix::process::CommandExt;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use serde::{Deserialize, Serialize};
 
@@ -75,6 +77,8 @@ impl Instance {
             .map_err(|e| format!("{}: {e}", self.log.display()))?;
         let child = std::process::Command::new(program)
             .args(args)
+            // Its own group: what it starts goes with it.
+            .process_group(0)
             .current_dir(&self.app.dir)
             .env("FIREDRILL_PRIVATE_IP", self.ip.to_string())
             .env("FIREDRILL_PORT", self.inner.to_string())
@@ -95,6 +99,12 @@ impl Instance {
     fn stop(&mut self) {
         self.front = None;
         if let Some(mut child) = self.child.take() {
+            if let Some(group) = i32::try_from(child.id())
+                .ok()
+                .and_then(rustix::process::Pid::from_raw)
+            {
+                let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
+            }
             let _ = child.kill();
             let _ = child.wait();
         }
@@ -129,6 +139,18 @@ fn front(ip: Ipv4Addr, port: u16, inner: u16, failing: Arc<AtomicBool>) -> std::
             let failing = failing.load(Ordering::SeqCst);
             tokio::spawn(async move {
                 if failing {
+                    // Read the request first: closing on an unread one resets the connection.
+                    let mut request = Vec::new();
+                    let mut buf = [0_u8; 4096];
+                    let read = async {
+                        while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                            match client.read(&mut buf).await {
+                                Ok(0) | Err(_) => break,
+                                Ok(n) => request.extend_from_slice(&buf[..n]),
+                            }
+                        }
+                    };
+                    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), read).await;
                     let _ = client.write_all(FAILING).await;
                     let _ = client.shutdown().await;
                     return;
@@ -192,8 +214,16 @@ impl Apps {
             .and_then(|b| aws_smithy_types::base64::decode(b).ok())
             .unwrap_or_default();
         for (id, moto_ip) in instances {
-            state.next = state.next % 254 + 1;
-            let ip = Ipv4Addr::new(127, self.block.0, self.block.1, state.next);
+            // The next address no live instance has (254 at most at once).
+            let taken: Vec<Ipv4Addr> = state.instances.values().map(|i| i.ip).collect();
+            let Some(host) = (1..=254u8)
+                .map(|k| (state.next.wrapping_add(k) - 1) % 254 + 1)
+                .find(|h| !taken.contains(&Ipv4Addr::new(127, self.block.0, self.block.1, *h)))
+            else {
+                return;
+            };
+            state.next = host;
+            let ip = Ipv4Addr::new(127, self.block.0, self.block.1, host);
             let dir = self.dir.join("apps");
             let _ = std::fs::create_dir_all(&dir);
             let user_data = dir.join(format!("{id}.user-data"));
@@ -219,14 +249,17 @@ impl Apps {
         }
     }
 
-    /// Instances stopped (their apps stop) or started (they start again).
-    pub fn set_running(&self, ids: &[String], running: bool) -> Result<(), String> {
+    /// Instances stopped (their apps stop) or started (they start again); those that serve
+    /// nothing are passed over. `Err` names one that does not serve an app, when `strict`.
+    pub fn set_running(&self, ids: &[String], running: bool, strict: bool) -> Result<(), String> {
         let mut state = self.state();
         for id in ids {
-            let instance = state
-                .instances
-                .get_mut(id)
-                .ok_or_else(|| format!("`{id}` is no instance that serves an app"))?;
+            let Some(instance) = state.instances.get_mut(id) else {
+                if strict {
+                    return Err(format!("`{id}` is no instance that serves an app"));
+                }
+                continue;
+            };
             if running {
                 instance.start()?;
             } else {

@@ -489,6 +489,37 @@ impl Inner {
                     data.deleted(Of::Instance, &id).await;
                 }
             }
+            "CreateDBSnapshot" => {
+                if let (Some(id), Some(snapshot)) =
+                    (param("DBInstanceIdentifier"), param("DBSnapshotIdentifier"))
+                {
+                    data.snapshot_taken(Of::Instance, &id, &snapshot);
+                }
+            }
+            "CreateDBClusterSnapshot" => {
+                if let (Some(id), Some(snapshot)) = (
+                    param("DBClusterIdentifier"),
+                    param("DBClusterSnapshotIdentifier"),
+                ) {
+                    data.snapshot_taken(Of::Cluster, &id, &snapshot);
+                }
+            }
+            "CopyDBSnapshot" => {
+                if let (Some(source), Some(copy)) = (
+                    param("SourceDBSnapshotIdentifier"),
+                    param("TargetDBSnapshotIdentifier"),
+                ) {
+                    data.snapshot_copied(Of::Instance, &source, &copy);
+                }
+            }
+            "CopyDBClusterSnapshot" => {
+                if let (Some(source), Some(copy)) = (
+                    param("SourceDBClusterSnapshotIdentifier"),
+                    param("TargetDBClusterSnapshotIdentifier"),
+                ) {
+                    data.snapshot_copied(Of::Cluster, &source, &copy);
+                }
+            }
             "DeleteDBCluster" => {
                 if let Some(id) = param("DBClusterIdentifier") {
                     data.deleted(Of::Cluster, &id).await;
@@ -531,7 +562,9 @@ impl Inner {
                 self.apps.launched(image, &launched, param("UserData"));
             }
             "StopInstances" | "StartInstances" => {
-                let _ = self.apps.set_running(&ids, action == "StartInstances");
+                let _ = self
+                    .apps
+                    .set_running(&ids, action == "StartInstances", false);
             }
             "TerminateInstances" => self.apps.terminated(&ids),
             _ => {}
@@ -1214,7 +1247,7 @@ impl Planes {
         let ids = std::slice::from_ref(&instance.to_owned()).to_vec();
         match kind {
             PlaneFaultKind::Database => self.data.set_running(instance, healthy).await,
-            PlaneFaultKind::App => self.apps.set_running(&ids, healthy),
+            PlaneFaultKind::App => self.apps.set_running(&ids, healthy, true),
             PlaneFaultKind::AppError => self.apps.set_failing(&ids, !healthy),
         }
     }

@@ -653,6 +653,16 @@ async fn send_data(endpoint: &str, data: &SeedData) -> Result<String, SeedError>
         {
             Ok(format!("no data for {}: {reason}", data.instance))
         }
+        // The data plane refused the data: its reason is the whole story.
+        Err(super::local::SandboxError::Control { reason, .. }) if reason.starts_with("422 ") => {
+            Err(SeedError {
+                what: format!("the data of {}", data.instance),
+                reason: reason
+                    .split_once(": ")
+                    .map_or(reason.as_str(), |(_, r)| r)
+                    .to_owned(),
+            })
+        }
         Err(e) => Err(SeedError {
             what: format!("the data of {}", data.instance),
             reason: e.to_string(),
@@ -803,6 +813,14 @@ async fn seed_ec2(
         tag_ec2(&ec2, &id, &image.tags).await?;
         out.created.push(format!("image {id} ({})", image.name));
         if let Some(serves) = &image.serves {
+            if serves.command.is_empty() || serves.port == 0 {
+                return Err(SeedError {
+                    what: format!("the app of image {}", image.name),
+                    reason: "`serves` needs a `command` (a program and its arguments) and a \
+                             `port` other than 0"
+                        .into(),
+                });
+            }
             served.push(ImageApp {
                 image: id.clone(),
                 command: serves.command.clone(),

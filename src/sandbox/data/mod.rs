@@ -2,9 +2,11 @@
 //! point held.
 //!
 //! One PostgreSQL server ([`postgres`]) holds, as databases: each seeded production instance's
-//! data (`prod/ID`), each of its seeded snapshots as it was at the snapshot's time
-//! (`snapshot/ID`: the rows whose timestamp is later are deleted), and each restored instance
-//! (`instance/ID`), copied from its recovery point as a template. Every restored instance gets
+//! or cluster's data (`prod-instance/ID`, `prod-cluster/ID`), each of its seeded snapshots as it
+//! was at the snapshot's time (`instance-snapshot/ID`, `cluster-snapshot/ID`: the rows whose
+//! timestamp is later are deleted), and each restored instance or cluster (`instance/ID`,
+//! `cluster/ID`), copied from its recovery point as a template. A snapshot a drill takes or
+//! copies holds what its source was restored from (not what the drill wrote since). Every restored instance gets
 //! its own endpoint ([`wire`], with TLS by the sandbox's authority) on a free loopback port, which the realism layer writes into the
 //! instance's described `Endpoint`; it reaches that instance's database and nothing else's.
 //!
@@ -114,11 +116,14 @@ struct PointKey {
 }
 
 /// A recovery point the data plane holds.
+#[derive(Clone)]
 struct Point {
     database: String,
     owner: String,
     /// (table, timestamp column) of the tables a point in time cuts.
     stamps: Vec<(String, String)>,
+    /// The rows after this time are not in it (none: `database` holds just its rows).
+    cut: Option<DateTime<Utc>>,
 }
 
 struct Served {
@@ -126,12 +131,25 @@ struct Served {
     route: Route,
     /// None while the database is stopped.
     endpoint: Option<Endpoint>,
+    /// Where its data came from: what a snapshot of it holds.
+    from: Option<Point>,
 }
 
 #[derive(Default)]
 struct State {
     points: HashMap<PointKey, Point>,
     served: HashMap<(Of, String), Served>,
+    /// The master users seeded: user → (password, the instance that named it first).
+    users: HashMap<String, (String, String)>,
+}
+
+/// A snapshot identifier, given as one or as an ARN.
+fn snapshot_id(given: &str) -> &str {
+    if given.starts_with("arn:") {
+        given.rsplit(':').next().unwrap_or(given)
+    } else {
+        given
+    }
 }
 
 /// The data plane of one sandbox.
@@ -217,6 +235,7 @@ impl DataPlane {
                 message(&e)
             )
         };
+        self.claim_user(data)?;
         let mut admin = server
             .connect("postgres")
             .await
@@ -284,6 +303,7 @@ impl DataPlane {
             database,
             owner: data.user.clone(),
             stamps: stamps.clone(),
+            cut: None,
         };
         for (id, at) in &data.snapshots {
             let copy = db_name(&format!("{}-snapshot", of.word()), id);
@@ -324,30 +344,105 @@ impl DataPlane {
         Ok(())
     }
 
+    /// Takes `data`'s master user for its instance: PostgreSQL's users are the server's, shared
+    /// by every database, so a user named again must come with the same password.
+    fn claim_user(&self, data: &SeedData) -> Result<(), String> {
+        let user = &data.user;
+        if user == postgres::SUPERUSER || user.starts_with("pg_") {
+            return Err(format!(
+                "the data of `{}` cannot have the master user `{user}`: it is the sandbox's own \
+                 (`{}`) or PostgreSQL's (`pg_...`); give it another `user:`",
+                data.instance,
+                postgres::SUPERUSER
+            ));
+        }
+        let mut state = self.state();
+        match state.users.get(user) {
+            Some((password, first)) if *password != data.password && *first != data.instance => {
+                Err(format!(
+                    "the data of `{}` names the master user `{user}`, which `{first}` has with \
+                     another password: the sandbox's databases share their users, so give it \
+                     another `user:` or the same password",
+                    data.instance
+                ))
+            }
+            _ => {
+                state
+                    .users
+                    .entry(user.clone())
+                    .or_insert_with(|| (data.password.clone(), data.instance.clone()));
+                Ok(())
+            }
+        }
+    }
+
     /// A restored instance or cluster: its database, copied from where it comes from, and its
     /// endpoint. A failure leaves an endpoint that says why.
     pub async fn restored(&self, of: Of, id: &str, from: &Source) {
-        let route = match self.restore(of, id, from).await {
-            Ok(route) => route,
-            Err(reason) => Route::Refuse(reason),
+        let (route, point) = match self.restore(of, id, from).await {
+            Ok((route, point)) => (route, Some(point)),
+            Err(reason) => (Route::Refuse(reason), None),
         };
-        self.listen(of, id, route).await;
+        self.listen(of, id, route, point).await;
     }
 
     /// An instance created in cluster `cluster`: an endpoint of its own to the cluster's data,
     /// when the cluster has data.
     pub async fn member(&self, instance: &str, cluster: &str) {
-        let route = self
+        let found = self
             .state()
             .served
             .get(&(Of::Cluster, cluster.to_owned()))
-            .map(|s| s.route.clone());
-        if let Some(route) = route {
-            self.listen(Of::Instance, instance, route).await;
+            .map(|s| (s.route.clone(), s.from.clone()));
+        if let Some((route, from)) = found {
+            self.listen(Of::Instance, instance, route, from).await;
         }
     }
 
-    async fn listen(&self, of: Of, id: &str, route: Route) {
+    /// A snapshot a drill took of instance or cluster `source`: it holds what `source` was
+    /// restored from, cut at the same time (or a seeded production one's data as it is).
+    pub fn snapshot_taken(&self, of: Of, source: &str, snapshot: &str) {
+        let mut state = self.state();
+        let point = state
+            .served
+            .get(&(of, source.to_owned()))
+            .and_then(|s| s.from.clone())
+            .or_else(|| {
+                state
+                    .points
+                    .get(&PointKey {
+                        of,
+                        snapshot: false,
+                        id: source.to_owned(),
+                    })
+                    .cloned()
+            });
+        if let Some(point) = point {
+            state.points.insert(
+                PointKey {
+                    of,
+                    snapshot: true,
+                    id: snapshot_id(snapshot).to_owned(),
+                },
+                point,
+            );
+        }
+    }
+
+    /// A snapshot copied (to another name, or region): the copy holds what the source holds.
+    pub fn snapshot_copied(&self, of: Of, source: &str, copy: &str) {
+        let mut state = self.state();
+        let key = |id: &str| PointKey {
+            of,
+            snapshot: true,
+            id: snapshot_id(id).to_owned(),
+        };
+        if let Some(point) = state.points.get(&key(source)).cloned() {
+            state.points.insert(key(copy), point);
+        }
+    }
+
+    async fn listen(&self, of: Of, id: &str, route: Route, from: Option<Point>) {
         let Ok(listener) = TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0)).await else {
             return;
         };
@@ -361,11 +456,12 @@ impl DataPlane {
                 port,
                 route,
                 endpoint: Some(endpoint),
+                from,
             },
         );
     }
 
-    async fn restore(&self, of: Of, id: &str, from: &Source) -> Result<Route, String> {
+    async fn restore(&self, of: Of, id: &str, from: &Source) -> Result<(Route, Point), String> {
         let (key, cut) = match from {
             Source::Snapshot(snapshot) => (
                 PointKey {
@@ -384,12 +480,12 @@ impl DataPlane {
                 *time,
             ),
         };
-        let found = self
-            .state()
-            .points
-            .get(&key)
-            .map(|p| (p.database.clone(), p.owner.clone(), p.stamps.clone()));
-        let Some((template, owner, stamps)) = found else {
+        let key = PointKey {
+            id: snapshot_id(&key.id).to_owned(),
+            ..key
+        };
+        let found = self.state().points.get(&key).cloned();
+        let Some(point) = found else {
             let what = if key.snapshot {
                 of.snapshot_word()
             } else {
@@ -405,12 +501,23 @@ impl DataPlane {
                 of.word()
             ));
         };
+        // The earlier of the point's own cut and the restore's.
+        let cut = match (point.cut, cut) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         let server = self.server().await?;
         let target = db_name(of.word(), id);
         let fail = |e: sqlx::Error| format!("restoring the data of `{id}`: {}", message(&e));
         let mut admin = server.connect("postgres").await.map_err(fail)?;
         copy_database(
-            &server, &mut admin, &template, &target, &owner, cut, &stamps,
+            &server,
+            &mut admin,
+            &point.database,
+            &target,
+            &point.owner,
+            cut,
+            &point.stamps,
         )
         .await
         .map_err(fail)?;
@@ -423,10 +530,11 @@ impl DataPlane {
         .await
         .map_err(fail)?;
         Server::close(admin).await;
-        Ok(Route::Database {
+        let route = Route::Database {
             server: server.addr,
             database: target,
-        })
+        };
+        Ok((route, Point { cut, ..point }))
     }
 
     /// A deleted instance or cluster: its endpoint closes and its database goes (a cluster
@@ -461,6 +569,14 @@ impl DataPlane {
                 .ok_or_else(|| format!("`{instance}` is no restored instance of the data plane"))?;
             (served.port, served.route.clone())
         };
+        let listening = self
+            .state()
+            .served
+            .get(&key)
+            .is_some_and(|s| s.endpoint.is_some());
+        if running && listening {
+            return Ok(());
+        }
         if running {
             let listener = TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, port))
                 .await
@@ -520,7 +636,8 @@ async fn copy_database(
     };
     let mut conn = server.connect(target).await?;
     let at = literal(&cut.to_rfc3339_opts(chrono::SecondsFormat::Micros, true));
-    for (table, column) in stamps {
+    // Children are listed after their parents: their rows go first.
+    for (table, column) in stamps.iter().rev() {
         raw(&format!(
             "DELETE FROM {} WHERE {} > {at}::timestamptz",
             ident(table),
@@ -553,18 +670,24 @@ fn create_table(table: &Table, now: DateTime<Utc>) -> Option<String> {
         && count > 0
     {
         let now = literal(&now.to_rfc3339_opts(chrono::SecondsFormat::Micros, true));
-        let names: Vec<String> = columns.iter().map(|(n, _)| ident(n)).collect();
-        let values: Vec<String> = columns
+        // Columns that fill themselves (serial, identity, defaults) are left to do so.
+        let filled: Vec<&(String, String)> = columns
+            .iter()
+            .filter(|(name, ty)| {
+                table.timestamp.as_deref() == Some(name.as_str()) || !fills_itself(ty)
+            })
+            .collect();
+        let names: Vec<String> = filled.iter().map(|(n, _)| ident(n)).collect();
+        let values: Vec<String> = filled
             .iter()
             .map(|(name, ty)| {
                 let when = format!("({now}::timestamptz - g * make_interval(secs => {every}))");
                 let n = format!("({count} - g)");
-                let value = if table.timestamp.as_deref() == Some(name.as_str()) {
+                if table.timestamp.as_deref() == Some(name.as_str()) {
                     when
                 } else {
                     generated(name, ty, &n, &when)
-                };
-                format!("({value})::{ty}")
+                }
             })
             .collect();
         sql.push_str(&format!(
@@ -578,31 +701,36 @@ fn create_table(table: &Table, now: DateTime<Utc>) -> Option<String> {
     Some(sql)
 }
 
-/// The generated value of a column of type `ty` in row number `n` written at `when`.
+/// Whether a column declared `ty` (`bigserial`, `int generated always as identity`, `text
+/// default ...`) gives itself a value.
+fn fills_itself(ty: &str) -> bool {
+    let ty = ty.to_ascii_lowercase();
+    ty.contains("serial") || ty.contains(" generated ") || ty.contains(" default ")
+}
+
+/// The generated value of a column declared `ty` (its type, then perhaps constraints) in row
+/// number `n` written at `when`, of a type the column takes on assignment.
 fn generated(name: &str, ty: &str, n: &str, when: &str) -> String {
     let ty = ty.to_ascii_lowercase();
     let starts = |prefixes: &[&str]| prefixes.iter().any(|p| ty.starts_with(p));
-    if starts(&[
-        "int",
-        "bigint",
-        "smallint",
-        "serial",
-        "bigserial",
-        "smallserial",
-    ]) {
+    if starts(&["int", "bigint", "smallint"]) {
         n.to_owned()
-    } else if starts(&["numeric", "decimal", "real", "double", "float", "money"]) {
-        format!("{n} * 1.25")
+    } else if starts(&["numeric", "decimal", "real", "double", "float"]) {
+        format!("({n} * 1.25)")
+    } else if starts(&["money"]) {
+        format!("({n} * 1.25)::numeric::money")
     } else if starts(&["bool"]) {
-        format!("{n} % 2 = 0")
+        format!("({n} % 2 = 0)")
     } else if starts(&["timestamp", "date", "time"]) {
         when.to_owned()
     } else if starts(&["uuid"]) {
-        format!("md5({n}::text)")
+        format!("md5({n}::text)::uuid")
+    } else if starts(&["jsonb"]) {
+        format!("jsonb_build_object('n', {n})")
     } else if starts(&["json"]) {
         format!("json_build_object('n', {n})")
     } else if starts(&["text", "varchar", "character", "char", "citext", "name"]) {
-        format!("{} || ' ' || {n}", literal(name))
+        format!("({} || ' ' || {n})", literal(name))
     } else {
         "NULL".to_owned()
     }
@@ -615,7 +743,15 @@ fn db_name(kind: &str, id: &str) -> String {
         return name;
     }
     let hash = crate::util::hash(0, &[&name]);
-    let keep: String = id.chars().take(30).collect();
+    // The kind, a slash, as much of the id as fits, a dash and 16 hex digits.
+    let room = 63usize.saturating_sub(kind.len() + 18);
+    let mut keep = String::new();
+    for c in id.chars() {
+        if keep.len() + c.len_utf8() > room {
+            break;
+        }
+        keep.push(c);
+    }
     format!("{kind}/{keep}-{hash:016x}")
 }
 
@@ -655,9 +791,16 @@ mod tests {
     #[test]
     fn database_names_fit_postgres() {
         assert_eq!(db_name("instance", "fd-1-db"), "instance/fd-1-db");
-        let long = db_name("snapshot", &"x".repeat(63));
-        assert!(long.len() <= 63, "{long}");
-        assert_ne!(long, db_name("snapshot", &"x".repeat(62)));
+        for kind in [
+            "instance-snapshot",
+            "cluster-snapshot",
+            "prod-instance",
+            "cluster",
+        ] {
+            let long = db_name(kind, &"x".repeat(63));
+            assert!(long.len() <= 63, "{long}");
+            assert_ne!(long, db_name(kind, &"x".repeat(62)));
+        }
     }
 
     #[test]

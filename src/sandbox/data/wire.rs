@@ -21,6 +21,8 @@ const SSL_REQUEST: u32 = 80_877_103;
 const GSSENC_REQUEST: u32 = 80_877_104;
 const CANCEL_REQUEST: u32 = 80_877_102;
 const PROTOCOL_3: u32 = 196_608;
+/// How long a client may take to say who it is.
+const STARTUP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Where an endpoint's connections go.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -78,12 +80,19 @@ async fn connection(
     tls: Option<tokio_rustls::TlsAcceptor>,
 ) -> std::io::Result<()> {
     loop {
-        let message = read_startup(&mut client).await?;
+        // A client that says nothing for half a minute is let go.
+        let message = tokio::time::timeout(STARTUP_TIMEOUT, read_startup(&mut client))
+            .await
+            .map_err(|_| std::io::Error::other("no startup message"))??;
         match (code(&message), &tls) {
             (SSL_REQUEST, Some(acceptor)) => {
                 client.write_all(b"S").await?;
-                let mut secure = acceptor.accept(client).await?;
-                let message = read_startup(&mut secure).await?;
+                let mut secure = tokio::time::timeout(STARTUP_TIMEOUT, acceptor.accept(client))
+                    .await
+                    .map_err(|_| std::io::Error::other("no TLS handshake"))??;
+                let message = tokio::time::timeout(STARTUP_TIMEOUT, read_startup(&mut secure))
+                    .await
+                    .map_err(|_| std::io::Error::other("no startup message"))??;
                 return startup(secure, message, route).await;
             }
             (SSL_REQUEST | GSSENC_REQUEST, _) => client.write_all(b"N").await?,
@@ -101,7 +110,12 @@ async fn startup<S>(mut client: S, message: Vec<u8>, route: &Route) -> std::io::
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    match code(&message) {
+    // Protocol 3.x: the server behind negotiates the minor version.
+    let code = match code(&message) {
+        c if c >> 16 == 3 => PROTOCOL_3,
+        c => c,
+    };
+    match code {
         CANCEL_REQUEST => {
             if let Route::Database { server, .. } = route {
                 let mut upstream = TcpStream::connect(server).await?;
