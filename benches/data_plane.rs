@@ -112,6 +112,24 @@ async fn restore_and_count(clients: &Clients, id: &str) -> i64 {
     n
 }
 
+/// Whether the app at `ip:8080` answers an HTTP request.
+async fn answers_http(ip: &str) -> bool {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let Ok(mut stream) = tokio::net::TcpStream::connect((ip, 8080)).await else {
+        return false;
+    };
+    if stream
+        .write_all(b"GET /health HTTP/1.0\r\n\r\n")
+        .await
+        .is_err()
+    {
+        return false;
+    }
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer).await;
+    answer.starts_with(b"HTTP/")
+}
+
 /// The proportional set size of this process's descendants (the sandbox's moto, PostgreSQL
 /// and apps) and of this process, in MiB, by program name.
 fn memory() -> Vec<(String, f64)> {
@@ -160,6 +178,8 @@ fn memory() -> Vec<(String, f64)> {
         let name = match comm.trim() {
             n if n.starts_with("postgres") => "postgres".to_owned(),
             n if n.starts_with("python") => "python3 (apps)".to_owned(),
+            // A pyenv shim is a shell script that becomes python3.
+            n if n == "bash" || n == "sh" => "shells (before they become an app)".to_owned(),
             n if n.starts_with("moto") => "moto".to_owned(),
             n if n == "data_plane" || n.starts_with("data_plane-") => "this benchmark".to_owned(),
             n => n.to_owned(),
@@ -249,10 +269,8 @@ async fn main() {
             .private_ip_address()
             .expect("an address")
             .to_owned();
-        while tokio::net::TcpStream::connect((ip.as_str(), 8080))
-            .await
-            .is_err()
-        {
+        // The sandbox's front listens at once; the app has started when it answers HTTP.
+        while !answers_http(&ip).await {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }

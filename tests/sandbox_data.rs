@@ -527,14 +527,7 @@ fn the_quickstarts_data_level_rpo_is_the_seeded_gap() {
         .stdout_has("its restored RDS databases answer SQL (PostgreSQL, on loopback)")
         .run();
     let stop = StopSandbox(state.path().to_path_buf());
-    let quickstart =
-        std::fs::read_to_string(support::root().join("examples/quickstart/playbook.yaml"))
-            .expect("quickstart");
-    let seed = support::root().join("examples/quickstart/seed.yaml");
-    let (_, report) = firedrill()
-        .args(["--sandbox", "local", "--seed"])
-        .args([seed.to_str().expect("utf-8")])
-        .drill(state.path(), &quickstart);
+    let (_, report) = support::sandbox::run_quickstart(firedrill(), state.path());
     assert_eq!(report["state"], "passed", "{report}");
     let db = &step(&report, "db")["outputs"];
     let data = &step(&report, "data")["outputs"];

@@ -356,14 +356,7 @@ fn a_drill_on_the_sandbox_sees_its_cut_over_by_dns_and_the_old_value_after_teard
     let dns = record
         .dns
         .expect("the sandbox says where its name server is");
-    let quickstart =
-        std::fs::read_to_string(support::root().join("examples/quickstart/playbook.yaml"))
-            .expect("quickstart");
-    let seed = support::root().join("examples/quickstart/seed.yaml");
-    let (_, report) = firedrill()
-        .args(["--sandbox", "local", "--seed"])
-        .args([seed.to_str().expect("utf-8")])
-        .drill(state.path(), &quickstart);
+    let (_, report) = support::sandbox::run_quickstart(firedrill(), state.path());
     let ip = step(&report, "app")["outputs"]["private_ip"]
         .as_str()
         .expect("an app address")

@@ -102,15 +102,7 @@ pub fn ensure_moto(say: &mut dyn FnMut(&str)) -> Result<PathBuf, SandboxError> {
         ))
     })?;
     run_logged(
-        std::process::Command::new(venv.join("bin").join("pip"))
-            .args([
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-                "--progress-bar",
-                "off",
-            ])
-            .arg(format!("moto[server]=={MOTO_VERSION}")),
+        &mut super::venv::pip_install(&venv, &format!("moto[server]=={MOTO_VERSION}")),
         say,
     )
     .map_err(|e| SandboxError::Install(format!("pip install failed: {e}")))?;

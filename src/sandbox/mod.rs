@@ -19,6 +19,7 @@ pub mod lifecycle;
 pub mod local;
 pub mod proxy;
 pub mod seed;
+pub mod venv;
 pub mod xml;
 
 pub use local::{LocalSandbox, SandboxOptions, SandboxRecord};

@@ -426,7 +426,7 @@ impl Inner {
 
     /// Tells the data plane what an RDS call did: a restore makes the instance's or cluster's
     /// database (before the call is answered), an instance created in a cluster reaches the
-    /// cluster's, a delete drops it.
+    /// cluster's, a snapshot taken or copied holds its source's data, a delete drops it.
     async fn data_plane(&self, action: &str, params: &[(String, String)]) {
         let param = |name: &str| {
             params
@@ -434,98 +434,39 @@ impl Inner {
                 .find(|(k, _)| k == name)
                 .map(|(_, v)| v.clone())
         };
-        let time = |name: &str| {
-            param(name)
-                .and_then(|t| chrono::DateTime::parse_from_rfc3339(&t).ok())
-                .map(|t| t.with_timezone(&chrono::Utc))
+        let Some(&(_, of, call, id_param, other_param)) =
+            DATA_CALLS.iter().find(|(a, ..)| *a == action)
+        else {
+            return;
         };
+        let Some(id) = param(id_param) else {
+            return;
+        };
+        let other = param(other_param);
         let data = &self.data;
-        match action {
-            "RestoreDBInstanceFromDBSnapshot" => {
-                if let (Some(id), Some(snapshot)) =
-                    (param("DBInstanceIdentifier"), param("DBSnapshotIdentifier"))
-                {
-                    data.restored(Of::Instance, &id, &Source::Snapshot(snapshot))
-                        .await;
-                }
+        match (call, other) {
+            (DataCall::FromSnapshot, Some(snapshot)) => {
+                data.restored(of, &id, &Source::Snapshot(snapshot)).await;
             }
-            "RestoreDBInstanceToPointInTime" => {
-                if let (Some(id), Some(source)) = (
-                    param("TargetDBInstanceIdentifier"),
-                    param("SourceDBInstanceIdentifier"),
-                ) {
-                    let time = time("RestoreTime");
-                    data.restored(Of::Instance, &id, &Source::PointInTime { source, time })
-                        .await;
-                }
+            (DataCall::ToPointInTime(time_param), Some(source)) => {
+                let time = param(time_param)
+                    .and_then(|t| chrono::DateTime::parse_from_rfc3339(&t).ok())
+                    .map(|t| t.with_timezone(&chrono::Utc));
+                data.restored(of, &id, &Source::PointInTime { source, time })
+                    .await;
             }
-            "RestoreDBClusterFromSnapshot" => {
-                if let (Some(id), Some(snapshot)) =
-                    (param("DBClusterIdentifier"), param("SnapshotIdentifier"))
-                {
-                    data.restored(Of::Cluster, &id, &Source::Snapshot(snapshot))
-                        .await;
-                }
-            }
-            "RestoreDBClusterToPointInTime" => {
-                if let (Some(id), Some(source)) = (
-                    param("DBClusterIdentifier"),
-                    param("SourceDBClusterIdentifier"),
-                ) {
-                    let time = time("RestoreToTime");
-                    data.restored(Of::Cluster, &id, &Source::PointInTime { source, time })
-                        .await;
-                }
-            }
-            "CreateDBInstance" => {
-                if let (Some(id), Some(cluster)) =
-                    (param("DBInstanceIdentifier"), param("DBClusterIdentifier"))
-                {
-                    data.member(&id, &cluster).await;
-                }
-            }
-            "DeleteDBInstance" => {
-                if let Some(id) = param("DBInstanceIdentifier") {
-                    data.deleted(Of::Instance, &id).await;
-                }
-            }
-            "CreateDBSnapshot" => {
-                if let (Some(id), Some(snapshot)) =
-                    (param("DBInstanceIdentifier"), param("DBSnapshotIdentifier"))
-                {
-                    data.snapshot_taken(Of::Instance, &id, &snapshot);
-                }
-            }
-            "CreateDBClusterSnapshot" => {
-                if let (Some(id), Some(snapshot)) = (
-                    param("DBClusterIdentifier"),
-                    param("DBClusterSnapshotIdentifier"),
-                ) {
-                    data.snapshot_taken(Of::Cluster, &id, &snapshot);
-                }
-            }
-            "CopyDBSnapshot" => {
-                if let (Some(source), Some(copy)) = (
-                    param("SourceDBSnapshotIdentifier"),
-                    param("TargetDBSnapshotIdentifier"),
-                ) {
-                    data.snapshot_copied(Of::Instance, &source, &copy);
-                }
-            }
-            "CopyDBClusterSnapshot" => {
-                if let (Some(source), Some(copy)) = (
-                    param("SourceDBClusterSnapshotIdentifier"),
-                    param("TargetDBClusterSnapshotIdentifier"),
-                ) {
-                    data.snapshot_copied(Of::Cluster, &source, &copy);
-                }
-            }
-            "DeleteDBCluster" => {
-                if let Some(id) = param("DBClusterIdentifier") {
-                    data.deleted(Of::Cluster, &id).await;
-                }
-            }
-            _ => {}
+            (DataCall::InCluster, Some(cluster)) => data.member(&id, &cluster).await,
+            (DataCall::SnapshotTaken, Some(snapshot)) => data.snapshot_taken(of, &id, &snapshot),
+            (DataCall::SnapshotCopied, Some(copy)) => data.snapshot_copied(of, &id, &copy),
+            (DataCall::Deleted, _) => data.deleted(of, &id).await,
+            (
+                DataCall::FromSnapshot
+                | DataCall::ToPointInTime(_)
+                | DataCall::InCluster
+                | DataCall::SnapshotTaken
+                | DataCall::SnapshotCopied,
+                None,
+            ) => {}
         }
     }
 
@@ -574,46 +515,30 @@ impl Inner {
     /// Writes each app instance's own loopback address into an EC2 answer, wherever moto's
     /// address for it appears in its description.
     fn private_ips(&self, body: Bytes) -> Bytes {
-        if !body.windows(16).any(|w| w == b"privateIpAddress") {
-            return body;
-        }
-        let Some(mut doc) = Document::parse(&body) else {
-            return body;
-        };
-        let mut changed = false;
-        doc.root.visit_mut(&mut |e| {
+        rewrite(body, b"privateIpAddress", |e| {
             let Some((moto_ip, ip)) = e
                 .at(&["instanceId"])
                 .and_then(|id| self.apps.address(&id.text()))
             else {
-                return;
+                return false;
             };
             let ip = ip.to_string();
+            let mut changed = false;
             e.visit_mut(&mut |x| {
                 if x.children.len() == 1 && x.text() == moto_ip {
                     x.set_text(&ip);
                     changed = true;
                 }
             });
-        });
-        if changed {
-            Bytes::from(doc.to_bytes())
-        } else {
-            body
-        }
+            changed
+        })
     }
 
     /// Writes each restored instance's and cluster's own endpoint (loopback, its port) into an
     /// RDS answer.
     fn endpoints(&self, body: Bytes) -> Bytes {
-        if !body.windows(9).any(|w| w == b"Endpoint>") {
-            return body;
-        }
-        let Some(mut doc) = Document::parse(&body) else {
-            return body;
-        };
-        let mut changed = false;
-        doc.root.visit_mut(&mut |e| {
+        rewrite(body, b"Endpoint>", |e| {
+            let mut changed = false;
             let cluster = e.name() == "DBCluster";
             let (of, id_path) = if cluster {
                 (Of::Cluster, "DBClusterIdentifier")
@@ -624,7 +549,7 @@ impl Inner {
                 .at(&[id_path])
                 .and_then(|id| self.data.port(of, &id.text()))
             else {
-                return;
+                return false;
             };
             let port = port.to_string();
             if cluster {
@@ -639,7 +564,7 @@ impl Inner {
                         changed = true;
                     }
                 }
-                return;
+                return changed;
             }
             if let Some(address) = e.at_mut(&["Endpoint", "Address"]) {
                 address.set_text("127.0.0.1");
@@ -648,12 +573,8 @@ impl Inner {
             if let Some(p) = e.at_mut(&["Endpoint", "Port"]) {
                 p.set_text(&port);
             }
-        });
-        if changed {
-            Bytes::from(doc.to_bytes())
-        } else {
-            body
-        }
+            changed
+        })
     }
 
     fn count(&self, service: &str, action: &str, config: &ProxyConfig) -> Decision {
@@ -1224,6 +1145,123 @@ impl Inner {
         }
     }
 }
+
+/// `body` with `edit` applied to each of its elements, when it holds `marker` and parses as
+/// XML; as it was when no edit changed anything.
+fn rewrite(body: Bytes, marker: &[u8], mut edit: impl FnMut(&mut Element) -> bool) -> Bytes {
+    if !body.windows(marker.len()).any(|w| w == marker) {
+        return body;
+    }
+    let Some(mut doc) = Document::parse(&body) else {
+        return body;
+    };
+    let mut changed = false;
+    doc.root.visit_mut(&mut |e| changed |= edit(e));
+    if changed {
+        Bytes::from(doc.to_bytes())
+    } else {
+        body
+    }
+}
+
+/// What an RDS call means to the data plane.
+#[derive(Clone, Copy)]
+enum DataCall {
+    /// A restore from the snapshot in the other parameter.
+    FromSnapshot,
+    /// A restore of the instance or cluster in the other parameter to the time in this one.
+    ToPointInTime(&'static str),
+    /// An instance created in the cluster in the other parameter.
+    InCluster,
+    /// A snapshot, named in the other parameter, of the instance or cluster.
+    SnapshotTaken,
+    /// A copy, named in the other parameter, of the snapshot.
+    SnapshotCopied,
+    /// The instance or cluster deleted.
+    Deleted,
+}
+
+/// The RDS calls the data plane hears of: the action, what it is of, what it means, the
+/// parameter naming the instance, cluster or snapshot, and the other parameter.
+const DATA_CALLS: &[(&str, Of, DataCall, &str, &str)] = &[
+    (
+        "RestoreDBInstanceFromDBSnapshot",
+        Of::Instance,
+        DataCall::FromSnapshot,
+        "DBInstanceIdentifier",
+        "DBSnapshotIdentifier",
+    ),
+    (
+        "RestoreDBInstanceToPointInTime",
+        Of::Instance,
+        DataCall::ToPointInTime("RestoreTime"),
+        "TargetDBInstanceIdentifier",
+        "SourceDBInstanceIdentifier",
+    ),
+    (
+        "RestoreDBClusterFromSnapshot",
+        Of::Cluster,
+        DataCall::FromSnapshot,
+        "DBClusterIdentifier",
+        "SnapshotIdentifier",
+    ),
+    (
+        "RestoreDBClusterToPointInTime",
+        Of::Cluster,
+        DataCall::ToPointInTime("RestoreToTime"),
+        "DBClusterIdentifier",
+        "SourceDBClusterIdentifier",
+    ),
+    (
+        "CreateDBInstance",
+        Of::Instance,
+        DataCall::InCluster,
+        "DBInstanceIdentifier",
+        "DBClusterIdentifier",
+    ),
+    (
+        "CreateDBSnapshot",
+        Of::Instance,
+        DataCall::SnapshotTaken,
+        "DBInstanceIdentifier",
+        "DBSnapshotIdentifier",
+    ),
+    (
+        "CreateDBClusterSnapshot",
+        Of::Cluster,
+        DataCall::SnapshotTaken,
+        "DBClusterIdentifier",
+        "DBClusterSnapshotIdentifier",
+    ),
+    (
+        "CopyDBSnapshot",
+        Of::Instance,
+        DataCall::SnapshotCopied,
+        "SourceDBSnapshotIdentifier",
+        "TargetDBSnapshotIdentifier",
+    ),
+    (
+        "CopyDBClusterSnapshot",
+        Of::Cluster,
+        DataCall::SnapshotCopied,
+        "SourceDBClusterSnapshotIdentifier",
+        "TargetDBClusterSnapshotIdentifier",
+    ),
+    (
+        "DeleteDBInstance",
+        Of::Instance,
+        DataCall::Deleted,
+        "DBInstanceIdentifier",
+        "",
+    ),
+    (
+        "DeleteDBCluster",
+        Of::Cluster,
+        DataCall::Deleted,
+        "DBClusterIdentifier",
+        "",
+    ),
+];
 
 /// What a plane fault does.
 #[derive(Clone, Copy)]

@@ -90,6 +90,23 @@ pub fn with_children(pids: &[u32]) -> Vec<u32> {
     all
 }
 
+/// The quickstart drill, seeded from its seed file, run by `firedrill` (a `Test` of a state
+/// directory whose sandbox runs) with its playbook and report in `dir`: what it printed and
+/// its JSON report.
+pub fn run_quickstart(
+    firedrill: super::Test,
+    dir: &std::path::Path,
+) -> (super::Output, serde_json::Value) {
+    let quickstart =
+        std::fs::read_to_string(super::root().join("examples/quickstart/playbook.yaml"))
+            .expect("quickstart");
+    let seed = super::root().join("examples/quickstart/seed.yaml");
+    firedrill
+        .args(["--sandbox", "local", "--seed"])
+        .args([seed.to_str().expect("utf-8")])
+        .drill(dir, &quickstart)
+}
+
 /// A running sandbox and the directory of its logs.
 pub struct TestSandbox {
     pub sandbox: LocalSandbox,

