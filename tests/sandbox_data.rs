@@ -21,7 +21,7 @@ rds_instances:
   - id: books-prod
     snapshots:
       - { id: books-old, age: 26h }
-      - { id: books-new, age: 2h }
+      - { id: books-new, age: 2h, copies: [eu-west-1] }
     database:
       user: books
       password: pw-books
@@ -475,6 +475,63 @@ async fn snapshots_a_drill_takes_or_copies_hold_their_sources_data() {
     );
 }
 
+/// Regions keep their own: the same identifier restored in two regions (from a snapshot and its
+/// cross-region copy) is two databases, and deleting one leaves the other.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_same_identifier_in_two_regions_is_two_databases() {
+    let (sandbox, _) = sandbox().await;
+    let east = restore(&sandbox, "books-new", "drill-twin").await;
+    let west_rds = sandbox.clients().await.in_region("eu-west-1").rds();
+    west_rds
+        .restore_db_instance_from_db_snapshot()
+        .db_instance_identifier("drill-twin")
+        .db_snapshot_identifier("books-new")
+        .send()
+        .await
+        .expect("restore the copy in eu-west-1");
+    let described = west_rds
+        .describe_db_instances()
+        .db_instance_identifier("drill-twin")
+        .send()
+        .await
+        .expect("describe");
+    let e = described.db_instances()[0].endpoint().expect("an endpoint");
+    let west = (
+        e.address().expect("address").to_owned(),
+        u16::try_from(e.port().expect("port")).expect("port"),
+    );
+    assert_ne!(
+        east.1, west.1,
+        "each region's instance has its own endpoint"
+    );
+    let mut a = connect(&east, "books", "pw-books").await.expect("connects");
+    let mut b = connect(&west, "books", "pw-books").await.expect("connects");
+    sqlx::query("delete from orders")
+        .execute(&mut a)
+        .await
+        .expect("delete");
+    assert_eq!(
+        orders(&mut b).await.1,
+        46 * 6 + 1,
+        "the other region's copy is untouched"
+    );
+    drop((a, b));
+    sandbox
+        .clients()
+        .await
+        .rds()
+        .delete_db_instance()
+        .db_instance_identifier("drill-twin")
+        .skip_final_snapshot(true)
+        .send()
+        .await
+        .expect("delete in us-east-1");
+    let mut b = connect(&west, "books", "pw-books")
+        .await
+        .expect("still answers");
+    assert_eq!(orders(&mut b).await.1, 46 * 6 + 1);
+}
+
 /// PostgreSQL's users are the server's: a seed naming a user another database has with another
 /// password is refused, and so is the sandbox's own superuser.
 #[tokio::test(flavor = "multi_thread")]
@@ -508,8 +565,8 @@ async fn a_snapshot_without_data_says_so_to_whoever_connects() {
     let e = connect(&at, "postgres", "x").await.expect_err("no data");
     assert!(
         message(&e).contains(
-            "snapshot `bare-1` holds no data in the local sandbox: give its instance a \
-             `database:` in the seed file"
+            "snapshot `bare-1` in us-east-1 holds no data in the local sandbox: give its \
+             instance a `database:` in the seed file"
         ),
         "{e}"
     );

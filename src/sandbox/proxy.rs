@@ -281,6 +281,34 @@ fn service_of(req: &Request<Incoming>) -> String {
         .to_owned()
 }
 
+/// The region a request is signed for, from the credential scope of its signature (empty when
+/// it is not signed).
+fn region_of(req: &Request<Incoming>) -> String {
+    let auth = req
+        .headers()
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    auth.split("Credential=")
+        .nth(1)
+        .and_then(|c| c.split([',', ' ']).next())
+        .and_then(|scope| scope.split('/').nth(2))
+        .unwrap_or("")
+        .to_owned()
+}
+
+/// A resource identifier of `region` as the data plane keys it (`REGION/ID`); an ARN names its
+/// own region.
+fn scoped(region: &str, given: &str) -> String {
+    let arn: Vec<&str> = given.split(':').collect();
+    match arn.as_slice() {
+        ["arn", _, _, arn_region, .., id] if !arn_region.is_empty() => {
+            super::data::scoped(arn_region, id)
+        }
+        _ => super::data::scoped(region, given),
+    }
+}
+
 /// The action of a REST request to Route53, from its method and path.
 fn route53_action(method: &Method, path: &str) -> String {
     let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
@@ -325,6 +353,7 @@ impl Inner {
             return self.control(req).await;
         }
         let service = service_of(&req);
+        let region = region_of(&req);
         let (parts, body) = req.into_parts();
         let Ok(body) = body
             .collect()
@@ -401,13 +430,13 @@ impl Inner {
             self.delete_with_cluster(&parts, &params).await;
         }
         if status.is_success() {
-            self.data_plane(&action, &params).await;
+            self.data_plane(&action, &params, &region).await;
             self.app_plane(&action, &params, &resp_body);
         }
         let resp_body = self.after(&action, transition, status, &params, resp_body, &config);
         let (status, resp_body) = resp_body;
         let resp_body = match service.as_str() {
-            "rds" => self.endpoints(resp_body),
+            "rds" => self.endpoints(resp_body, &region),
             "ec2" => self.private_ips(resp_body),
             _ => resp_body,
         };
@@ -427,22 +456,24 @@ impl Inner {
     /// Tells the data plane what an RDS call did: a restore makes the instance's or cluster's
     /// database (before the call is answered), an instance created in a cluster reaches the
     /// cluster's, a snapshot taken or copied holds its source's data, a delete drops it.
-    async fn data_plane(&self, action: &str, params: &[(String, String)]) {
+    async fn data_plane(&self, action: &str, params: &[(String, String)], region: &str) {
         let param = |name: &str| {
             params
                 .iter()
                 .find(|(k, _)| k == name)
                 .map(|(_, v)| v.clone())
         };
+        // Identifiers, not times, are kept apart by region.
+        let scope = |name: &str| param(name).map(|v| scoped(region, &v));
         let Some(&(_, of, call, id_param, other_param)) =
             DATA_CALLS.iter().find(|(a, ..)| *a == action)
         else {
             return;
         };
-        let Some(id) = param(id_param) else {
+        let Some(id) = scope(id_param) else {
             return;
         };
-        let other = param(other_param);
+        let other = scope(other_param);
         let data = &self.data;
         match (call, other) {
             (DataCall::FromSnapshot, Some(snapshot)) => {
@@ -536,7 +567,7 @@ impl Inner {
 
     /// Writes each restored instance's and cluster's own endpoint (loopback, its port) into an
     /// RDS answer.
-    fn endpoints(&self, body: Bytes) -> Bytes {
+    fn endpoints(&self, body: Bytes, region: &str) -> Bytes {
         rewrite(body, b"Endpoint>", |e| {
             let mut changed = false;
             let cluster = e.name() == "DBCluster";
@@ -547,7 +578,7 @@ impl Inner {
             };
             let Some(port) = e
                 .at(&[id_path])
-                .and_then(|id| self.data.port(of, &id.text()))
+                .and_then(|id| self.data.port(of, &scoped(region, &id.text())))
             else {
                 return false;
             };

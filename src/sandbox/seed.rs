@@ -546,6 +546,7 @@ pub async fn apply(
         if let Some(database) = database {
             let mut data = seed_data(seed, id, snapshots, database, &now, &out)?;
             data.cluster = cluster;
+            data.region.clone_from(&seed.region);
             out.data.push(send_data(endpoint, &data).await?);
         }
     }
@@ -605,6 +606,14 @@ fn seed_data(
             rows,
         });
     }
+    let copies = snapshots
+        .iter()
+        .enumerate()
+        .flat_map(|(i, s)| {
+            let snapshot = snapshot_id(id, i, s);
+            s.copies.iter().map(move |r| (snapshot.clone(), r.clone()))
+        })
+        .collect();
     let snapshots = snapshots
         .iter()
         .enumerate()
@@ -621,12 +630,14 @@ fn seed_data(
     Ok(SeedData {
         instance: id.to_owned(),
         cluster: false,
+        region: String::new(),
         user: database.user.clone(),
         password: database.password.clone(),
         tables,
         sql,
         now: now.to_owned(),
         snapshots,
+        copies,
     })
 }
 

@@ -40,6 +40,9 @@ pub struct SeedData {
     /// Whether it is an Aurora cluster (its snapshots are cluster snapshots).
     #[serde(default)]
     pub cluster: bool,
+    /// The region it is in: identifiers are kept apart by region (`REGION/ID`).
+    #[serde(default)]
+    pub region: String,
     /// Its master user.
     pub user: String,
     /// The master user's password.
@@ -52,6 +55,9 @@ pub struct SeedData {
     pub now: String,
     /// Its snapshots: identifier and time (RFC 3339).
     pub snapshots: Vec<(String, String)>,
+    /// Copies of its snapshots in other regions: identifier and region.
+    #[serde(default)]
+    pub copies: Vec<(String, String)>,
 }
 
 /// A table of seeded data.
@@ -141,6 +147,23 @@ struct State {
     served: HashMap<(Of, String), Served>,
     /// The master users seeded: user → (password, the instance that named it first).
     users: HashMap<String, (String, String)>,
+}
+
+/// `id` in `region`: how the data plane keys and names what it holds (none: as it is).
+pub fn scoped(region: &str, id: &str) -> String {
+    if region.is_empty() {
+        id.to_owned()
+    } else {
+        format!("{region}/{id}")
+    }
+}
+
+/// A scoped identifier as a person reads it: `` `id` in region ``.
+fn named(scoped: &str) -> String {
+    match scoped.split_once('/') {
+        Some((region, id)) => format!("`{id}` in {region}"),
+        None => format!("`{scoped}`"),
+    }
 }
 
 /// A snapshot identifier, given as one or as an ARN.
@@ -259,7 +282,8 @@ impl DataPlane {
         } else {
             Of::Instance
         };
-        let prod = db_name(&format!("prod-{}", of.word()), &data.instance);
+        let scope = |id: &str| scoped(&data.region, id);
+        let prod = db_name(&format!("prod-{}", of.word()), &scope(&data.instance));
         let quoted = ident(&prod);
         for sql in [
             format!("DROP DATABASE IF EXISTS {quoted} WITH (FORCE)"),
@@ -271,29 +295,9 @@ impl DataPlane {
                 .await
                 .map_err(|e| fail("its database", e))?;
         }
-        let mut conn = server
-            .connect(&prod)
+        fill(&server, &prod, data, now)
             .await
-            .map_err(|e| fail("connect", e))?;
-        raw(&format!("SET ROLE {role}"))
-            .execute(&mut conn)
-            .await
-            .map_err(|e| fail("the master user", e))?;
-        for table in &data.tables {
-            if let Some(sql) = create_table(table, now) {
-                raw(&sql)
-                    .execute(&mut conn)
-                    .await
-                    .map_err(|e| fail(&format!("table `{}`", table.name), e))?;
-            }
-        }
-        if let Some(sql) = &data.sql {
-            raw(sql)
-                .execute(&mut conn)
-                .await
-                .map_err(|e| fail("its SQL file", e))?;
-        }
-        Server::close(conn).await;
+            .map_err(|(what, e)| fail(&what, e))?;
         let stamps: Vec<(String, String)> = data
             .tables
             .iter()
@@ -306,7 +310,7 @@ impl DataPlane {
             cut: None,
         };
         for (id, at) in &data.snapshots {
-            let copy = db_name(&format!("{}-snapshot", of.word()), id);
+            let copy = db_name(&format!("{}-snapshot", of.word()), &scope(id));
             copy_database(
                 &server,
                 &mut admin,
@@ -328,16 +332,24 @@ impl DataPlane {
             let key = PointKey {
                 of,
                 snapshot: true,
-                id: id.clone(),
+                id: scope(id),
             };
-            self.state().points.insert(key, point(copy));
+            self.state().points.insert(key, point(copy.clone()));
+            for (_, region) in data.copies.iter().filter(|(c, _)| c == id) {
+                let key = PointKey {
+                    of,
+                    snapshot: true,
+                    id: scoped(region, id),
+                };
+                self.state().points.insert(key, point(copy.clone()));
+            }
         }
         Server::close(admin).await;
         self.state().points.insert(
             PointKey {
                 of,
                 snapshot: false,
-                id: data.instance.clone(),
+                id: scope(&data.instance),
             },
             point(prod),
         );
@@ -495,9 +507,9 @@ impl DataPlane {
             self.programs()
                 .map_err(|e| format!("the local sandbox's data plane is off: {e}"))?;
             return Err(format!(
-                "{what} `{}` holds no data in the local sandbox: give its {} a `database:` in \
+                "{what} {} holds no data in the local sandbox: give its {} a `database:` in \
                  the seed file",
-                key.id,
+                named(&key.id),
                 of.word()
             ));
         };
@@ -508,7 +520,7 @@ impl DataPlane {
         };
         let server = self.server().await?;
         let target = db_name(of.word(), id);
-        let fail = |e: sqlx::Error| format!("restoring the data of `{id}`: {}", message(&e));
+        let fail = |e: sqlx::Error| format!("restoring the data of {}: {}", named(id), message(&e));
         let mut admin = server.connect("postgres").await.map_err(fail)?;
         copy_database(
             &server,
@@ -560,7 +572,22 @@ impl DataPlane {
     /// Stops or starts a restored instance's database: stopped, its endpoint refuses
     /// connections and those open are ended. `Err` when the instance has no endpoint.
     pub async fn set_running(&self, instance: &str, running: bool) -> Result<(), String> {
-        let key = (Of::Instance, instance.to_owned());
+        let key = {
+            let state = self.state();
+            let exact = (Of::Instance, instance.to_owned());
+            if state.served.contains_key(&exact) {
+                exact
+            } else {
+                // Named without its region: the one instance of that name.
+                let mut alike = state.served.keys().filter(|(of, id)| {
+                    *of == Of::Instance && id.rsplit('/').next() == Some(instance)
+                });
+                match (alike.next(), alike.next()) {
+                    (Some(one), None) => one.clone(),
+                    _ => exact,
+                }
+            }
+        };
         let (port, route) = {
             let state = self.state();
             let served = state
@@ -603,6 +630,40 @@ impl DataPlane {
         }
         Ok(())
     }
+}
+
+/// Makes `data`'s tables in database `prod` as its master user, with their rows, then runs its
+/// SQL. `Err`: what failed, and why.
+async fn fill(
+    server: &Server,
+    prod: &str,
+    data: &SeedData,
+    now: DateTime<Utc>,
+) -> Result<(), (String, sqlx::Error)> {
+    let mut conn = server
+        .connect(prod)
+        .await
+        .map_err(|e| ("connect".to_owned(), e))?;
+    raw(&format!("SET ROLE {}", ident(&data.user)))
+        .execute(&mut conn)
+        .await
+        .map_err(|e| ("the master user".to_owned(), e))?;
+    for table in &data.tables {
+        if let Some(sql) = create_table(table, now) {
+            raw(&sql)
+                .execute(&mut conn)
+                .await
+                .map_err(|e| (format!("table `{}`", table.name), e))?;
+        }
+    }
+    if let Some(sql) = &data.sql {
+        raw(sql)
+            .execute(&mut conn)
+            .await
+            .map_err(|e| ("its SQL file".to_owned(), e))?;
+    }
+    Server::close(conn).await;
+    Ok(())
 }
 
 /// Copies `template` to a new database `target` owned by `owner`, then deletes the rows of
