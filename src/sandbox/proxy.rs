@@ -265,9 +265,9 @@ fn json<T: Serialize>(value: &T) -> Response<Full<Bytes>> {
     )
 }
 
-/// The signing name of the service a request is for (`rds`, `ec2`, ...), from the credential
-/// scope of its signature.
-fn service_of(req: &Request<Incoming>) -> String {
+/// Part `n` of the credential scope of a request's signature (`KEY/DATE/REGION/SERVICE/…`),
+/// empty when it is not signed.
+fn scope_part(req: &Request<Incoming>, n: usize) -> String {
     let auth = req
         .headers()
         .get(http::header::AUTHORIZATION)
@@ -276,25 +276,24 @@ fn service_of(req: &Request<Incoming>) -> String {
     auth.split("Credential=")
         .nth(1)
         .and_then(|c| c.split([',', ' ']).next())
-        .and_then(|scope| scope.split('/').nth(3))
-        .unwrap_or("unknown")
+        .and_then(|scope| scope.split('/').nth(n))
+        .unwrap_or("")
         .to_owned()
 }
 
-/// The region a request is signed for, from the credential scope of its signature (empty when
-/// it is not signed).
+/// The signing name of the service a request is for (`rds`, `ec2`, ...).
+fn service_of(req: &Request<Incoming>) -> String {
+    let service = scope_part(req, 3);
+    if service.is_empty() {
+        "unknown".to_owned()
+    } else {
+        service
+    }
+}
+
+/// The region a request is signed for (empty when it is not signed).
 fn region_of(req: &Request<Incoming>) -> String {
-    let auth = req
-        .headers()
-        .get(http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    auth.split("Credential=")
-        .nth(1)
-        .and_then(|c| c.split([',', ' ']).next())
-        .and_then(|scope| scope.split('/').nth(2))
-        .unwrap_or("")
-        .to_owned()
+    scope_part(req, 2)
 }
 
 /// A resource identifier of `region` as the data plane keys it (`REGION/ID`); an ARN names its
