@@ -396,6 +396,14 @@ fn stop(state_dir: &Path) -> u8 {
             local::signal(pid, rustix::process::Signal::KILL);
         }
     }
+    // "Stopped" means gone: a killed process takes a moment to end.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while (local::alive(record.serve_pid) && serve(&record)
+        || local::alive(record.moto_pid) && moto(&record))
+        && Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(20));
+    }
     SandboxRecord::remove(state_dir);
     print(&format!(
         "stopped the local sandbox at {}\n",
