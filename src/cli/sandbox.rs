@@ -373,7 +373,9 @@ fn stop(state_dir: &Path) -> u8 {
     };
     let serve = |r: &SandboxRecord| local::is_ours(r.serve_pid, SERVE_MARK);
     let moto = |r: &SandboxRecord| local::is_ours(r.moto_pid, MOTO_MARK);
-    if serve(&record) {
+    // What was ours when asked: only those are waited for below.
+    let ours = (serve(&record), moto(&record));
+    if ours.0 {
         local::signal(record.serve_pid, rustix::process::Signal::TERM);
     }
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -388,18 +390,19 @@ fn stop(state_dir: &Path) -> u8 {
         // It did not end in time: its group (moto, PostgreSQL) goes with it.
         let _ = rustix::process::kill_process_group(pgid, rustix::process::Signal::KILL);
     }
-    for (pid, ours) in [
+    for (pid, still_ours) in [
         (record.serve_pid, serve(&record)),
         (record.moto_pid, moto(&record)),
     ] {
-        if ours {
+        if still_ours {
             local::signal(pid, rustix::process::Signal::KILL);
         }
     }
-    // "Stopped" means gone: a killed process takes a moment to end.
+    // "Stopped" means gone. A process that is ending has lost its command line (so it no
+    // longer looks like ours) before it is a zombie: wait on its life, which was ours moments
+    // ago, not on its name.
     let deadline = Instant::now() + Duration::from_secs(5);
-    while (local::alive(record.serve_pid) && serve(&record)
-        || local::alive(record.moto_pid) && moto(&record))
+    while (ours.0 && local::alive(record.serve_pid) || ours.1 && local::alive(record.moto_pid))
         && Instant::now() < deadline
     {
         std::thread::sleep(Duration::from_millis(20));
