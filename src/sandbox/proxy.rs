@@ -164,8 +164,7 @@ struct Inner {
     client: Client<HttpConnector, Full<Bytes>>,
     config: Mutex<ProxyConfig>,
     state: Mutex<State>,
-    data: Arc<DataPlane>,
-    apps: Arc<Apps>,
+    planes: Planes,
 }
 
 /// A running realism layer; stops when dropped.
@@ -194,6 +193,7 @@ impl Drop for RunningProxy {
 }
 
 /// The sandbox's emulations behind the API: what the layer tells of RDS and EC2 calls.
+#[derive(Clone)]
 pub struct Planes {
     /// Databases behind RDS.
     pub data: Arc<DataPlane>,
@@ -217,8 +217,7 @@ pub fn start(
         client: Client::builder(TokioExecutor::new()).build(connector),
         config: Mutex::new(config),
         state: Mutex::new(State::default()),
-        data: planes.data,
-        apps: planes.apps,
+        planes,
     });
     let task = tokio::spawn(async move {
         loop {
@@ -473,7 +472,7 @@ impl Inner {
             return;
         };
         let other = scope(other_param);
-        let data = &self.data;
+        let data = &self.planes.data;
         match (call, other) {
             (DataCall::FromSnapshot, Some(snapshot)) => {
                 data.restored(of, &id, &Source::Snapshot(snapshot)).await;
@@ -530,14 +529,17 @@ impl Inner {
                         launched.push((id.text(), ip.text()));
                     }
                 });
-                self.apps.launched(image, &launched, param("UserData"));
+                self.planes
+                    .apps
+                    .launched(image, &launched, param("UserData"));
             }
             "StopInstances" | "StartInstances" => {
                 let _ = self
+                    .planes
                     .apps
                     .set_running(&ids, action == "StartInstances", false);
             }
-            "TerminateInstances" => self.apps.terminated(&ids),
+            "TerminateInstances" => self.planes.apps.terminated(&ids),
             _ => {}
         }
     }
@@ -548,7 +550,7 @@ impl Inner {
         rewrite(body, b"privateIpAddress", |e| {
             let Some((moto_ip, ip)) = e
                 .at(&["instanceId"])
-                .and_then(|id| self.apps.address(&id.text()))
+                .and_then(|id| self.planes.apps.address(&id.text()))
             else {
                 return false;
             };
@@ -577,7 +579,7 @@ impl Inner {
             };
             let Some(port) = e
                 .at(&[id_path])
-                .and_then(|id| self.data.port(of, &scoped(region, &id.text())))
+                .and_then(|id| self.planes.data.port(of, &scoped(region, &id.text())))
             else {
                 return false;
             };
@@ -1031,20 +1033,6 @@ impl Inner {
         (status, Bytes::from(doc.to_bytes()))
     }
 
-    async fn apply(
-        &self,
-        kind: PlaneFaultKind,
-        instance: &str,
-        healthy: bool,
-    ) -> Result<(), String> {
-        Planes {
-            data: self.data.clone(),
-            apps: self.apps.clone(),
-        }
-        .apply(kind, instance, healthy)
-        .await
-    }
-
     /// A fault of a restored database or an app (`data/stop`, `apps/fail`, ...).
     async fn plane_fault(&self, action: &str, body: &[u8]) -> Response<Full<Bytes>> {
         let fault = match serde_json::from_slice::<PlaneFault>(body) {
@@ -1060,16 +1048,17 @@ impl Inner {
         };
         // `healthy`: the state the call asks for is the good one.
         let healthy = matches!(action, "data/start" | "apps/start" | "apps/recover");
-        match self.apply(fault_kind, &fault.instance, healthy).await {
+        match self
+            .planes
+            .apply(fault_kind, &fault.instance, healthy)
+            .await
+        {
             Ok(()) => {}
             Err(reason) => return response(StatusCode::NOT_FOUND, "text/plain", reason),
         }
         if let Some(secs) = fault.for_secs {
             // For a while: then back as it was.
-            let planes = Planes {
-                data: self.data.clone(),
-                apps: self.apps.clone(),
-            };
+            let planes = self.planes.clone();
             let instance = fault.instance.clone();
             tokio::spawn(async move {
                 tokio::time::sleep(Duration::from_secs_f64(secs.clamp(0.0, 86_400.0))).await;
@@ -1139,13 +1128,13 @@ impl Inner {
                     Err(err) => response(StatusCode::BAD_REQUEST, "text/plain", err.to_string()),
                 }
             }
-            (Method::GET, "data") => json(&match self.data.programs() {
+            (Method::GET, "data") => json(&match self.planes.data.programs() {
                 Ok(bin) => serde_json::json!({ "on": true, "postgres": bin }),
                 Err(reason) => serde_json::json!({ "on": false, "reason": reason }),
             }),
             (Method::POST, "data/seed") => {
                 match serde_json::from_slice::<super::data::SeedData>(&body) {
-                    Ok(seed) => match self.data.seed(&seed).await {
+                    Ok(seed) => match self.planes.data.seed(&seed).await {
                         Ok(()) => json(&seed.instance),
                         Err(reason) => {
                             response(StatusCode::UNPROCESSABLE_ENTITY, "text/plain", reason)
@@ -1162,7 +1151,7 @@ impl Inner {
             (Method::POST, "apps/image") => match serde_json::from_slice::<ImageApp>(&body) {
                 Ok(app) => {
                     let image = app.image.clone();
-                    self.apps.image(app);
+                    self.planes.apps.image(app);
                     json(&image)
                 }
                 Err(err) => response(StatusCode::BAD_REQUEST, "text/plain", err.to_string()),
@@ -1312,7 +1301,7 @@ impl Planes {
         instance: &str,
         healthy: bool,
     ) -> Result<(), String> {
-        let ids = std::slice::from_ref(&instance.to_owned()).to_vec();
+        let ids = [instance.to_owned()];
         match kind {
             PlaneFaultKind::Database => self.data.set_running(instance, healthy).await,
             PlaneFaultKind::App => self.apps.set_running(&ids, healthy, true),

@@ -166,15 +166,6 @@ fn named(scoped: &str) -> String {
     }
 }
 
-/// A snapshot identifier, given as one or as an ARN.
-fn snapshot_id(given: &str) -> &str {
-    if given.starts_with("arn:") {
-        given.rsplit(':').next().unwrap_or(given)
-    } else {
-        given
-    }
-}
-
 /// The data plane of one sandbox.
 pub struct DataPlane {
     programs: Result<PathBuf, String>,
@@ -434,7 +425,7 @@ impl DataPlane {
                 PointKey {
                     of,
                     snapshot: true,
-                    id: snapshot_id(snapshot).to_owned(),
+                    id: snapshot.to_owned(),
                 },
                 point,
             );
@@ -447,7 +438,7 @@ impl DataPlane {
         let key = |id: &str| PointKey {
             of,
             snapshot: true,
-            id: snapshot_id(id).to_owned(),
+            id: id.to_owned(),
         };
         if let Some(point) = state.points.get(&key(source)).cloned() {
             state.points.insert(key(copy), point);
@@ -491,10 +482,6 @@ impl DataPlane {
                 },
                 *time,
             ),
-        };
-        let key = PointKey {
-            id: snapshot_id(&key.id).to_owned(),
-            ..key
         };
         let found = self.state().points.get(&key).cloned();
         let Some(point) = found else {
