@@ -224,6 +224,10 @@ fn start(args: &StartArgs, state_dir: &Path, out: fn(&str)) -> u8 {
         eprint(&format!("error: {e}\n"));
         return exit::INTERNAL;
     }
+    // PostgreSQL too, here where its install can be seen; without it the sandbox says why.
+    let _ = crate::sandbox::data::postgres::ensure(&local::venv_dir(), &mut |line| {
+        eprint(&format!("{line}\n"));
+    });
     let began = Instant::now();
     let dir = state_dir.join("sandbox");
     let log = dir.join("serve.log");
